@@ -1,0 +1,1 @@
+"""PiecePlayer's desktop GUI: a thin Qt shell over the range proxy in ``proxy/``."""

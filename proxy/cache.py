@@ -1,0 +1,578 @@
+"""The slice cache: aligned slices, single-flight upstream fetches, streaming readers, bounded read-ahead.
+
+This is nginx's slice module in Python: a piece is cut into aligned slices (default 1 MiB), each cached on its
+own, keyed by (piece, index). What it adds for a paid, high-latency upstream:
+
+* **Single-flight.** A slice is either cached (memory LRU, disk), in flight (a :class:`SliceBuffer` some fetch is
+  filling), or missing. Any number of readers of a slice in flight share its one upstream fetch.
+* **One range per run.** Consecutive missing slices are fetched with one upstream request, so a cold open costs
+  one round trip, not one per slice.
+* **Streaming.** Readers take bytes from a slice buffer as they land: the first byte to the player is the first
+  byte from upstream, never "after the slice downloaded".
+* **Bounded read-ahead, and cancellation.** Every reader has a cursor (position, end, read-ahead window). A fetch
+  runs only while some cursor's window covers the bytes it is about to pull; when the last interested reader
+  leaves, the upstream connection is closed at once, because upstream egress is paid by the byte.
+* **200 from byte 0.** FilBeam answers a ranged request on a CDN miss with the whole piece. The fetch keeps every
+  complete slice that streams past (those bytes are billed anyway) and stops as soon as no cursor wants more.
+
+Memory stays bounded: the memory tier has a byte cap, a fetch holds at most one partial slice, and at most
+``max_fetches`` fetches run at once, whatever the piece size or the number of viewers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from proxy.cid import PieceCid
+from proxy.disk import DiskSliceStore
+from proxy.events import EventBus, PieceKnown, RequestProgress, SliceEvicted, SliceRead, SliceStored, next_id
+from proxy.sniff import SNIFF_BYTES, sniff_content_type
+from proxy.store import PieceRecord, PieceStore
+from proxy.upstream import Upstream, UpstreamBody, UpstreamError
+
+log = logging.getLogger(__name__)
+
+MiB = 1 << 20
+DEFAULT_SLICE_SIZE = 1 * MiB
+DEFAULT_MEMORY_CAP = 64 * MiB
+DEFAULT_DISK_CAP = 2048 * MiB
+#: How far past an open-ended reader's position the cache fetches before the reader asks.
+DEFAULT_READAHEAD = 8 * MiB
+#: Longest single upstream range, in slices, even for a reader that wants more.
+MAX_RUN_SLICES = 32
+DEFAULT_MAX_FETCHES = 16
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    directory: Path
+    slice_size: int = DEFAULT_SLICE_SIZE
+    memory_cap: int = DEFAULT_MEMORY_CAP
+    disk_cap: int = DEFAULT_DISK_CAP
+    readahead: int = DEFAULT_READAHEAD
+    max_fetches: int = DEFAULT_MAX_FETCHES
+
+
+@dataclass(frozen=True)
+class PieceInfo:
+    """What a response needs before its first byte: identity, size, type, validator."""
+
+    key: str
+    cid: PieceCid
+    size: int
+    content_type: str | None
+    source: str | None
+
+    @property
+    def etag(self) -> str:
+        """Strong, and the same for the v1 and v2 spellings of a piece: pieces are content-addressed."""
+        return f'"{self.cid.v1()}"'
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    joined: int = 0
+    bytes_from_cache: int = 0
+    bytes_from_upstream: int = 0
+
+
+class SliceBuffer:
+    """A slice being filled by one fetch. Readers stream from it while it fills; it never changes once full.
+
+    If the fetch ends early (``ended`` without ``complete``) the bytes already filled stay readable, so a reader
+    that is behind finishes what it can and then asks again; ``error`` says why, if it was a failure.
+    """
+
+    __slots__ = ("_changed", "data", "ended", "error", "filled", "index", "length")
+
+    def __init__(self, index: int, length: int) -> None:
+        self.index = index
+        self.length = length
+        self.data: bytearray | None = None
+        self.filled = 0
+        self.ended = False
+        self.error: UpstreamError | None = None
+        self._changed = asyncio.Event()
+
+    @property
+    def complete(self) -> bool:
+        return self.filled == self.length
+
+    def append(self, chunk: memoryview) -> None:
+        if self.data is None:
+            self.data = bytearray(self.length)
+        self.data[self.filled : self.filled + len(chunk)] = chunk
+        self.filled += len(chunk)
+        self._wake()
+
+    def end(self, error: UpstreamError | None = None) -> None:
+        self.ended = True
+        self.error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def wait(self) -> None:
+        await self._changed.wait()
+
+
+@dataclass(eq=False)
+class Cursor:
+    """Where one reader is (``pos``), where it stops (``end``, inclusive) and how far ahead it wants bytes."""
+
+    pos: int
+    end: int
+    window: int
+    request_id: int | None = None
+
+    @property
+    def window_end(self) -> int:
+        return min(self.end, self.pos + self.window)
+
+
+@dataclass(eq=False)
+class _Fetch:
+    id: int
+    first: int
+    last: int
+    reason: str
+    pos: int
+    buffers: dict[int, SliceBuffer] = field(default_factory=dict)
+    body_end: int | None = None
+    task: asyncio.Task | None = None
+
+
+@dataclass(eq=False)
+class _Piece:
+    key: str
+    cid: PieceCid
+    size: int | None
+    content_type: str | None = None
+    source: str | None = None
+    etags: dict[str, str] = field(default_factory=dict)
+    inflight: dict[int, SliceBuffer] = field(default_factory=dict)
+    fetches: set[_Fetch] = field(default_factory=set)
+    cursors: set[Cursor] = field(default_factory=set)
+    verified: bool | None = None
+    #: Resolved when a discovery fetch learns the size of a piece whose CID does not carry it (v1).
+    discovery: asyncio.Future | None = None
+
+
+class MemoryLRU:
+    """Complete slices in RAM, least recently used evicted first, at most ``cap`` bytes."""
+
+    def __init__(self, cap: int, bus: EventBus) -> None:
+        self.cap = cap
+        self.used = 0
+        self._bus = bus
+        self._items: OrderedDict[tuple[str, int], bytes | bytearray] = OrderedDict()
+
+    def get(self, key: str, index: int) -> bytes | bytearray | None:
+        data = self._items.get((key, index))
+        if data is not None:
+            self._items.move_to_end((key, index))
+        return data
+
+    def has(self, key: str, index: int) -> bool:
+        return (key, index) in self._items
+
+    def put(self, key: str, index: int, data: bytes | bytearray) -> None:
+        if len(data) > self.cap:
+            return
+        old = self._items.pop((key, index), None)
+        if old is not None:
+            self.used -= len(old)
+        self._items[(key, index)] = data
+        self.used += len(data)
+        while self.used > self.cap:
+            (k, i), evicted = self._items.popitem(last=False)
+            self.used -= len(evicted)
+            self._bus.publish(SliceEvicted(piece=k, index=i, tier="memory"))
+
+    def indexes(self, key: str) -> set[int]:
+        return {i for (k, i) in self._items if k == key}
+
+    def discard_piece(self, key: str) -> None:
+        for k, i in [item for item in self._items if item[0] == key]:
+            self.used -= len(self._items.pop((k, i)))
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.used = 0
+
+
+class SliceCache:
+    """Serve any byte range of any piece from cached slices, fetching only what is missing."""
+
+    def __init__(self, config: CacheConfig, upstream: Upstream, store: PieceStore, bus: EventBus) -> None:
+        self.config = config
+        self.slice_size = config.slice_size
+        self.upstream = upstream
+        self.store = store
+        self.bus = bus
+        self.memory = MemoryLRU(config.memory_cap, bus)
+        self.disk = DiskSliceStore(Path(config.directory) / "slices", config.slice_size, config.disk_cap, bus)
+        self.stats = CacheStats()
+        self._pieces: dict[str, _Piece] = {}
+        self._fetch_slots = asyncio.Semaphore(config.max_fetches)
+
+    # --- pieces --------------------------------------------------------------------------------------------
+
+    def _piece(self, cid: PieceCid) -> _Piece:
+        key = cid.root.hex()
+        piece = self._pieces.get(key)
+        if piece is None:
+            record = self.store.get(key)
+            size = cid.payload_size if cid.payload_size is not None else (record.size if record else None)
+            if size is not None and cid.height is None:
+                cid = cid.with_payload_size(size)
+            piece = _Piece(key, cid, size)
+            if record is not None:
+                piece.content_type, piece.source = record.content_type, record.source
+                piece.etags, piece.verified = dict(record.etags), record.verified
+            self._pieces[key] = piece
+        return piece
+
+    async def describe(self, cid: PieceCid) -> PieceInfo:
+        """Size (from the CID, the store, or one upstream answer), type if known, and the piece's key."""
+        piece = self._piece(cid)
+        if piece.size is None:
+            if piece.discovery is None or piece.discovery.done():
+                piece.discovery = asyncio.get_running_loop().create_future()
+                self._start_fetch(piece, 0, 0, "discover")
+            await asyncio.shield(piece.discovery)
+        self._remember(piece)
+        return self._info(piece)
+
+    def _info(self, piece: _Piece) -> PieceInfo:
+        assert piece.size is not None
+        return PieceInfo(piece.key, piece.cid, piece.size, piece.content_type, piece.source)
+
+    def _remember(self, piece: _Piece) -> None:
+        record = PieceRecord(
+            key=piece.key,
+            cid=str(piece.cid),
+            size=piece.size,
+            content_type=piece.content_type,
+            source=piece.source,
+            etags=piece.etags,
+            verified=piece.verified,
+        )
+        self.store.put(record)
+        assert piece.size is not None
+        self.bus.publish(
+            PieceKnown(
+                piece=piece.key,
+                size=piece.size,
+                slice_size=self.slice_size,
+                content_type=piece.content_type,
+                cached_slices=tuple(sorted(self.cached_indexes(piece.key))),
+            )
+        )
+
+    def cached_indexes(self, key: str) -> set[int]:
+        return self.disk.indexes(key) | self.memory.indexes(key)
+
+    async def content_type(self, info: PieceInfo) -> str:
+        """The sniffed type; reads the piece's first bytes through the cache (joining a fetch in flight)."""
+        piece = self._pieces[info.key]
+        if piece.content_type is None:
+            head = bytearray()
+            async with contextlib.aclosing(self.read(info, 0, min(info.size, SNIFF_BYTES) - 1)) as chunks:
+                async for chunk in chunks:
+                    head += chunk
+            piece.content_type = sniff_content_type(bytes(head))
+            self._remember(piece)
+        return piece.content_type
+
+    # --- reading -------------------------------------------------------------------------------------------
+
+    def open(
+        self, info: PieceInfo, start: int, end: int, *, request_id: int | None = None, window: int | None = None
+    ) -> SliceReader:
+        """A reader of bytes ``start … end``; it starts the fetches it needs right away."""
+        piece = self._pieces[info.key]
+        if window is None:
+            window = self.config.readahead if end >= info.size - 1 else end - start
+        cursor = Cursor(start, end, window, request_id)
+        piece.cursors.add(cursor)
+        self._ensure(piece, cursor)
+        return SliceReader(self, piece, cursor)
+
+    async def read(self, info: PieceInfo, start: int, end: int, **kwargs) -> AsyncIterator[memoryview]:
+        reader = self.open(info, start, end, **kwargs)
+        try:
+            async for chunk in reader:
+                yield chunk
+        finally:
+            reader.close()
+
+    def _slice_length(self, piece: _Piece, index: int) -> int:
+        assert piece.size is not None
+        return min(self.slice_size, piece.size - index * self.slice_size)
+
+    def _missing(self, piece: _Piece, index: int) -> bool:
+        return (
+            index not in piece.inflight
+            and not self.memory.has(piece.key, index)
+            and not self.disk.has(piece.key, index)
+        )
+
+    def _ensure(self, piece: _Piece, cursor: Cursor) -> None:
+        """Start a fetch for the first missing run inside the cursor's window, with hysteresis.
+
+        The slice the reader needs now is always fetched at once. Read-ahead waits until half the window is
+        used, so runs are several slices long instead of one slice per step.
+        """
+        size = self.slice_size
+        here = cursor.pos // size
+        last = cursor.window_end // size
+        first_missing = next((i for i in range(here, last + 1) if self._missing(piece, i)), None)
+        if first_missing is None:
+            return
+        if first_missing != here and first_missing - here > (last - here) // 2:
+            return
+        run_end = first_missing
+        while run_end < last and run_end - first_missing + 1 < MAX_RUN_SLICES and self._missing(piece, run_end + 1):
+            run_end += 1
+        self._start_fetch(piece, first_missing, run_end, "read" if first_missing == here else "readahead")
+
+    def _release(self, piece: _Piece, cursor: Cursor) -> None:
+        piece.cursors.discard(cursor)
+        for fetch in list(piece.fetches):
+            if not self._wanted(piece, fetch) and fetch.task is not None:
+                fetch.task.cancel()
+
+    def _wanted(self, piece: _Piece, fetch: _Fetch) -> bool:
+        """Does any reader want the bytes this fetch is about to pull (or is it racing through a gap to them)?
+
+        Wanted means: the fetch has not passed the end of the slice holding the last byte of some reader's
+        window (slices are the unit of caching, so a slice a reader touches is finished), and the fetch will
+        reach that reader's position.
+        """
+        size = self.slice_size
+        target_end = fetch.body_end if fetch.body_end is not None else (fetch.last + 1) * size - 1
+        return any(
+            fetch.pos < (c.window_end // size + 1) * size and target_end >= c.pos for c in piece.cursors
+        )
+
+    # --- fetching ------------------------------------------------------------------------------------------
+
+    def _start_fetch(self, piece: _Piece, first: int, last: int, reason: str) -> _Fetch:
+        fetch = _Fetch(next_id(), first, last, reason, first * self.slice_size)
+        if piece.size is not None:
+            for index in range(first, last + 1):
+                self._claim(piece, fetch, index)
+        piece.fetches.add(fetch)
+        fetch.task = asyncio.get_running_loop().create_task(self._run_fetch(piece, fetch))
+        return fetch
+
+    def _claim(self, piece: _Piece, fetch: _Fetch, index: int) -> SliceBuffer:
+        buffer = SliceBuffer(index, self._slice_length(piece, index))
+        fetch.buffers[index] = buffer
+        piece.inflight[index] = buffer
+        return buffer
+
+    async def _run_fetch(self, piece: _Piece, fetch: _Fetch) -> None:
+        body: UpstreamBody | None = None
+        error: UpstreamError | None = None
+        try:
+            async with self._fetch_slots:
+                if piece.size is not None and not self._wanted(piece, fetch):
+                    return
+                end = (fetch.last + 1) * self.slice_size - 1
+                if piece.size is not None:
+                    end = min(end, piece.size - 1)
+                body = await self.upstream.open(
+                    piece.cid,
+                    piece.key,
+                    fetch.first * self.slice_size,
+                    end,
+                    size=piece.size,
+                    fetch_id=fetch.id,
+                    reason=fetch.reason,
+                )
+                self._learn(piece, fetch, body)
+                async with contextlib.aclosing(body.chunks()) as chunks:
+                    async for chunk in chunks:
+                        self._deliver(piece, fetch, chunk)
+                        if not self._wanted(piece, fetch):
+                            break
+        except UpstreamError as exc:
+            error = exc
+            if exc.status == 416 and exc.size is not None and piece.size is None:
+                self._set_size(piece, exc.size)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # a bug must not leave readers waiting forever
+            log.exception("fetch %d of %s failed unexpectedly", fetch.id, piece.key[:16])
+            error = UpstreamError(502, "The proxy failed while fetching this piece", str(exc))
+        finally:
+            if body is not None:
+                body.close()
+            self._end_fetch(piece, fetch, error)
+
+    def _learn(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
+        if piece.size is None:
+            self._set_size(piece, body.size)
+            for index in range(fetch.first, min(fetch.last, (body.size - 1) // self.slice_size) + 1):
+                if self._missing(piece, index):
+                    self._claim(piece, fetch, index)
+        fetch.pos = body.start
+        fetch.body_end = body.end
+        piece.source = body.source.name
+        if body.etag and piece.etags.get(body.source.name) != body.etag:
+            piece.etags[body.source.name] = body.etag
+
+    def _set_size(self, piece: _Piece, size: int) -> None:
+        piece.size = size
+        piece.cid = piece.cid.with_payload_size(size) if piece.cid.height is None else piece.cid
+        if piece.discovery is not None and not piece.discovery.done():
+            piece.discovery.set_result(None)
+
+    def _deliver(self, piece: _Piece, fetch: _Fetch, chunk: bytes) -> None:
+        """Route a contiguous chunk into the slices it covers; keep complete slices that were missing."""
+        view = memoryview(chunk)
+        size = self.slice_size
+        while view:
+            index, offset = divmod(fetch.pos, size)
+            length = self._slice_length(piece, index)
+            take = min(len(view), length - offset)
+            buffer = fetch.buffers.get(index)
+            if buffer is None and offset == 0 and self._missing(piece, index) and self._wanted(piece, fetch):
+                buffer = self._claim(piece, fetch, index)
+            if buffer is not None:
+                buffer.append(view[:take])
+                if buffer.complete:
+                    self._complete(piece, fetch, buffer)
+            fetch.pos += take
+            view = view[take:]
+
+    def _complete(self, piece: _Piece, fetch: _Fetch, buffer: SliceBuffer) -> None:
+        del fetch.buffers[buffer.index]
+        if piece.inflight.get(buffer.index) is buffer:
+            del piece.inflight[buffer.index]
+        assert buffer.data is not None
+        self.memory.put(piece.key, buffer.index, buffer.data)
+        self.bus.publish(SliceStored(piece=piece.key, index=buffer.index, tier="memory"))
+        self.disk.write(piece.key, buffer.index, buffer.data)
+
+    def _end_fetch(self, piece: _Piece, fetch: _Fetch, error: UpstreamError | None) -> None:
+        for buffer in fetch.buffers.values():
+            if piece.inflight.get(buffer.index) is buffer:
+                del piece.inflight[buffer.index]
+            buffer.end(error)
+        fetch.buffers.clear()
+        piece.fetches.discard(fetch)
+        if piece.size is None and piece.discovery is not None and not piece.discovery.done():
+            piece.discovery.set_exception(error or UpstreamError(502, "The piece's size could not be learnt"))
+            piece.discovery.exception()  # retrieved here; awaiting describers re-raise it
+
+    # --- maintenance ---------------------------------------------------------------------------------------
+
+    def purge(self, key: str) -> None:
+        self.memory.discard_piece(key)
+        self.disk.purge_piece(key)
+
+    def clear(self) -> None:
+        """Forget every cached byte (the settings' "clear cache"); pieces being read refetch what they need."""
+        self.memory.clear()
+        self.disk.clear()
+
+    async def close(self) -> None:
+        tasks = [f.task for p in self._pieces.values() for f in p.fetches if f.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class SliceReader:
+    """Async iterator over one byte range, from cache or from the fetch filling it. Close it when done."""
+
+    def __init__(self, cache: SliceCache, piece: _Piece, cursor: Cursor) -> None:
+        self._cache = cache
+        self._piece = piece
+        self.cursor = cursor
+        self.from_cache = 0
+        self.from_upstream = 0
+        self._closed = False
+
+    def __aiter__(self) -> AsyncIterator[memoryview]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[memoryview]:
+        cache, piece, cursor = self._cache, self._piece, self.cursor
+        size = cache.slice_size
+        while cursor.pos <= cursor.end:
+            cache._ensure(piece, cursor)
+            index, offset = divmod(cursor.pos, size)
+            stop = min(cache._slice_length(piece, index), cursor.end - index * size + 1)
+            cache.bus.publish(RequestProgress(request_id=cursor.request_id or 0, piece=piece.key, position=cursor.pos))
+            data = self._cached(index)
+            if data is not None:
+                chunk = memoryview(data)[offset:stop]
+                cursor.pos += len(chunk)
+                self.from_cache += len(chunk)
+                cache.stats.bytes_from_cache += len(chunk)
+                yield chunk
+                continue
+            buffer = piece.inflight.get(index)
+            if buffer is None:
+                continue
+            self._publish_read(index, "inflight" if buffer.filled > 0 else "upstream")
+            async for chunk in self._stream(buffer, offset, stop):
+                yield chunk
+
+    def _cached(self, index: int) -> bytes | bytearray | None:
+        cache, piece = self._cache, self._piece
+        data = cache.memory.get(piece.key, index)
+        tier = "memory"
+        if data is None:
+            data = cache.disk.read(piece.key, index, cache._slice_length(piece, index))
+            tier = "disk"
+            if data is not None:
+                cache.memory.put(piece.key, index, data)
+        if data is not None:
+            cache.stats.hits += 1
+            self._publish_read(index, tier)
+        return data
+
+    def _publish_read(self, index: int, tier: str) -> None:
+        if tier in ("upstream", "inflight"):
+            self._cache.stats.misses += 1
+        self._cache.bus.publish(
+            SliceRead(piece=self._piece.key, index=index, tier=tier, request_id=self.cursor.request_id)
+        )
+
+    async def _stream(self, buffer: SliceBuffer, offset: int, stop: int) -> AsyncIterator[memoryview]:
+        cursor = self.cursor
+        while offset < stop:
+            if buffer.filled > offset:
+                assert buffer.data is not None
+                chunk = memoryview(buffer.data)[offset : min(buffer.filled, stop)]
+                offset += len(chunk)
+                cursor.pos += len(chunk)
+                self.from_upstream += len(chunk)
+                self._cache.stats.bytes_from_upstream += len(chunk)
+                yield chunk
+            elif buffer.ended:
+                if buffer.error is not None:
+                    raise buffer.error
+                return  # abandoned without error: the caller looks again and refetches if still needed
+            else:
+                await buffer.wait()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._cache._release(self._piece, self.cursor)

@@ -1,0 +1,216 @@
+"""Slices on disk: atomic writes, a checksum in every file name, a byte cap with least-recently-used eviction.
+
+Layout: ``{root}/{slice_size}/{piece key}/{index:08d}.{crc32:08x}``. Why each part:
+
+* the slice size is in the path, so changing it in the settings never mixes slices of two sizes;
+* a slice is written to a temporary file and renamed into place, so a crash mid-write leaves only a ``.tmp``
+  file (swept at start-up), never a short slice under a real name;
+* the CRC-32 of the bytes is in the name, and every read checks length and CRC before a byte is served: a torn,
+  truncated or bit-flipped slice is deleted and fetched again, never sent to a player.
+
+All I/O here is small (one slice) and runs inline on the proxy's loop: a 1 MiB read or write into the page cache
+takes well under a millisecond. A failing disk (full, read-only, vanished) turns into a :class:`CacheProblem`
+event and the store stops writing until :meth:`DiskSliceStore.retry_writes` — the proxy keeps serving from
+memory and upstream, it never fails a request because the cache cannot keep a copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import zlib
+from collections import OrderedDict
+from pathlib import Path
+
+from proxy.events import CacheProblem, EventBus, SliceEvicted, SliceRejected, SliceStored
+
+log = logging.getLogger(__name__)
+_TMP_SUFFIX = ".tmp"
+#: After a write error, wait this long before trying the disk again (it may have been freed).
+_WRITE_RETRY_SECONDS = 30.0
+
+
+class DiskSliceStore:
+    """Slices of one slice size under ``root``, at most ``cap`` bytes in all."""
+
+    def __init__(self, root: Path | str, slice_size: int, cap: int, bus: EventBus) -> None:
+        self.root = Path(root) / str(slice_size)
+        self.slice_size = slice_size
+        self.cap = cap
+        self.bus = bus
+        self.used = 0
+        #: (piece key, index) → (crc, length), least recently used first.
+        self._lru: OrderedDict[tuple[str, int], tuple[int, int]] = OrderedDict()
+        self._by_piece: dict[str, set[int]] = {}
+        self._writes_blocked_until = 0.0
+        self.problem: str | None = None
+        self._scan()
+
+    # --- index ---------------------------------------------------------------------------------------------
+
+    def _scan(self) -> None:
+        """Index what a previous run left, oldest first; sweep temporary files of interrupted writes."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            found: list[tuple[float, str, int, int, int]] = []
+            for piece_dir in self.root.iterdir():
+                if not piece_dir.is_dir():
+                    continue
+                for entry in os.scandir(piece_dir):
+                    if entry.name.endswith(_TMP_SUFFIX):
+                        _unlink(Path(entry.path))
+                        continue
+                    parsed = _parse_name(entry.name)
+                    if parsed is None:
+                        continue
+                    stat = entry.stat()
+                    found.append((stat.st_mtime, piece_dir.name, parsed[0], parsed[1], stat.st_size))
+        except OSError as exc:
+            self._report(f"the cache folder {self.root} cannot be read: {exc.strerror or exc}")
+            return
+        for _, key, index, crc, length in sorted(found):
+            self._remember(key, index, crc, length)
+        self._evict_to(self.cap)
+
+    def _remember(self, key: str, index: int, crc: int, length: int) -> None:
+        old = self._lru.pop((key, index), None)
+        if old is not None:
+            self.used -= old[1]
+        self._lru[(key, index)] = (crc, length)
+        self._by_piece.setdefault(key, set()).add(index)
+        self.used += length
+
+    def _forget(self, key: str, index: int) -> tuple[int, int] | None:
+        entry = self._lru.pop((key, index), None)
+        if entry is None:
+            return None
+        self.used -= entry[1]
+        indexes = self._by_piece.get(key)
+        if indexes is not None:
+            indexes.discard(index)
+            if not indexes:
+                del self._by_piece[key]
+        return entry
+
+    def has(self, key: str, index: int) -> bool:
+        return (key, index) in self._lru
+
+    def indexes(self, key: str) -> set[int]:
+        return set(self._by_piece.get(key, ()))
+
+    def _path(self, key: str, index: int, crc: int) -> Path:
+        return self.root / key / f"{index:08d}.{crc:08x}"
+
+    # --- read / write --------------------------------------------------------------------------------------
+
+    def read(self, key: str, index: int, expected_length: int) -> bytes | None:
+        """The slice's bytes if present and intact; a damaged slice is deleted and reported, and None returned."""
+        entry = self._lru.get((key, index))
+        if entry is None:
+            return None
+        crc, _ = entry
+        path = self._path(key, index, crc)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(expected_length + 1)
+        except OSError as exc:
+            self._reject(key, index, path, f"unreadable: {exc.strerror or exc}")
+            return None
+        if len(data) != expected_length:
+            self._reject(key, index, path, f"{len(data)} bytes on disk, {expected_length} expected")
+            return None
+        if zlib.crc32(data) != crc:
+            self._reject(key, index, path, "checksum mismatch (the file was damaged)")
+            return None
+        self._lru.move_to_end((key, index))
+        return data
+
+    def _reject(self, key: str, index: int, path: Path, reason: str) -> None:
+        log.warning("dropping cached slice %s/%d: %s", key[:16], index, reason)
+        self._forget(key, index)
+        _unlink(path)
+        self.bus.publish(SliceRejected(piece=key, index=index, reason=reason))
+
+    def write(self, key: str, index: int, data: bytes | bytearray | memoryview) -> bool:
+        """Store one complete slice atomically; False (and a problem report) if the disk refused."""
+        if time.monotonic() < self._writes_blocked_until:
+            return False
+        length = len(data)
+        if length > self.cap:
+            return False
+        crc = zlib.crc32(data)
+        final = self._path(key, index, crc)
+        tmp = final.with_name(f".{final.name}.{os.getpid()}{_TMP_SUFFIX}")
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            self._evict_to(self.cap - length)
+            old = self._forget(key, index)
+            if old is not None and old[0] != crc:
+                _unlink(self._path(key, index, old[0]))
+            os.replace(tmp, final)
+        except OSError as exc:
+            _unlink(tmp)
+            self._writes_blocked_until = time.monotonic() + _WRITE_RETRY_SECONDS
+            self._report(f"cannot write to the cache folder ({exc.strerror or exc}); playing on without a disk cache")
+            return False
+        self._remember(key, index, crc, length)
+        if self.problem is not None:
+            self.problem = None
+        self.bus.publish(SliceStored(piece=key, index=index, tier="disk"))
+        return True
+
+    def retry_writes(self) -> None:
+        self._writes_blocked_until = 0.0
+
+    def _report(self, message: str) -> None:
+        if message != self.problem:
+            log.warning("%s", message)
+            self.bus.publish(CacheProblem(message=message))
+        self.problem = message
+
+    # --- eviction ------------------------------------------------------------------------------------------
+
+    def _evict_to(self, budget: int) -> None:
+        while self.used > max(budget, 0) and self._lru:
+            (key, index), (crc, _) = next(iter(self._lru.items()))
+            self._forget(key, index)
+            _unlink(self._path(key, index, crc))
+            self.bus.publish(SliceEvicted(piece=key, index=index, tier="disk"))
+
+    def set_cap(self, cap: int) -> None:
+        self.cap = cap
+        self._evict_to(cap)
+
+    def purge_piece(self, key: str) -> None:
+        for index in sorted(self.indexes(key)):
+            entry = self._forget(key, index)
+            if entry is not None:
+                _unlink(self._path(key, index, entry[0]))
+        shutil.rmtree(self.root / key, ignore_errors=True)
+
+    def clear(self) -> None:
+        for key in list(self._by_piece):
+            self.purge_piece(key)
+
+
+def _parse_name(name: str) -> tuple[int, int] | None:
+    index, dot, crc = name.partition(".")
+    if not dot or not index.isdigit() or len(crc) != 8:
+        return None
+    try:
+        return int(index), int(crc, 16)
+    except ValueError:
+        return None
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("could not delete %s: %s", path, exc)

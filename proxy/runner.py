@@ -1,0 +1,90 @@
+"""Run a proxy on its own thread with its own asyncio loop, for embedding (the GUI, tests, benchmarks).
+
+Why a thread: bytes must keep flowing while the GUI thread is busy (a modal dialog, a long paint, Qt opening
+media). The embedding code gets the base URL and the event bus; nothing else crosses the thread boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from proxy.events import EventBus
+from proxy.server import ProxyConfig, ProxyServer
+
+T = TypeVar("T")
+_START_TIMEOUT = 30.0
+
+
+class ProxyRunner:
+    """``start()`` → base URL; ``stop()`` shuts down cleanly; ``call(fn)`` runs a coroutine on the proxy loop."""
+
+    def __init__(self, config: ProxyConfig, bus: EventBus | None = None) -> None:
+        self.bus = bus or EventBus()
+        self.server = ProxyServer(config, self.bus)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopped: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def start(self) -> str:
+        self._thread = threading.Thread(target=self._main, name="pieceplayer-proxy", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(_START_TIMEOUT):
+            raise RuntimeError("the proxy did not start within 30 s")
+        if self._error is not None:
+            raise RuntimeError(f"the proxy could not start: {self._error}") from self._error
+        return self.base_url
+
+    def _main(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._serve())
+        finally:
+            self.loop.close()
+
+    async def _serve(self) -> None:
+        self._stopped = asyncio.Event()
+        try:
+            await self.server.start()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stopped.wait()
+        finally:
+            await self.server.stop()
+
+    def call(self, make: Callable[[], Awaitable[T]], timeout: float | None = 30.0) -> T:
+        """Run ``make()`` on the proxy loop from another thread and wait for its result."""
+        assert self.loop is not None
+
+        async def run() -> T:
+            return await make()
+
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(run(), self.loop)
+        return future.result(timeout)
+
+    def call_soon(self, fn: Callable[[], object]) -> None:
+        """Run a plain function on the proxy loop (fire and forget)."""
+        if self.loop is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(fn)
+
+    def stop(self) -> None:
+        if self.loop is None or self._thread is None or self._stopped is None:
+            return
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(10)
+        self._thread = None

@@ -1,0 +1,362 @@
+"""The proxy's HTTP face: routes, security checks, and handlers that ask ``ranges`` first, then stream.
+
+Routes, all under ``/{token}`` (unless started with ``--no-token``):
+
+* ``GET|HEAD /piece/{cid}`` and ``/video/{cid}`` — the piece, with full RFC 9110 range semantics;
+* ``GET /health`` — liveness; ``GET /stats`` — counters as JSON.
+
+Security by default: the listener binds loopback; every request must carry the per-run random token as its first
+path segment and a ``Host`` naming this loopback listener, which defeats DNS rebinding (a web page that makes
+``evil.example`` resolve to 127.0.0.1 still sends ``Host: evil.example``). Client headers are never forwarded
+upstream.
+
+A player that resets a connection mid-body is normal (Qt does it on every seek): the handler ends quietly and the
+reader's close releases its upstream fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from proxy.cache import CacheConfig, PieceInfo, SliceCache, SliceReader
+from proxy.cid import CidError, parse_piece_cid
+from proxy.events import EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
+from proxy.ranges import RangePlan, plan_response
+from proxy.store import PieceStore
+from proxy.upstream import Source, Upstream, UpstreamError
+
+log = logging.getLogger(__name__)
+
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+#: Placeholder type while the real one is being sniffed; ``plan_response`` is re-run with the real one.
+_PENDING_TYPE = "application/octet-stream"
+
+
+@dataclass
+class ProxyConfig:
+    sources: list[Source]
+    cache_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: None: a fresh random token; "": no token (``--no-token``).
+    token: str | None = None
+    cache: dict = field(default_factory=dict)
+
+
+@dataclass
+class ServerStats:
+    requests: int = 0
+    bytes_served: int = 0
+    open_streams: int = 0
+    errors: int = 0
+
+
+class ProxyServer:
+    """One proxy: cache + upstream + aiohttp site. ``await start()`` returns the base URL."""
+
+    def __init__(self, config: ProxyConfig, bus: EventBus | None = None) -> None:
+        self.config = config
+        self.bus = bus or EventBus()
+        self.token = secrets.token_urlsafe(16) if config.token is None else config.token
+        self.stats = ServerStats()
+        self.base_url = ""
+        self.upstream: Upstream | None = None
+        self.cache: SliceCache | None = None
+        self.store: PieceStore | None = None
+        self._runner: web.AppRunner | None = None
+        self._allowed_hosts: set[str] = set()
+
+    async def start(self) -> str:
+        self.store = PieceStore(Path(self.config.cache_dir) / "pieces.sqlite3")
+        self.upstream = Upstream(self.config.sources, self.bus)
+        cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
+        self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
+        app = web.Application(middlewares=[self._guard], client_max_size=1024)
+        prefix = f"/{self.token}" if self.token else ""
+        for name in ("piece", "video"):
+            app.router.add_route("GET", f"{prefix}/{name}/{{cid}}", self._piece)
+            app.router.add_route("HEAD", f"{prefix}/{name}/{{cid}}", self._piece)
+        app.router.add_get(f"{prefix}/health", self._health, allow_head=True)
+        app.router.add_get(f"{prefix}/stats", self._stats, allow_head=True)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
+        host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
+        self._allowed_hosts = {f"{h}:{port}" for h in (*LOOPBACK_HOSTS, host)} | {*LOOPBACK_HOSTS, host}
+        self.base_url = f"http://{host}:{port}{prefix}"
+        log.info("proxy listening on %s", self.base_url)
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self.cache is not None:
+            await self.cache.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.upstream is not None:
+            await self.upstream.close()
+        if self.store is not None:
+            self.store.close()
+
+    # --- security ------------------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
+        host = request.headers.get("Host")
+        if host is None or host.lower() not in self._allowed_hosts:
+            return _error(
+                403, "This proxy only answers requests addressed to its own loopback address", f"Host header {host!r}"
+            )
+        if self.token:
+            first = request.path.split("/", 2)[1] if request.path.startswith("/") else ""
+            if not hmac.compare_digest(first.encode(), self.token.encode()):
+                return _error(
+                    403,
+                    "This address needs the proxy's access token in its path",
+                    "the first path segment is not this run's token",
+                )
+        return await handler(request)
+
+    # --- small endpoints -----------------------------------------------------------------------------------
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.snapshot())
+
+    def snapshot(self) -> dict:
+        assert self.cache is not None and self.upstream is not None
+        cache, egress = self.cache, self.upstream.egress
+        return {
+            "requests": self.stats.requests,
+            "bytes_served": self.stats.bytes_served,
+            "bytes_upstream": egress.total,
+            "upstream_requests": egress.requests,
+            "upstream_bytes_by_source": dict(egress.by_source),
+            "upstream_bytes_by_piece": {k: dict(v) for k, v in egress.by_piece.items()},
+            "cache_hits": cache.stats.hits,
+            "cache_misses": cache.stats.misses,
+            "bytes_from_cache": cache.stats.bytes_from_cache,
+            "bytes_from_upstream": cache.stats.bytes_from_upstream,
+            "open_streams": self.stats.open_streams,
+            "errors": self.stats.errors,
+            "memory_cache_bytes": cache.memory.used,
+            "disk_cache_bytes": cache.disk.used,
+            "disk_problem": cache.disk.problem,
+        }
+
+    # --- pieces --------------------------------------------------------------------------------------------
+
+    async def _piece(self, request: web.Request) -> web.StreamResponse:
+        assert self.cache is not None
+        request_id = next_id()
+        t0 = time.monotonic()
+        self.stats.requests += 1
+        raw_cid = request.match_info["cid"]
+        self.bus.publish(
+            RequestStarted(
+                request_id=request_id,
+                method=request.method,
+                path=request.path,
+                piece=raw_cid,
+                range_header=request.headers.get("Range"),
+                client=request.remote or "",
+            )
+        )
+        exchange = _Exchange(self, request, request_id, t0)
+        try:
+            return await exchange.run(raw_cid)
+        finally:
+            exchange.finish()
+
+
+class _Exchange:
+    """One request/response: decide, then stream, then report what happened."""
+
+    def __init__(self, server: ProxyServer, request: web.Request, request_id: int, t0: float) -> None:
+        self.server = server
+        self.cache: SliceCache = server.cache  # type: ignore[assignment]
+        self.request = request
+        self.request_id = request_id
+        self.t0 = t0
+        self.piece = request.match_info["cid"]
+        self.status = 0
+        self.sent = 0
+        self.ttfb: float | None = None
+        self.error: str | None = None
+        self.from_cache = 0
+        self.from_upstream = 0
+
+    def finish(self) -> None:
+        self.server.bus.publish(
+            RequestFinished(
+                request_id=self.request_id,
+                piece=self.piece,
+                status=self.status,
+                bytes_sent=self.sent,
+                ttfb=self.ttfb,
+                duration=time.monotonic() - self.t0,
+                bytes_from_cache=self.from_cache,
+                bytes_from_upstream=self.from_upstream,
+                error=self.error,
+            )
+        )
+
+    def _fail(self, status: int, error: str, detail: str = "", headers: dict | None = None) -> web.Response:
+        self.status, self.error = status, error
+        self.ttfb = time.monotonic() - self.t0
+        if status >= 500:
+            self.server.stats.errors += 1
+        return _error(status, error, detail, headers)
+
+    async def run(self, raw_cid: str) -> web.StreamResponse:
+        try:
+            cid = parse_piece_cid(raw_cid)
+        except CidError as exc:
+            return self._fail(400, f"Not a piece CID: {exc}", raw_cid[:120])
+        try:
+            info = await self.cache.describe(cid)
+        except UpstreamError as exc:
+            return self._fail(exc.status, exc.error, exc.detail)
+        self.piece = info.key
+        headers = self.request.headers
+        decide = dict(
+            method=self.request.method,
+            size=info.size,
+            etag=info.etag,
+            range_header=headers.get("Range"),
+            if_range=headers.get("If-Range"),
+            if_match=headers.get("If-Match"),
+            if_none_match=headers.get("If-None-Match"),
+            boundary=secrets.token_hex(12),
+        )
+        plan = plan_response(content_type=info.content_type or _PENDING_TYPE, **decide)
+        if plan.status == 416:
+            return self._fail(
+                416,
+                "The requested range is outside the piece",
+                f"the piece has {info.size} bytes",
+                {**plan.headers, **_constant_headers(info)},
+            )
+        if plan.status in (304, 412):
+            self.status = plan.status
+            self.ttfb = time.monotonic() - self.t0
+            return web.Response(status=plan.status, headers=_constant_headers(info))
+        reader = None
+        if self.request.method == "GET" and plan.parts:
+            part = plan.parts[0].range
+            reader = self.cache.open(info, part.start, part.end, request_id=self.request_id)
+        try:
+            if info.content_type is None:
+                content_type = await self.cache.content_type(info)
+                plan = plan_response(content_type=content_type, **decide)
+            return await self._respond(info, plan, reader)
+        except UpstreamError as exc:
+            return self._fail(exc.status, exc.error, exc.detail)
+        finally:
+            if reader is not None:
+                reader.close()
+
+    async def _respond(self, info: PieceInfo, plan: RangePlan, first: SliceReader | None) -> web.StreamResponse:
+        response = web.StreamResponse(status=plan.status, headers={**plan.headers, **_constant_headers(info)})
+        response.content_length = plan.content_length
+        if first is None:  # HEAD, or an empty piece
+            self.status = plan.status
+            self.ttfb = time.monotonic() - self.t0
+            await response.prepare(self.request)
+            return response
+        chunks = aiter(first)
+        try:
+            head = await anext(chunks)  # an upstream failure here still becomes a proper error status
+        except StopAsyncIteration:
+            head = memoryview(b"")
+        self.status = plan.status
+        self.server.bus.publish(
+            RequestHeaders(
+                request_id=self.request_id,
+                piece=info.key,
+                status=plan.status,
+                ranges=tuple((p.range.start, p.range.end) for p in plan.parts),
+                size=info.size,
+                content_type=plan.headers["Content-Type"],
+            )
+        )
+        self.server.stats.open_streams += 1
+        try:
+            await response.prepare(self.request)
+            self.ttfb = time.monotonic() - self.t0
+            await self._write(response, plan.parts[0].prefix)
+            await self._write(response, head)
+            async for chunk in chunks:
+                await self._write(response, chunk)
+            self._count(first)
+            for part in plan.parts[1:]:
+                await self._write(response, part.prefix)
+                reader = self.cache.open(info, part.range.start, part.range.end, request_id=self.request_id)
+                try:
+                    async for chunk in reader:
+                        await self._write(response, chunk)
+                finally:
+                    reader.close()
+                    self._count(reader)
+            await self._write(response, plan.epilogue)
+            await response.write_eof()
+        except (ConnectionError, asyncio.CancelledError) as exc:
+            self.error = "client disconnected"
+            self._count(first)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        except UpstreamError as exc:
+            self.error = exc.error
+            self.server.stats.errors += 1
+            log.warning("aborting response for %s after %d bytes: %s", info.key[:16], self.sent, exc)
+            self._count(first)
+            _drop_connection(self.request)
+        finally:
+            self.server.stats.open_streams -= 1
+            with contextlib.suppress(Exception):
+                await chunks.aclose()  # type: ignore[attr-defined]
+        return response
+
+    async def _write(self, response: web.StreamResponse, data: bytes | memoryview) -> None:
+        if data:
+            await response.write(data)
+            self.sent += len(data)
+            self.server.stats.bytes_served += len(data)
+
+    def _count(self, reader: SliceReader) -> None:
+        self.from_cache += reader.from_cache
+        self.from_upstream += reader.from_upstream
+        reader.from_cache = reader.from_upstream = 0
+
+
+def _constant_headers(info: PieceInfo) -> dict[str, str]:
+    return {"Accept-Ranges": "bytes", "ETag": info.etag, "Cache-Control": CACHE_CONTROL}
+
+
+def _error(status: int, error: str, detail: str = "", headers: dict | None = None) -> web.Response:
+    body = json.dumps({"error": error, "detail": detail})
+    response = web.Response(status=status, text=body, content_type="application/json", headers=headers)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _drop_connection(request: web.Request) -> None:
+    """End a response that cannot be completed: closing the connection short of Content-Length tells the client
+    the body is incomplete, which is the only honest signal once the status line has gone out."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
