@@ -170,6 +170,7 @@ def test_faststart_mp4_reports_moov_at_the_front_and_nothing_to_prefetch(media):
     assert layout.kind is ContainerKind.MP4
     assert layout.index_range == _top_level_box(data, b"moov")
     assert layout.index.exact and layout.prefetch == () and not layout.fragmented
+    assert layout.duration_s == pytest.approx(SECONDS, abs=0.05)
 
 
 @pytest.mark.parametrize("name", ["moov_at_end", "largesize", "co64"])
@@ -183,6 +184,7 @@ def test_moov_after_mdat_prefetches_the_tail_from_the_end_of_mdat(media, name):
     assert not layout.index.exact
     assert layout.prefetch == (layout.index,) and layout.prefetch[0].at_open
     assert str(mdat_start) in layout.reason
+    assert layout.duration_s is None  # mvhd is in the tail
 
 
 def test_a_head_too_short_to_decide_asks_for_more_and_converges(media):
@@ -223,6 +225,7 @@ def test_matroska_reports_cues_after_the_clusters_to_prefetch_for_the_first_seek
     assert layout.index.start == cues and layout.index.stop == len(data)
     assert layout.index.what == "Cues" and not layout.index.at_open
     assert layout.index in layout.prefetch
+    assert layout.duration_s == pytest.approx(SECONDS, abs=0.05)
 
 
 @pytest.mark.parametrize("name", ["mp3"])
@@ -437,6 +440,16 @@ def test_a_sample_table_claiming_more_entries_than_it_holds_is_rejected(media):
         build_index(bytes(data[:HEAD]), len(data))
 
 
+def test_chunks_that_hold_no_samples_leave_nothing_to_index(media):
+    data = bytearray(media["faststart"].read_bytes())
+    stsc = -1
+    while (stsc := data.find(b"stsc", stsc + 1)) >= 0:
+        for entry in range(struct.unpack_from(">I", data, stsc + 8)[0]):
+            struct.pack_into(">I", data, stsc + 16 + 12 * entry, 0)  # samples_per_chunk
+    with pytest.raises(ContainerError, match="no video or audio track with samples"):
+        build_index(bytes(data[:HEAD]), len(data))
+
+
 def test_head_longer_than_the_piece_is_unknown():
     layout = sniff_layout(FTYP * 4, 10)
     assert layout.kind is ContainerKind.UNKNOWN and "inconsistent" in layout.reason
@@ -457,6 +470,8 @@ def _exercise(index: MediaIndex, size: int) -> None:
 def _sniff_and_index(data: bytes, size: int) -> None:
     layout = sniff_layout(data, size)
     assert isinstance(layout.reason, str)
+    if layout.needs_more is not None:
+        assert len(data) < layout.needs_more <= size, "asking for more head must make progress"
     try:
         index = build_index(data, size, data, 0)
     except ContainerError:
@@ -484,10 +499,11 @@ _MUTATION_SOURCES = ("faststart", "webm", "fragmented_sidx", "mkv")
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.sampled_from(_MUTATION_SOURCES),
-    st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=8),
+    st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=8),
+    st.integers(0, HEAD),
 )
-def test_fuzz_mutated_real_indexes_never_raise(media, name, mutations):
-    """Overwrite a few bytes of a real file's index region: every path through the parsers gets exercised."""
+def test_fuzz_mutated_real_indexes_never_raise(media, name, mutations, head_length):
+    """Overwrite a few bytes of a real file's index region and cut the head anywhere: every parser path runs."""
     data = bytearray(media[name].read_bytes())
     layout = sniff_layout(bytes(data[:HEAD]), len(data))
     start, stop = layout.index_range if layout.index_range else (0, min(len(data), HEAD))
@@ -495,8 +511,8 @@ def test_fuzz_mutated_real_indexes_never_raise(media, name, mutations):
     for where, value in mutations:
         data[region[0] + int(where * (region[1] - region[0]))] = value
     mutated = bytes(data)
+    _sniff_and_index(mutated[:head_length], len(mutated))
     head = mutated[:HEAD]
-    sniff_layout(head, len(mutated))
     try:
         index = build_index(head, len(mutated), mutated[start:stop], start)
     except ContainerError:

@@ -31,12 +31,16 @@ def sniff_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
         return ContainerLayout(ContainerKind.UNKNOWN, f"need {needed} bytes to tell the container", needs_more=needed)
     try:
         if bytes(head[:4]) == EBML_MAGIC:
-            return sniff_matroska_layout(head, size)
-        if looks_like_mp4(head):
-            return sniff_mp4_layout(head, size)
+            layout = sniff_matroska_layout(head, size)
+        elif looks_like_mp4(head):
+            layout = sniff_mp4_layout(head, size)
+        else:
+            return unknown("neither MP4 nor Matroska/WebM: no index to use")
     except ContainerError as error:
         return unknown(str(error))
-    return unknown("neither MP4 nor Matroska/WebM: no index to use")
+    if layout.needs_more is not None and layout.needs_more <= len(head):
+        return unknown(f"the piece ends inside a structure that starts before byte {len(head)}")
+    return layout
 
 
 def build_index(

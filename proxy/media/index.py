@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from proxy.media.errors import ContainerError
+
 #: Time spans closer than this (seconds) are joined: it absorbs rounding of timescale arithmetic.
 _JOIN_TOLERANCE_S = 1e-4
 #: A time asked for this close to a keyframe's is that keyframe's (times are rounded from integer ticks).
@@ -73,7 +75,7 @@ class MediaIndex:
         notes: Sequence[str] = (),
     ) -> None:
         if len(primary) == 0:
-            raise ValueError("an index needs at least one unit")
+            raise ContainerError(f"the {primary.kind} track has no sample with bytes: nothing to index")
         self.source = source
         self.primary = primary
         self.secondary = tuple(track for track in secondary if len(track))

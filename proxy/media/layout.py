@@ -53,7 +53,10 @@ class ContainerLayout:
       the proxy may fetch ahead, each with its reason.
     * ``needs_more``: the head ends before the layout can be decided; sniff again with this many bytes from
       byte 0. None when decided.
-    * ``fragmented``: an MP4 whose samples are described by ``moof`` boxes, not by ``moov``.
+    * ``fragmented``: an MP4 whose samples are described by ``moof`` boxes, not by ``moov`` — as far as the head
+      shows: a ``moov`` that does not end in the head is not searched for ``mvex``.
+    * ``duration_s``: the media duration when the head holds it (Matroska ``Info``, MP4 ``mvhd`` of a ``moov`` at
+      the front), else None. ``size / duration_s`` is the average byte rate before any index is built.
     * ``reason``: the decision in words (shown in the side panel; explains an ``UNKNOWN``).
     """
 
@@ -63,6 +66,7 @@ class ContainerLayout:
     prefetch: tuple[ByteSpan, ...] = ()
     needs_more: int | None = None
     fragmented: bool = False
+    duration_s: float | None = None
 
     @property
     def index_range(self) -> tuple[int, int] | None:

@@ -12,11 +12,13 @@ index is a ``sidx`` box, when the muxer wrote one that covers the whole piece.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from proxy.media.boxes import Box, first_child, read_box
 from proxy.media.errors import ContainerError, TruncatedError
 from proxy.media.index import MediaIndex
 from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
-from proxy.media.mp4_tables import Mp4Movie, Mp4Track, parse_moov, parse_sidx
+from proxy.media.mp4_tables import Mp4Movie, Mp4Track, movie_timing, parse_moov, parse_sidx
 
 #: Box types an MP4/MOV may start with (QuickTime files can start with ``wide``, ``free``, ``mdat`` or ``pnot``).
 FIRST_BOX_TYPES = frozenset(
@@ -44,6 +46,8 @@ def sniff_mp4_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
         try:
             box = read_box(data, pos, size)
         except TruncatedError as cut:
+            if len(data) >= size:
+                break  # the whole piece is here; fewer than 8 bytes trail its last box
             if mdat is not None and moov is None:
                 return _moov_in_tail(pos, size, mdat)
             return _needs_more(cut.needed, size)
@@ -68,17 +72,28 @@ def sniff_mp4_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
             sidx.append(box)
             fragmented = True
         pos = box.end
+    duration_s = _duration_in_head(data, moov)
     if fragmented:
-        return _fragmented(moov, sidx)
+        return _fragmented(moov, sidx, duration_s)
     if moov is None:
         raise ContainerError("no moov box in the piece")
     span = ByteSpan(moov.start, moov.end, "moov")
     if mdat is None:
         reason = f"moov at the front (bytes {moov.start}–{moov.end - 1}): the player reads it in order"
-        return ContainerLayout(ContainerKind.MP4, reason, index=span)
-    beyond = moov.end > len(data)
+        return ContainerLayout(ContainerKind.MP4, reason, index=span, duration_s=duration_s)
+    prefetch = (span,) if moov.end > len(data) else ()
     reason = f"moov after a small mdat, at bytes {moov.start}–{moov.end - 1}"
-    return ContainerLayout(ContainerKind.MP4, reason, index=span, prefetch=(span,) if beyond else ())
+    return ContainerLayout(ContainerKind.MP4, reason, index=span, prefetch=prefetch, duration_s=duration_s)
+
+
+def _duration_in_head(data: memoryview, moov: Box | None) -> float | None:
+    """The movie duration if ``mvhd`` is in the head; None when it is not (or is unreadable)."""
+    if moov is None:
+        return None
+    try:
+        return movie_timing(data, moov)[1]
+    except ContainerError:
+        return None
 
 
 def _moov_in_tail(pos: int, size: int, mdat: Box) -> ContainerLayout:
@@ -95,14 +110,14 @@ def _needs_more(needed: int, size: int) -> ContainerLayout:
     return ContainerLayout(ContainerKind.MP4, reason, needs_more=needed)
 
 
-def _fragmented(moov: Box | None, sidx: list[Box]) -> ContainerLayout:
+def _fragmented(moov: Box | None, sidx: list[Box], duration_s: float | None) -> ContainerLayout:
     if sidx:
         span = ByteSpan(sidx[0].start, sidx[-1].end, "sidx")
         reason = f"fragmented MP4 with a segment index (sidx, bytes {span.start}–{span.last})"
-        return ContainerLayout(ContainerKind.MP4, reason, index=span, fragmented=True)
+        return ContainerLayout(ContainerKind.MP4, reason, index=span, fragmented=True, duration_s=duration_s)
     where = "" if moov is None else f" (moov at byte {moov.start} has mvex)"
     reason = f"fragmented MP4{where} without a sidx: no index before the fragments"
-    return ContainerLayout(ContainerKind.MP4, reason, fragmented=True)
+    return ContainerLayout(ContainerKind.MP4, reason, fragmented=True, duration_s=duration_s)
 
 
 # --- the index -------------------------------------------------------------------------------------------
@@ -138,7 +153,7 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
     return _sample_table_index(movie)
 
 
-def _top_level_boxes(view: memoryview, base: int, size: int):
+def _top_level_boxes(view: memoryview, base: int, size: int) -> Iterator[Box]:
     """Top-level boxes whose headers are in ``view``; stops quietly where the bytes end or stop making sense."""
     pos = 0
     while pos < len(view):
@@ -151,7 +166,7 @@ def _top_level_boxes(view: memoryview, base: int, size: int):
 
 
 def _choose_tracks(movie: Mp4Movie, need_units: bool) -> tuple[Mp4Track, list[Mp4Track]]:
-    usable = [t for t in movie.tracks if t.kind in ("video", "audio") and (t.units is not None or not need_units)]
+    usable = [t for t in movie.tracks if t.kind in ("video", "audio") and (not need_units or t.units)]
     video = [t for t in usable if t.kind == "video"]
     audio = [t for t in usable if t.kind == "audio"]
     if video:
@@ -164,16 +179,14 @@ def _choose_tracks(movie: Mp4Movie, need_units: bool) -> tuple[Mp4Track, list[Mp
 
 def _sample_table_index(movie: Mp4Movie) -> MediaIndex:
     primary, secondary = _choose_tracks(movie, need_units=True)
-    assert primary.units is not None
-    notes = [note for track in movie.tracks for note in track.notes]
-    media_bytes = sum(int(t.units.size.sum()) for t in movie.tracks if t.units is not None)
+    units = [t.units for t in (primary, *secondary) if t.units is not None]
     return MediaIndex(
         "mp4 sample tables",
-        primary.units,
-        [t.units for t in secondary if t.units is not None],
+        units[0],
+        units[1:],
         duration_s=movie.duration_s,
-        media_bytes=media_bytes,
-        notes=notes,
+        media_bytes=sum(int(t.units.size.sum()) for t in movie.tracks if t.units is not None),
+        notes=[note for track in movie.tracks for note in track.notes],
     )
 
 
@@ -189,4 +202,4 @@ def _sidx_index(movie: Mp4Movie, sidx: list[tuple[memoryview, Box, int]], size: 
             f"sidx for track {reference_id} covers bytes up to {covered} of {size}: a per-fragment (DASH-style) "
             "index, not one for the whole piece"
         )
-    return MediaIndex("mp4 sidx", units, duration_s=movie.duration_s, notes=[t for t in primary.notes])
+    return MediaIndex("mp4 sidx", units, duration_s=movie.duration_s, notes=primary.notes)

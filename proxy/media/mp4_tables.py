@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from proxy.media.boxes import Box, children, find_path, first_child, full_box
-from proxy.media.errors import ContainerError
+from proxy.media.errors import ContainerError, TruncatedError
 from proxy.media.index import TrackUnits
 
 #: More units than this in one track is not a real file (2^24 samples: 97 hours of 48 kHz AAC).
@@ -72,22 +72,37 @@ def parse_moov(data: bytes | memoryview, moov: Box, piece_size: int, base: int =
     """
     if first_child(data, moov, b"cmov", base) is not None:
         raise ContainerError(f"moov at byte {moov.start} is compressed (cmov): not supported")
-    mvhd = first_child(data, moov, b"mvhd", base)
-    if mvhd is None:
-        raise ContainerError(f"moov at byte {moov.start} has no mvhd")
-    timescale, duration = _timescale_and_duration(data, mvhd, base)
+    timescale, duration_s = movie_timing(data, moov, base)
     mvex = first_child(data, moov, b"mvex", base)
-    if mvex is not None:
-        mehd = first_child(data, mvex, b"mehd", base)
-        if mehd is not None:
-            duration = _mehd_duration(data, mehd, base)
-    duration_s = duration / timescale if duration else None
     tracks = [
         _parse_trak(data, box, timescale, piece_size, base)
         for box in children(data, moov.body_start - base, moov.end - base, base)
         if box.type == b"trak"
     ]
     return Mp4Movie(timescale, duration_s, mvex is not None, tracks)
+
+
+def movie_timing(data: bytes | memoryview, moov: Box, base: int = 0) -> tuple[int, float | None]:
+    """(movie timescale, duration in seconds or None if unset) from ``mvhd`` — and ``mehd`` when fragmented.
+
+    Needs only the start of ``moov`` (``mvhd`` is its first child in practice), so a head can answer it.
+    """
+    mvhd = first_child(data, moov, b"mvhd", base)
+    if mvhd is None:
+        raise ContainerError(f"moov at byte {moov.start} has no mvhd")
+    timescale, duration = _timescale_and_duration(data, _held(data, mvhd, base), base)
+    mvex = find_path(data, moov, (b"mvex",), base) if duration == 0 else None
+    mehd = first_child(data, mvex, b"mehd", base) if mvex is not None else None
+    if mehd is not None:
+        duration = _mehd_duration(data, _held(data, mehd, base), base)
+    return timescale, duration / timescale if duration else None
+
+
+def _held(data: bytes | memoryview, box: Box, base: int) -> Box:
+    """``box``, checked to lie wholly in ``data`` (a head may end inside a box whose header it holds)."""
+    if box.end - base > len(data):
+        raise TruncatedError(f"{box.name} at byte {box.start} is cut off", box.end)
+    return box
 
 
 def parse_sidx(data: bytes | memoryview, sidx: Box, shift_s: float, size: int, base: int = 0) -> tuple[int, TrackUnits]:
