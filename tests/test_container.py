@@ -13,6 +13,7 @@ import random
 import shutil
 import struct
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.media import ContainerError, ContainerKind, MediaIndex, build_index, sniff_layout
+from proxy.media import ContainerError, ContainerKind, MediaIndex, TruncatedError, build_index, sniff_layout
 
 SECONDS = 4
 FPS = 25
@@ -425,11 +426,15 @@ def test_a_sound_layout_with_a_broken_index_raises_container_error(name):
         build_index(data, len(data))
 
 
-def test_a_truncated_index_says_what_is_missing(media):
-    data = media["moov_at_end"].read_bytes()
-    layout = sniff_layout(data[:HEAD], len(data))
-    with pytest.raises(ContainerError, match="moov at byte"):
-        build_index(data[:HEAD], len(data), data[layout.index.start : layout.index.stop - 100], layout.index.start)
+@pytest.mark.parametrize("name", ["moov_at_end", "webm"])
+def test_a_truncated_index_says_how_far_the_bytes_must_reach(media, name):
+    data = media[name].read_bytes()
+    layout = sniff_layout(data[:4096], len(data))
+    start, stop = layout.index_range
+    with pytest.raises(TruncatedError, match="not all in the") as cut:
+        build_index(data[:4096], len(data), data[start : stop - 10], start)
+    assert cut.value.needed == stop
+    assert build_index(data[:4096], len(data), data[start : cut.value.needed], start).keyframes()
 
 
 def test_a_sample_table_claiming_more_entries_than_it_holds_is_rejected(media):
@@ -448,6 +453,13 @@ def test_chunks_that_hold_no_samples_leave_nothing_to_index(media):
             struct.pack_into(">I", data, stsc + 16 + 12 * entry, 0)  # samples_per_chunk
     with pytest.raises(ContainerError, match="no video or audio track with samples"):
         build_index(bytes(data[:HEAD]), len(data))
+
+
+def test_the_media_package_imports_no_qt_and_no_network_code():
+    code = "import sys, proxy.media; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    for forbidden in ("PySide6", "shiboken6", "qasync", "pyqtgraph", "player", "aiohttp"):
+        assert f"'{forbidden}'" not in loaded
 
 
 def test_head_longer_than_the_piece_is_unknown():

@@ -11,7 +11,7 @@ cached time ranges, keyframes and seek targets. Modules, one concept each:
 """
 
 from proxy.media.container import build_index, sniff_layout
-from proxy.media.errors import ContainerError
+from proxy.media.errors import ContainerError, TruncatedError
 from proxy.media.index import MediaIndex, TrackUnits
 from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
 
@@ -22,6 +22,7 @@ __all__ = [
     "ContainerLayout",
     "MediaIndex",
     "TrackUnits",
+    "TruncatedError",
     "build_index",
     "sniff_layout",
 ]

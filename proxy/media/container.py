@@ -4,7 +4,20 @@
    read out of order next (to prefetch), or how much more head is needed. Never raises: bytes it does not
    understand give an ``UNKNOWN`` layout with the reason, and the proxy proxies them plainly.
 2. :func:`build_index` — from the head and the bytes of the index span: the byte ↔ time map
-   (:class:`~proxy.media.index.MediaIndex`). Raises only :class:`~proxy.media.errors.ContainerError`.
+   (:class:`~proxy.media.index.MediaIndex`). Raises only :class:`~proxy.media.errors.ContainerError` (its
+   subclass :class:`~proxy.media.errors.TruncatedError` says how far the given bytes must reach).
+
+The intended flow, for a piece of ``size`` bytes::
+
+    layout = sniff_layout(head, size)           # head: the first slice
+    while layout.needs_more:                    # rare: a head that ends inside the first boxes
+        head = <first layout.needs_more bytes>; layout = sniff_layout(head, size)
+    for span in layout.prefetch:                # out-of-order reads to come: moov after mdat, Cues, Tags…
+        <fetch span.start … span.last>, reason span.what (span.at_open: read while opening, else at first seek)
+    if layout.index is not None:
+        index = build_index(head, size, <bytes span.start … span.last of layout.index>, layout.index.start)
+    elif layout.known and not layout.fragmented:
+        index = build_index(head, size)         # the whole index is in the head
 """
 
 from __future__ import annotations

@@ -13,7 +13,10 @@ class ContainerError(ValueError):
 
 
 class TruncatedError(ContainerError):
-    """The bytes end before a structure does; ``needed`` is the buffer length that would hold it."""
+    """The bytes end before a structure does: given bytes up to offset ``needed`` (exclusive), it would fit.
+
+    ``needed`` is an absolute offset in the piece, so a caller can fetch the missing bytes and try again.
+    """
 
     def __init__(self, message: str, needed: int) -> None:
         super().__init__(message)

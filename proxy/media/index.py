@@ -16,7 +16,15 @@ of samples) takes milliseconds.
 "Exact" in :meth:`MediaIndex.time_ranges` means: a moment is reported cached when, for the main track (video,
 else audio) and for the first audio track, every unit needed to decode it is cached — the unit itself and all
 units of its track from the preceding key unit on, in decode order. Where an audio track has no samples (before
-its first or after its last), it does not constrain the result.
+its first or after its last), it does not constrain the result. It is exact to the sample for MP4 sample tables;
+where it is approximate:
+
+* other audio tracks (a second language) and subtitle/data tracks are not consulted;
+* Matroska and ``sidx`` units are whole Clusters/subsegments holding every track, so a partly cached one counts
+  as missing (the answer errs on the side of "not cached");
+* MP4 edit lists beyond the first edit (real cuts) are ignored: times are media times shifted by the first edit;
+* :meth:`MediaIndex.time_at` interpolates inside a unit and is made monotonic in the offset (B-frames reorder
+  presentation times), so it is a position on the timeline, not a frame's exact timestamp.
 """
 
 from __future__ import annotations

@@ -339,8 +339,11 @@ def _cues_element(
     cues = read_element(index_bytes, 0, index_offset)
     if cues.id != CUES:
         raise ContainerError(f"the index bytes at byte {index_offset} are element 0x{cues.id:x}, not Cues")
-    if cues.end is None or cues.end - index_offset > len(index_bytes):
-        raise ContainerError(f"Cues at byte {index_offset} are not all in the {len(index_bytes)} index bytes given")
+    if cues.end is None:
+        raise ContainerError(f"Cues at byte {index_offset} have an unknown size")
+    if cues.end - index_offset > len(index_bytes):
+        message = f"Cues at byte {index_offset} ({cues.size} bytes) are not all in the {len(index_bytes)} bytes given"
+        raise TruncatedError(message, cues.end)
     return index_bytes, cues, index_offset
 
 

@@ -144,7 +144,8 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
                 sidx.setdefault(box.start, (view, box, base))
     if moov is None:
         if cut_moov is not None:
-            raise ContainerError(f"moov at byte {cut_moov.start} ({cut_moov.size} bytes) is not all in the bytes given")
+            message = f"moov at byte {cut_moov.start} ({cut_moov.size} bytes) is not all in the bytes given"
+            raise TruncatedError(message, cut_moov.end)
         raise ContainerError("no moov box in the bytes given")
     view, box, base = moov
     movie = parse_moov(view, box, size, base)
