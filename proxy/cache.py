@@ -32,7 +32,7 @@ from pathlib import Path
 from proxy.cid import PieceCid
 from proxy.disk import DiskSliceStore
 from proxy.events import EventBus, PieceKnown, RequestProgress, SliceEvicted, SliceRead, SliceStored, next_id
-from proxy.sniff import SNIFF_BYTES, sniff_content_type
+from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, sniff_content_type
 from proxy.store import PieceRecord, PieceStore
 from proxy.upstream import Upstream, UpstreamBody, UpstreamError
 
@@ -164,6 +164,8 @@ class _Piece:
     fetches: set[_Fetch] = field(default_factory=set)
     cursors: set[Cursor] = field(default_factory=set)
     verified: bool | None = None
+    #: The Content-Type an upstream sent (used only when the piece's head is not at hand to sniff).
+    upstream_type: str | None = None
     #: Resolved when a discovery fetch learns the size of a piece whose CID does not carry it (v1).
     discovery: asyncio.Future | None = None
 
@@ -284,14 +286,22 @@ class SliceCache:
         return self.disk.indexes(key) | self.memory.indexes(key)
 
     async def content_type(self, info: PieceInfo) -> str:
-        """The sniffed type; reads the piece's first bytes through the cache (joining a fetch in flight)."""
+        """The piece's type, sniffed from its first bytes when they are cached or on their way.
+
+        When the piece's head is neither (a first request in the middle of a piece), the type the upstream sent
+        is used if it is specific, rather than paying a round trip and a slice of egress just to sniff.
+        """
         piece = self._pieces[info.key]
         if piece.content_type is None:
-            head = bytearray()
-            async with contextlib.aclosing(self.read(info, 0, min(info.size, SNIFF_BYTES) - 1)) as chunks:
-                async for chunk in chunks:
-                    head += chunk
-            piece.content_type = sniff_content_type(bytes(head))
+            head_at_hand = 0 in piece.inflight or not self._missing(piece, 0)
+            if not head_at_hand and piece.upstream_type and piece.upstream_type.split(";")[0] != OCTET_STREAM:
+                piece.content_type = piece.upstream_type.split(";")[0].strip()
+            else:
+                head = bytearray()
+                async with contextlib.aclosing(self.read(info, 0, min(info.size, SNIFF_BYTES) - 1)) as chunks:
+                    async for chunk in chunks:
+                        head += chunk
+                piece.content_type = sniff_content_type(bytes(head))
             self._remember(piece)
         return piece.content_type
 
@@ -348,10 +358,17 @@ class SliceCache:
         self._start_fetch(piece, first_missing, run_end, "read" if first_missing == here else "readahead")
 
     def _release(self, piece: _Piece, cursor: Cursor) -> None:
+        """A reader left: stop every fetch nobody wants any more (one midway through a slice finishes it)."""
         piece.cursors.discard(cursor)
         for fetch in list(piece.fetches):
-            if not self._wanted(piece, fetch) and fetch.task is not None:
+            if not self._wanted(piece, fetch) and not self._mid_slice(fetch) and fetch.task is not None:
                 fetch.task.cancel()
+
+    def _mid_slice(self, fetch: _Fetch) -> bool:
+        """Is the fetch partway through a slice it claimed? Finishing it costs at most one slice of egress and
+        keeps bytes already paid for; dropping it would throw them away."""
+        buffer = fetch.buffers.get(fetch.pos // self.slice_size)
+        return buffer is not None and 0 < buffer.filled < buffer.length
 
     def _wanted(self, piece: _Piece, fetch: _Fetch) -> bool:
         """Does any reader want the bytes this fetch is about to pull (or is it racing through a gap to them)?
@@ -362,9 +379,7 @@ class SliceCache:
         """
         size = self.slice_size
         target_end = fetch.body_end if fetch.body_end is not None else (fetch.last + 1) * size - 1
-        return any(
-            fetch.pos < (c.window_end // size + 1) * size and target_end >= c.pos for c in piece.cursors
-        )
+        return any(fetch.pos < (c.window_end // size + 1) * size and target_end >= c.pos for c in piece.cursors)
 
     # --- fetching ------------------------------------------------------------------------------------------
 
@@ -406,7 +421,7 @@ class SliceCache:
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:
                         self._deliver(piece, fetch, chunk)
-                        if not self._wanted(piece, fetch):
+                        if not self._wanted(piece, fetch) and not self._mid_slice(fetch):
                             break
         except UpstreamError as exc:
             error = exc
@@ -431,6 +446,7 @@ class SliceCache:
         fetch.pos = body.start
         fetch.body_end = body.end
         piece.source = body.source.name
+        piece.upstream_type = piece.upstream_type or body.content_type
         if body.etag and piece.etags.get(body.source.name) != body.etag:
             piece.etags[body.source.name] = body.etag
 

@@ -127,7 +127,7 @@ class RetryPolicy:
     attempts: int = 3
     base_delay: float = 0.2
     max_delay: float = 2.0
-    #: A broken body is resumed from its last good byte at most this many times per fetch.
+    #: A broken body is resumed from its last good byte; this many breaks in a row without progress end it.
     max_resumes: int = 6
 
     def delay(self, attempt: int) -> float:
@@ -201,7 +201,7 @@ class UpstreamBody:
     async def chunks(self) -> AsyncIterator[bytes]:
         """Yield the body, resuming broken transfers; raises :class:`UpstreamError` when it cannot."""
         position = self.start
-        resumes = 0
+        resumes = 0  # consecutive breaks without a byte of progress in between
         while position <= self.end:
             response = self._response
             assert response is not None
@@ -220,6 +220,7 @@ class UpstreamBody:
                         source=self.source.name,
                     )
                 position += len(chunk)
+                resumes = 0
                 self.received += len(chunk)
                 self._upstream.egress.add(self.source.name, self._key, len(chunk))
                 yield chunk
@@ -229,7 +230,7 @@ class UpstreamBody:
                 self._finish("failed", error=broken)
                 raise UpstreamError(
                     502,
-                    f"{self.source.name} kept breaking the transfer off; gave up after {resumes - 1} resumes",
+                    f"{self.source.name} kept breaking the transfer off; gave up after {resumes - 1} resumes in a row",
                     broken,
                     source=self.source.name,
                 )
