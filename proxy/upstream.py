@@ -31,6 +31,7 @@ import aiohttp
 from proxy.cid import PieceCid
 from proxy.events import (
     EventBus,
+    SourceRefused,
     UpstreamFinished,
     UpstreamResponse,
     UpstreamRetry,
@@ -46,6 +47,8 @@ _UNSATISFIED_RANGE_RE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
 #: How much of an upstream's error body we keep for the user (FilBeam's reasons are one sentence).
 _ERROR_BODY_BYTES = 2048
 _USER_AGENT = "PiecePlayer/0.1 (+range proxy)"
+#: A 402 (no CDN deal, quota used up) does not fix itself within a session: stop asking for an hour.
+PAYMENT_REFUSAL_SECONDS = 3600.0
 
 
 class UpstreamError(Exception):
@@ -341,6 +344,7 @@ class Upstream:
 
     def block(self, key: str, source: str, seconds: float, reason: str) -> None:
         self._blocked[(key, source)] = (self._clock() + seconds, reason)
+        self.bus.publish(SourceRefused(piece=key, source=source, reason=reason, seconds=seconds))
 
     def blocked_reason(self, key: str, source: str) -> str | None:
         entry = self._blocked.get((key, source))
@@ -407,7 +411,7 @@ class Upstream:
 
     def _remember_refusal(self, key: str, source: Source, exc: UpstreamError) -> None:
         if exc.upstream_status == 402:
-            self.block(key, source.name, 600, exc.error)
+            self.block(key, source.name, PAYMENT_REFUSAL_SECONDS, exc.error)
         elif exc.upstream_status in (404, 410, 451) and source.kind != "template":
             self.block(key, source.name, 120 if exc.upstream_status == 404 else 3600, exc.error)
 
