@@ -64,6 +64,8 @@ class ServerStats:
     bytes_served: int = 0
     open_streams: int = 0
     errors: int = 0
+    #: Bytes served per piece key: with the upstream counters, what each piece cost against what it gave.
+    served_by_piece: dict[str, int] = field(default_factory=dict)
 
 
 class ProxyServer:
@@ -151,6 +153,7 @@ class ProxyServer:
             "upstream_requests": egress.requests,
             "upstream_bytes_by_source": dict(egress.by_source),
             "upstream_bytes_by_piece": {k: dict(v) for k, v in egress.by_piece.items()},
+            "served_bytes_by_piece": dict(self.stats.served_by_piece),
             "cache_hits": cache.stats.hits,
             "cache_misses": cache.stats.misses,
             "bytes_from_cache": cache.stats.bytes_from_cache,
@@ -205,6 +208,9 @@ class _Exchange:
         self.from_upstream = 0
 
     def finish(self) -> None:
+        if self.sent:
+            by_piece = self.server.stats.served_by_piece
+            by_piece[self.piece] = by_piece.get(self.piece, 0) + self.sent
         self.server.bus.publish(
             RequestFinished(
                 request_id=self.request_id,

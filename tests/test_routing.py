@@ -62,7 +62,11 @@ async def test_playback_from_the_start_uses_the_cdn(routed, cdn, provider, http)
     async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
         assert await response.read() == data
     assert cdn.counters.requests >= 1 and provider.counters.requests == 0
-    assert proxy.snapshot()["upstream_bytes_by_source"] == {"FilBeam (emulated)": len(data)}
+    stats = proxy.snapshot()
+    key = parse_piece_cid(cid).root.hex()
+    assert stats["upstream_bytes_by_source"] == {"FilBeam (emulated)": len(data)}
+    assert stats["upstream_bytes_by_piece"] == {key: {"FilBeam (emulated)": len(data)}}
+    assert stats["served_bytes_by_piece"] == {key: len(data)}
 
 
 async def test_far_seek_during_a_cdn_miss_is_served_by_the_provider_not_by_streaming_the_gap(
