@@ -7,7 +7,7 @@ The long media is made without encoding for an hour: ffmpeg encodes a few second
 and then remuxes it ``--loops`` times with ``-c copy``, which writes a real ``moov`` with one ``stts``/``stsz``/
 ``stco`` entry per sample, exactly as a long recording would have. Usage::
 
-    python bench/container_parse.py [--loops 900] [--keep DIR] [FILE …]
+    python -m bench.container_parse [--loops 900] [--keep DIR] [--no-generate] [FILE …]
 
 FILE arguments (any MP4/MOV/MKV/WebM) are measured as well, instead of or next to the generated ones.
 """
@@ -22,8 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proxy.media import build_index, sniff_layout
 
