@@ -81,10 +81,7 @@ async def run(size_mib: int, cdn_latency: float, provider_latency: float, edge_f
     folder.mkdir(exist_ok=True)
     piece = folder / "random.bin"
     if not piece.exists() or piece.stat().st_size != size_mib * MiB:
-        rng = random.Random(1)
-        with open(piece, "wb") as handle:
-            for _ in range(size_mib):
-                handle.write(rng.randbytes(MiB))
+        await asyncio.to_thread(_write_random, piece, size_mib)
     cdn = Emulator(folder, Knobs(mode="filbeam", latency_ms=cdn_latency, edge_fill=edge_fill, bandwidth=100 * MiB))
     provider = Emulator(folder, Knobs(mode="curio", latency_ms=provider_latency, bandwidth=50 * MiB))
     await cdn.start()
@@ -105,13 +102,21 @@ async def run(size_mib: int, cdn_latency: float, provider_latency: float, edge_f
                 served = proxy.stats.bytes_served
                 await proxy.stop()
             ttfb = ", ".join(f"{ms:.0f}" for ms in session.first_bytes_ms)
+            pulled_cdn, pulled_provider = cdn.counters.bytes_sent, provider.counters.bytes_sent
             rows.append(
-                f"| {name} | {ttfb} | {cdn.counters.bytes_sent / MiB:.1f} | {provider.counters.bytes_sent / MiB:.1f} "
-                f"| {served / MiB:.1f} | {(cdn.counters.bytes_sent + provider.counters.bytes_sent) / max(served, 1):.2f} |"
+                f"| {name} | {ttfb} | {pulled_cdn / MiB:.1f} | {pulled_provider / MiB:.1f} "
+                f"| {served / MiB:.1f} | {(pulled_cdn + pulled_provider) / max(served, 1):.2f} |"
             )
     await cdn.stop()
     await provider.stop()
     return rows
+
+
+def _write_random(path: Path, size_mib: int) -> None:
+    rng = random.Random(1)
+    with open(path, "wb") as handle:
+        for _ in range(size_mib):
+            handle.write(rng.randbytes(MiB))
 
 
 def main() -> None:
@@ -126,8 +131,10 @@ def main() -> None:
         f"{args.size_mib} MiB piece; FilBeam-like CDN {args.cdn_latency_ms:g} ms (edge fill: {args.edge_fill}), "
         f"provider {args.provider_latency_ms:g} ms\n"
     )
-    print("| scenario | first byte per request (ms) | pulled from CDN (MiB) | pulled from provider (MiB) "
-          "| served (MiB) | pulled / served |")
+    print(
+        "| scenario | first byte per request (ms) | pulled from CDN (MiB) | pulled from provider (MiB) "
+        "| served (MiB) | pulled / served |"
+    )
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))
 
