@@ -502,10 +502,14 @@ class SliceCache:
         if piece.size is not None:
             end = min(end, piece.size - 1)
         opening = dict(size=piece.size, fetch_id=fetch.id, reason=fetch.reason)
+        urgent = fetch.reason == "read"
         body = await self.upstream.open(
-            piece.cid, piece.key, start, end, sources=self.routing.order(piece.key, start), **opening
+            piece.cid, piece.key, start, end, sources=self.routing.order(piece.key, start, urgent=urgent), **opening
         )
-        if body.start < start and not self.routing.accept_full_body(piece.key, body.source, start):
+        gap_cached = any(not self._missing(piece, i) for i in range(fetch.first))
+        if body.start < start and not self.routing.accept_full_body(
+            piece.key, body.source, start, gap_cached=gap_cached
+        ):
             alternatives = self.routing.true_range_sources(piece.key, exclude=body.source)
             self.bus.publish(
                 UpstreamRetry(

@@ -42,18 +42,31 @@ class RoutingPolicy:
         """Sources that answer ranges exactly (providers, templates), not refused for this piece."""
         return [s for s in self.upstream.candidates(key) if s.kind != "filbeam" and s != exclude]
 
-    def order(self, key: str, start: int) -> list[Source]:
-        """Sources to try for a fetch starting at ``start``, best first."""
+    def order(self, key: str, start: int, *, urgent: bool) -> list[Source]:
+        """Sources to try for a fetch starting at ``start``, best first.
+
+        After a recent CDN miss on this piece, a fetch that is not from byte 0 would likely get the whole piece
+        from byte 0 again: read-ahead (``urgent=False``, its latency is hidden) goes to a true-range source
+        first, at no egress charge. A reader waiting right now still tries the CDN's fast first byte, because
+        its edge may have filled meanwhile; a far 200 from it is dropped after one round trip.
+        """
         candidates = self.upstream.candidates(key)
-        if start > self.stream_gap and self._recent_miss(key):
+        if start > 0 and not urgent and self._recent_miss(key):
             return sorted(candidates, key=lambda s: s.kind == "filbeam")
         return candidates
 
-    def accept_full_body(self, key: str, source: Source, start: int) -> bool:
-        """A source answered a fetch starting at ``start`` with the whole piece from byte 0: stream it or not?"""
+    def accept_full_body(self, key: str, source: Source, start: int, *, gap_cached: bool) -> bool:
+        """A source answered a fetch starting at ``start`` with the whole piece from byte 0: stream it or not?
+
+        Streaming is right when the range starts at 0, when no other source could answer, or when the gap is
+        short and none of it is cached yet (the bytes streaming past are kept). Re-downloading cached bytes, or
+        a long gap, is egress paid for nothing when a provider can answer the range.
+        """
         if source.kind == "filbeam":
             self._missed_at[key] = self._clock()
-        return start <= self.stream_gap or not self.true_range_sources(key, exclude=source)
+        if start == 0 or not self.true_range_sources(key, exclude=source):
+            return True
+        return start <= self.stream_gap and not gap_cached
 
     def gap_allowance(self, key: str, source: Source | None) -> int | None:
         """How far a fetch from ``source`` may stream before reaching a reader that wants its bytes.

@@ -154,8 +154,8 @@ async def test_v1_cid_learns_its_size_from_the_provider_then_the_cdn_gets_the_v2
         async with http.get(f"{proxy.base_url}/piece/{v1}", headers={"Range": "bytes=-10"}) as response:
             assert (response.status, await response.read()) == (206, data[-10:])
             assert response.headers["Content-Range"] == f"bytes {len(data) - 10}-{len(data) - 1}/{len(data)}"
-        assert [r.piece for r in provider.counters.log] == [v1]
-        assert all(r.piece == cid for r in cdn.counters.log)
+        assert provider.counters.log[0].piece == v1  # sized by the provider: FilBeam cannot take a v1 CID
+        assert [r.piece for r in cdn.counters.log] == [cid]  # then the CDN is asked with the v2 spelling
     finally:
         await proxy.stop()
 
