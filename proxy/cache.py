@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,9 +94,10 @@ class PieceInfo:
 class CacheStats:
     hits: int = 0
     misses: int = 0
-    joined: int = 0
     bytes_from_cache: int = 0
     bytes_from_upstream: int = 0
+    #: Bytes of complete slices fetched, by the reason of the fetch ("read", "readahead", "prefetch: …").
+    fetched_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class SliceBuffer:
@@ -106,7 +107,7 @@ class SliceBuffer:
     that is behind finishes what it can and then asks again; ``error`` says why, if it was a failure.
     """
 
-    __slots__ = ("_changed", "data", "ended", "error", "filled", "index", "length")
+    __slots__ = ("_changed", "data", "ended", "error", "filled", "index", "length", "served")
 
     def __init__(self, index: int, length: int) -> None:
         self.index = index
@@ -114,6 +115,8 @@ class SliceBuffer:
         self.data: bytearray | None = None
         self.filled = 0
         self.ended = False
+        #: A player request read from it while it was filling (it is not "fetched but never served").
+        self.served = False
         self.error: UpstreamError | None = None
         self._changed = asyncio.Event()
 
@@ -149,6 +152,10 @@ class Cursor:
     end: int
     window: int
     request_id: int | None = None
+    #: Why this reader exists when it is not a player's request (a prefetch); its fetches carry the reason.
+    reason: str | None = None
+    #: Open-ended readers (a player's ``bytes=N-``) get the piece's read-ahead window, which may change.
+    open_ended: bool = False
 
     @property
     def window_end(self) -> int:
@@ -182,8 +189,17 @@ class _Piece:
     verified: bool | None = None
     #: The Content-Type an upstream sent (used only when the piece's head is not at hand to sniff).
     upstream_type: str | None = None
+    #: Read-ahead for open-ended readers of this piece (set from the media's byte rate), else the default.
+    readahead: int | None = None
+    #: Whether the head listener has seen enough of the piece's first bytes.
+    head_seen: bool = False
+    #: Slices fetched but not yet served to any player request, with the reason they were fetched.
+    unserved: dict[int, str] = field(default_factory=dict)
     #: Resolved when a discovery fetch learns the size of a piece whose CID does not carry it (v1).
     discovery: asyncio.Future | None = None
+
+
+HeadListener = Callable[[PieceInfo, memoryview], bool]
 
 
 class MemoryLRU:
@@ -242,6 +258,8 @@ class SliceCache:
         self.disk = DiskSliceStore(Path(config.directory) / "slices", config.slice_size, config.disk_cap, bus)
         self.stats = CacheStats()
         self.routing = RoutingPolicy(upstream, config.stream_gap)
+        #: Called with a piece and its first bytes as they arrive, until it returns True (``proxy.prefetch``).
+        self.head_listener: HeadListener | None = None
         self._pieces: dict[str, _Piece] = {}
         self.verifier = PieceVerifier(
             Path(config.directory) / "pieces.sqlite3",
@@ -283,6 +301,10 @@ class SliceCache:
         assert piece.size is not None
         if piece.verified is not True:
             self.verifier.track(PieceToVerify(piece.key, piece.cid, piece.size))
+        if not piece.head_seen and self.head_listener is not None and not self._missing(piece, 0):
+            head = self._read_cached(piece.key, 0, self._slice_length(piece, 0) - 1)
+            if head is not None:
+                piece.head_seen = self.head_listener(self._info(piece), memoryview(head))
         return self._info(piece)
 
     def _verified(self, key: str, ok: bool) -> None:
@@ -318,6 +340,11 @@ class SliceCache:
             parts.append(memoryview(data)[max(start - base, 0) : end - base + 1])
         return b"".join(parts)
 
+    def info(self, key: str) -> PieceInfo | None:
+        """What is known of a piece already described, or None."""
+        piece = self._pieces.get(key)
+        return self._info(piece) if piece is not None and piece.size is not None else None
+
     def _info(self, piece: _Piece) -> PieceInfo:
         assert piece.size is not None
         return PieceInfo(piece.key, piece.cid, piece.size, piece.content_type, piece.source)
@@ -343,6 +370,14 @@ class SliceCache:
                 cached_slices=tuple(sorted(self.cached_indexes(piece.key))),
             )
         )
+
+    def unserved_bytes_by_reason(self) -> dict[str, int]:
+        """Bytes fetched ahead (read-ahead, prefetch, streamed past) that no player request has read yet."""
+        totals: dict[str, int] = {}
+        for piece in self._pieces.values():
+            for index, reason in piece.unserved.items():
+                totals[reason] = totals.get(reason, 0) + self._slice_length(piece, index)
+        return totals
 
     def cached_indexes(self, key: str) -> set[int]:
         return self.disk.indexes(key) | self.memory.indexes(key)
@@ -371,16 +406,39 @@ class SliceCache:
     # --- reading -------------------------------------------------------------------------------------------
 
     def open(
-        self, info: PieceInfo, start: int, end: int, *, request_id: int | None = None, window: int | None = None
+        self,
+        info: PieceInfo,
+        start: int,
+        end: int,
+        *,
+        request_id: int | None = None,
+        window: int | None = None,
+        reason: str | None = None,
     ) -> SliceReader:
-        """A reader of bytes ``start … end``; it starts the fetches it needs right away."""
+        """A reader of bytes ``start … end``; it starts the fetches it needs right away.
+
+        An open-ended reader (to the piece's end) reads ahead by the piece's window; a closed range wants all of
+        its bytes. ``reason`` marks a prefetch: its fetches and the slices they bring are accounted to it.
+        """
         piece = self._pieces[info.key]
+        open_ended = window is None and end >= info.size - 1
         if window is None:
-            window = self.config.readahead if end >= info.size - 1 else end - start
-        cursor = Cursor(start, end, window, request_id)
+            window = self._readahead(piece) if open_ended else end - start
+        cursor = Cursor(start, end, window, request_id, reason, open_ended)
         piece.cursors.add(cursor)
         self._ensure(piece, cursor)
         return SliceReader(self, piece, cursor)
+
+    def _readahead(self, piece: _Piece) -> int:
+        return piece.readahead if piece.readahead is not None else self.config.readahead
+
+    def set_readahead(self, key: str, window: int) -> None:
+        """Read-ahead for this piece's open-ended readers, now and later (set from the media's byte rate)."""
+        piece = self._pieces[key]
+        piece.readahead = window
+        for cursor in piece.cursors:
+            if cursor.open_ended:
+                cursor.window = window
 
     async def read(self, info: PieceInfo, start: int, end: int, **kwargs) -> AsyncIterator[memoryview]:
         reader = self.open(info, start, end, **kwargs)
@@ -418,7 +476,8 @@ class SliceCache:
         run_end = first_missing
         while run_end < last and run_end - first_missing + 1 < MAX_RUN_SLICES and self._missing(piece, run_end + 1):
             run_end += 1
-        self._start_fetch(piece, first_missing, run_end, "read" if first_missing == here else "readahead")
+        reason = cursor.reason or ("read" if first_missing == here else "readahead")
+        self._start_fetch(piece, first_missing, run_end, reason)
 
     def _release(self, piece: _Piece, cursor: Cursor) -> None:
         """A reader left: stop every fetch nobody wants any more (one midway through a slice finishes it)."""
@@ -559,6 +618,10 @@ class SliceCache:
                 buffer = self._claim(piece, fetch, index)
             if buffer is not None:
                 buffer.append(view[:take])
+                if index == 0 and not piece.head_seen and self.head_listener is not None:
+                    assert buffer.data is not None
+                    head = memoryview(buffer.data)[: buffer.filled]
+                    piece.head_seen = self.head_listener(self._info(piece), head)
                 if buffer.complete:
                     self._complete(piece, fetch, buffer)
             fetch.pos += take
@@ -569,6 +632,10 @@ class SliceCache:
         if piece.inflight.get(buffer.index) is buffer:
             del piece.inflight[buffer.index]
         assert buffer.data is not None
+        by_reason = self.stats.fetched_by_reason
+        by_reason[fetch.reason] = by_reason.get(fetch.reason, 0) + buffer.length
+        if not buffer.served:
+            piece.unserved[buffer.index] = fetch.reason
         self.memory.put(piece.key, buffer.index, buffer.data)
         self.bus.publish(SliceStored(piece=piece.key, index=buffer.index, tier="memory"))
         self.disk.write(piece.key, buffer.index, buffer.data)
@@ -624,7 +691,8 @@ class SliceReader:
             cache._ensure(piece, cursor)
             index, offset = divmod(cursor.pos, size)
             stop = min(cache._slice_length(piece, index), cursor.end - index * size + 1)
-            cache.bus.publish(RequestProgress(request_id=cursor.request_id or 0, piece=piece.key, position=cursor.pos))
+            if cursor.request_id is not None:
+                cache.bus.publish(RequestProgress(request_id=cursor.request_id, piece=piece.key, position=cursor.pos))
             data = self._cached(index)
             if data is not None:
                 chunk = memoryview(data)[offset:stop]
@@ -637,6 +705,7 @@ class SliceReader:
             if buffer is None:
                 continue
             self._publish_read(index, "inflight" if buffer.filled > 0 else "upstream")
+            buffer.served = buffer.served or cursor.request_id is not None
             async for chunk in self._stream(buffer, offset, stop):
                 yield chunk
 
@@ -655,6 +724,8 @@ class SliceReader:
         return data
 
     def _publish_read(self, index: int, tier: str) -> None:
+        if self.cursor.request_id is not None:
+            self._piece.unserved.pop(index, None)
         if tier in ("upstream", "inflight"):
             self._cache.stats.misses += 1
         self._cache.bus.publish(

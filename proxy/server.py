@@ -33,6 +33,7 @@ from aiohttp import web
 from proxy.cache import CacheConfig, PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
 from proxy.events import EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
+from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.ranges import RangePlan, plan_response
 from proxy.store import PieceStore
 from proxy.upstream import Source, Upstream, UpstreamError
@@ -56,6 +57,7 @@ class ProxyConfig:
     #: None: a fresh random token; "": no token (``--no-token``).
     token: str | None = None
     cache: dict = field(default_factory=dict)
+    prefetch: PrefetchConfig = field(default_factory=PrefetchConfig)
 
 
 @dataclass
@@ -80,6 +82,7 @@ class ProxyServer:
         self.upstream: Upstream | None = None
         self.cache: SliceCache | None = None
         self.store: PieceStore | None = None
+        self.prefetcher: MediaPrefetcher | None = None
         self._runner: web.AppRunner | None = None
         self._allowed_hosts: set[str] = set()
 
@@ -88,6 +91,7 @@ class ProxyServer:
         self.upstream = Upstream(self.config.sources, self.bus)
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
         self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
+        self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
         app = web.Application(middlewares=[self._guard], client_max_size=1024)
         prefix = f"/{self.token}" if self.token else ""
         for name in ("piece", "video"):
@@ -107,6 +111,8 @@ class ProxyServer:
         return self.base_url
 
     async def stop(self) -> None:
+        if self.prefetcher is not None:
+            await self.prefetcher.close()
         if self.cache is not None:
             await self.cache.close()
         if self._runner is not None:
@@ -163,6 +169,8 @@ class ProxyServer:
             "memory_cache_bytes": cache.memory.used,
             "disk_cache_bytes": cache.disk.used,
             "disk_problem": cache.disk.problem,
+            "fetched_bytes_by_reason": dict(cache.stats.fetched_by_reason),
+            "unserved_bytes_by_reason": cache.unserved_bytes_by_reason(),
         }
 
     # --- pieces --------------------------------------------------------------------------------------------
