@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +26,7 @@ from proxy.commp import commp_of_file
 from proxy.emulator import Emulator, Knobs
 from tests.conftest import piece_of
 
+DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 RANDOM_PIECE = "random-2MiB.bin"
 VIDEO_PIECE = "clip-faststart.mp4"
 
@@ -616,3 +621,40 @@ async def test_many_concurrent_readers_all_get_their_bytes(curio: Emulator, http
         *(fetch(http, f"{curio.base_url}/piece/{cid}", Range=f"bytes={a}-{b - 1}") for a, b in spans)
     )
     assert [body for _, _, body in bodies] == [data[a:b] for a, b in spans]
+
+
+# --- command line ---------------------------------------------------------------------------------------------
+
+
+async def test_the_command_line_prints_its_base_url_first_lists_pieces_and_exits_cleanly(
+    http: aiohttp.ClientSession,
+) -> None:
+    manifest = json.loads((DEMO / "manifest.json").read_text())
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "proxy.emulator", "--dir", str(DEMO), "--latency-ms", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        base = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode().strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base), base
+        listed = [(await asyncio.wait_for(process.stderr.readline(), 10)).decode() for _ in manifest["pieces"]]
+        for entry in manifest["pieces"]:
+            assert any(line.startswith(f"{base}/{entry['piece_cid']}  {entry['file']}") for line in listed), listed
+        cid = manifest["pieces"][0]["piece_cid"]
+        first = await fetch(http, f"{base}/{cid}", Range="bytes=0-7")
+        second = await fetch(http, f"{base}/{cid}", Range="bytes=0-7")
+        assert (first[0], second[0]) == (200, 206)
+        assert second[2] == (DEMO / manifest["pieces"][0]["file"]).read_bytes()[:8]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), timeout=10)
+    assert code == 0
+
+
+def test_the_command_line_refuses_a_missing_folder_in_words(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "proxy.emulator", "--dir", str(tmp_path / "nope")], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "is not a folder" in result.stderr
