@@ -31,10 +31,23 @@ from pathlib import Path
 
 from proxy.cid import PieceCid
 from proxy.disk import DiskSliceStore
-from proxy.events import EventBus, PieceKnown, RequestProgress, SliceEvicted, SliceRead, SliceStored, next_id
+from proxy.events import (
+    Event,
+    EventBus,
+    PieceKnown,
+    RequestProgress,
+    SliceEvicted,
+    SliceRead,
+    SliceRejected,
+    SliceStored,
+    UpstreamRetry,
+    next_id,
+)
+from proxy.routing import DEFAULT_STREAM_GAP, RoutingPolicy
 from proxy.sniff import SNIFF_BYTES, sniff_content_type
 from proxy.store import PieceRecord, PieceStore
-from proxy.upstream import Upstream, UpstreamBody, UpstreamError
+from proxy.upstream import Source, Upstream, UpstreamBody, UpstreamError
+from proxy.verify import PieceToVerify, PieceVerifier
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +70,8 @@ class CacheConfig:
     disk_cap: int = DEFAULT_DISK_CAP
     readahead: int = DEFAULT_READAHEAD
     max_fetches: int = DEFAULT_MAX_FETCHES
+    #: Bytes of a FilBeam 200-from-zero the proxy streams to reach a reader when a provider could answer.
+    stream_gap: int = DEFAULT_STREAM_GAP
 
 
 @dataclass(frozen=True)
@@ -149,6 +164,7 @@ class _Fetch:
     pos: int
     buffers: dict[int, SliceBuffer] = field(default_factory=dict)
     body_end: int | None = None
+    source: Source | None = None
     task: asyncio.Task | None = None
 
 
@@ -164,6 +180,8 @@ class _Piece:
     fetches: set[_Fetch] = field(default_factory=set)
     cursors: set[Cursor] = field(default_factory=set)
     verified: bool | None = None
+    #: The Content-Type an upstream sent (used only when the piece's head is not at hand to sniff).
+    upstream_type: str | None = None
     #: Resolved when a discovery fetch learns the size of a piece whose CID does not carry it (v1).
     discovery: asyncio.Future | None = None
 
@@ -223,7 +241,17 @@ class SliceCache:
         self.memory = MemoryLRU(config.memory_cap, bus)
         self.disk = DiskSliceStore(Path(config.directory) / "slices", config.slice_size, config.disk_cap, bus)
         self.stats = CacheStats()
+        self.routing = RoutingPolicy(upstream, config.stream_gap)
         self._pieces: dict[str, _Piece] = {}
+        self.verifier = PieceVerifier(
+            Path(config.directory) / "pieces.sqlite3",
+            bus,
+            config.slice_size,
+            self._read_cached,
+            self.cached_indexes,
+            self._verified,
+        )
+        bus.subscribe(self._on_slice_lost)
         self._fetch_slots = asyncio.Semaphore(config.max_fetches)
 
     # --- pieces --------------------------------------------------------------------------------------------
@@ -252,7 +280,43 @@ class SliceCache:
                 self._start_fetch(piece, 0, 0, "discover")
             await asyncio.shield(piece.discovery)
         self._remember(piece)
+        assert piece.size is not None
+        if piece.verified is not True:
+            self.verifier.track(PieceToVerify(piece.key, piece.cid, piece.size))
         return self._info(piece)
+
+    def _verified(self, key: str, ok: bool) -> None:
+        """The verifier's verdict: remember it; a piece whose bytes do not match its CID is purged."""
+        piece = self._pieces.get(key)
+        if piece is None:
+            return
+        piece.verified = ok
+        if not ok:
+            self.purge(key)
+        self._remember(piece)
+
+    def _on_slice_lost(self, event: Event) -> None:
+        """A slice of a verified piece left the disk: the piece must be verified again once it is whole."""
+        if isinstance(event, (SliceEvicted, SliceRejected)) and getattr(event, "tier", "disk") == "disk":
+            piece = self._pieces.get(event.piece)
+            if piece is not None and piece.verified is True and piece.size is not None:
+                piece.verified = None
+                self._remember(piece)
+                self.verifier.track(PieceToVerify(piece.key, piece.cid, piece.size))
+
+    def _read_cached(self, key: str, start: int, end: int) -> bytes | None:
+        """Bytes ``start … end`` from memory or disk, or None if any slice of them is not cached."""
+        piece = self._pieces[key]
+        parts = []
+        for index in range(start // self.slice_size, end // self.slice_size + 1):
+            data = self.memory.get(key, index)
+            if data is None:
+                data = self.disk.read(key, index, self._slice_length(piece, index))
+            if data is None:
+                return None
+            base = index * self.slice_size
+            parts.append(memoryview(data)[max(start - base, 0) : end - base + 1])
+        return b"".join(parts)
 
     def _info(self, piece: _Piece) -> PieceInfo:
         assert piece.size is not None
@@ -284,14 +348,23 @@ class SliceCache:
         return self.disk.indexes(key) | self.memory.indexes(key)
 
     async def content_type(self, info: PieceInfo) -> str:
-        """The sniffed type; reads the piece's first bytes through the cache (joining a fetch in flight)."""
+        """The piece's type, sniffed from its first bytes when they are cached or on their way.
+
+        When the piece's head is neither (a first request in the middle of a piece), the type the upstream sent
+        is used — FilBeam and Curio sniff the same magic numbers — rather than paying a round trip and a slice of
+        egress just to sniff.
+        """
         piece = self._pieces[info.key]
         if piece.content_type is None:
-            head = bytearray()
-            async with contextlib.aclosing(self.read(info, 0, min(info.size, SNIFF_BYTES) - 1)) as chunks:
-                async for chunk in chunks:
-                    head += chunk
-            piece.content_type = sniff_content_type(bytes(head))
+            head_at_hand = 0 in piece.inflight or not self._missing(piece, 0)
+            if not head_at_hand and piece.upstream_type:
+                piece.content_type = piece.upstream_type.split(";")[0].strip()
+            else:
+                head = bytearray()
+                async with contextlib.aclosing(self.read(info, 0, min(info.size, SNIFF_BYTES) - 1)) as chunks:
+                    async for chunk in chunks:
+                        head += chunk
+                piece.content_type = sniff_content_type(bytes(head))
             self._remember(piece)
         return piece.content_type
 
@@ -348,10 +421,17 @@ class SliceCache:
         self._start_fetch(piece, first_missing, run_end, "read" if first_missing == here else "readahead")
 
     def _release(self, piece: _Piece, cursor: Cursor) -> None:
+        """A reader left: stop every fetch nobody wants any more (one midway through a slice finishes it)."""
         piece.cursors.discard(cursor)
         for fetch in list(piece.fetches):
-            if not self._wanted(piece, fetch) and fetch.task is not None:
+            if not self._wanted(piece, fetch) and not self._mid_slice(fetch) and fetch.task is not None:
                 fetch.task.cancel()
+
+    def _mid_slice(self, fetch: _Fetch) -> bool:
+        """Is the fetch partway through a slice it claimed? Finishing it costs at most one slice of egress and
+        keeps bytes already paid for; dropping it would throw them away."""
+        buffer = fetch.buffers.get(fetch.pos // self.slice_size)
+        return buffer is not None and 0 < buffer.filled < buffer.length
 
     def _wanted(self, piece: _Piece, fetch: _Fetch) -> bool:
         """Does any reader want the bytes this fetch is about to pull (or is it racing through a gap to them)?
@@ -362,8 +442,12 @@ class SliceCache:
         """
         size = self.slice_size
         target_end = fetch.body_end if fetch.body_end is not None else (fetch.last + 1) * size - 1
+        allowance = self.routing.gap_allowance(piece.key, fetch.source)
         return any(
-            fetch.pos < (c.window_end // size + 1) * size and target_end >= c.pos for c in piece.cursors
+            fetch.pos < (c.window_end // size + 1) * size
+            and target_end >= c.pos
+            and (allowance is None or c.pos - fetch.pos <= allowance)
+            for c in piece.cursors
         )
 
     # --- fetching ------------------------------------------------------------------------------------------
@@ -390,23 +474,12 @@ class SliceCache:
             async with self._fetch_slots:
                 if piece.size is not None and not self._wanted(piece, fetch):
                     return
-                end = (fetch.last + 1) * self.slice_size - 1
-                if piece.size is not None:
-                    end = min(end, piece.size - 1)
-                body = await self.upstream.open(
-                    piece.cid,
-                    piece.key,
-                    fetch.first * self.slice_size,
-                    end,
-                    size=piece.size,
-                    fetch_id=fetch.id,
-                    reason=fetch.reason,
-                )
+                body = await self._open(piece, fetch)
                 self._learn(piece, fetch, body)
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:
                         self._deliver(piece, fetch, chunk)
-                        if not self._wanted(piece, fetch):
+                        if not self._wanted(piece, fetch) and not self._mid_slice(fetch):
                             break
         except UpstreamError as exc:
             error = exc
@@ -422,6 +495,34 @@ class SliceCache:
                 body.close()
             self._end_fetch(piece, fetch, error)
 
+    async def _open(self, piece: _Piece, fetch: _Fetch) -> UpstreamBody:
+        """Open the fetch's range on the best source; switch sources rather than stream a long gap."""
+        start = fetch.first * self.slice_size
+        end = (fetch.last + 1) * self.slice_size - 1
+        if piece.size is not None:
+            end = min(end, piece.size - 1)
+        opening = dict(size=piece.size, fetch_id=fetch.id, reason=fetch.reason)
+        body = await self.upstream.open(
+            piece.cid, piece.key, start, end, sources=self.routing.order(piece.key, start), **opening
+        )
+        if body.start < start and not self.routing.accept_full_body(piece.key, body.source, start):
+            alternatives = self.routing.true_range_sources(piece.key, exclude=body.source)
+            self.bus.publish(
+                UpstreamRetry(
+                    fetch_id=fetch.id,
+                    piece=piece.key,
+                    source=body.source.name,
+                    resume_from=start,
+                    delay=0.0,
+                    error=f"{body.source.name} answered with the whole piece from byte 0 (a CDN cache miss); "
+                    f"asking {alternatives[0].name} for the range instead of paying to stream {start} bytes",
+                )
+            )
+            body.close()
+            body = await self.upstream.open(piece.cid, piece.key, start, end, sources=alternatives, **opening)
+        fetch.source = body.source
+        return body
+
     def _learn(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
         if piece.size is None:
             self._set_size(piece, body.size)
@@ -431,6 +532,7 @@ class SliceCache:
         fetch.pos = body.start
         fetch.body_end = body.end
         piece.source = body.source.name
+        piece.upstream_type = piece.upstream_type or body.content_type
         if body.etag and piece.etags.get(body.source.name) != body.etag:
             piece.etags[body.source.name] = body.etag
 
@@ -490,6 +592,7 @@ class SliceCache:
         self.disk.clear()
 
     async def close(self) -> None:
+        self.verifier.close()
         tasks = [f.task for p in self._pieces.values() for f in p.fetches if f.task is not None]
         for task in tasks:
             task.cancel()

@@ -854,6 +854,11 @@ def build_parser() -> argparse.ArgumentParser:
 async def _serve(args: argparse.Namespace) -> None:
     knob_names = {f.name for f in fields(Knobs)}
     knobs = Knobs(**{k: v for k, v in vars(args).items() if k in knob_names})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL is printed: a caller may signal at once
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     emulator = Emulator(args.dir, knobs)
     base = await emulator.start(args.host, args.port)
     print(base, flush=True)
@@ -863,11 +868,6 @@ async def _serve(args: argparse.Namespace) -> None:
     for cid in cids:
         piece = emulator.pieces[cid]
         print(f"{base}/{cid}  {piece.path.name}  {piece.size} bytes", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await emulator.stop()
 

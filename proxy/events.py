@@ -189,6 +189,26 @@ class UpstreamRetry(Event):
     delay: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class SourceRefused(Event):
+    """A source refused a piece (402 payment, 404 not indexed yet, …) and is not asked for it for a while."""
+
+    piece: str
+    source: str
+    reason: str
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class PieceVerified(Event):
+    """The fully cached piece was hashed against its CommP root: ``ok`` or purged for refetching."""
+
+    piece: str
+    ok: bool
+    seconds: float
+    bytes_hashed: int
+
+
 Subscriber = Callable[[Event], None]
 
 

@@ -31,6 +31,7 @@ import aiohttp
 from proxy.cid import PieceCid
 from proxy.events import (
     EventBus,
+    SourceRefused,
     UpstreamFinished,
     UpstreamResponse,
     UpstreamRetry,
@@ -46,6 +47,8 @@ _UNSATISFIED_RANGE_RE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
 #: How much of an upstream's error body we keep for the user (FilBeam's reasons are one sentence).
 _ERROR_BODY_BYTES = 2048
 _USER_AGENT = "PiecePlayer/0.1 (+range proxy)"
+#: A 402 (no CDN deal, quota used up) does not fix itself within a session: stop asking for an hour.
+PAYMENT_REFUSAL_SECONDS = 3600.0
 
 
 class UpstreamError(Exception):
@@ -127,7 +130,7 @@ class RetryPolicy:
     attempts: int = 3
     base_delay: float = 0.2
     max_delay: float = 2.0
-    #: A broken body is resumed from its last good byte at most this many times per fetch.
+    #: A broken body is resumed from its last good byte; this many breaks in a row without progress end it.
     max_resumes: int = 6
 
     def delay(self, attempt: int) -> float:
@@ -201,7 +204,7 @@ class UpstreamBody:
     async def chunks(self) -> AsyncIterator[bytes]:
         """Yield the body, resuming broken transfers; raises :class:`UpstreamError` when it cannot."""
         position = self.start
-        resumes = 0
+        resumes = 0  # consecutive breaks without a byte of progress in between
         while position <= self.end:
             response = self._response
             assert response is not None
@@ -220,6 +223,7 @@ class UpstreamBody:
                         source=self.source.name,
                     )
                 position += len(chunk)
+                resumes = 0
                 self.received += len(chunk)
                 self._upstream.egress.add(self.source.name, self._key, len(chunk))
                 yield chunk
@@ -229,7 +233,7 @@ class UpstreamBody:
                 self._finish("failed", error=broken)
                 raise UpstreamError(
                     502,
-                    f"{self.source.name} kept breaking the transfer off; gave up after {resumes - 1} resumes",
+                    f"{self.source.name} kept breaking the transfer off; gave up after {resumes - 1} resumes in a row",
                     broken,
                     source=self.source.name,
                 )
@@ -340,6 +344,7 @@ class Upstream:
 
     def block(self, key: str, source: str, seconds: float, reason: str) -> None:
         self._blocked[(key, source)] = (self._clock() + seconds, reason)
+        self.bus.publish(SourceRefused(piece=key, source=source, reason=reason, seconds=seconds))
 
     def blocked_reason(self, key: str, source: str) -> str | None:
         entry = self._blocked.get((key, source))
@@ -406,7 +411,7 @@ class Upstream:
 
     def _remember_refusal(self, key: str, source: Source, exc: UpstreamError) -> None:
         if exc.upstream_status == 402:
-            self.block(key, source.name, 600, exc.error)
+            self.block(key, source.name, PAYMENT_REFUSAL_SECONDS, exc.error)
         elif exc.upstream_status in (404, 410, 451) and source.kind != "template":
             self.block(key, source.name, 120 if exc.upstream_status == 404 else 3600, exc.error)
 
