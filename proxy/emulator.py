@@ -36,6 +36,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -775,7 +776,9 @@ def go_if_range_holds(if_range: str | None, etag: str, last_modified_unix: int =
         return False
 
 
-def go_check_preconditions(method: str, headers, etag: str, last_modified_unix: int = 0) -> int | None:
+def go_check_preconditions(
+    method: str, headers: Mapping[str, str], etag: str, last_modified_unix: int = 0
+) -> int | None:
     """Go's ``checkPreconditions`` (RFC 7232 §6): 412, 304, or None to go on.
 
     Curio's modification time is 1 ms after the epoch, so any valid If-Modified-Since date means "not modified"
