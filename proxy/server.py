@@ -137,6 +137,13 @@ class ProxyServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
+        if not request.raw_path.startswith("/"):
+            # absolute-form (or authority-form): RFC 9112 §3.2.2 makes its authority, not Host, the target.
+            return _error(
+                403,
+                "This proxy is not a forward proxy; it only answers requests for its own address",
+                f"request target {request.raw_path[:80]!r}",
+            )
         host = request.headers.get("Host")
         if host is None or host.lower() not in self._allowed_hosts:
             return _error(
