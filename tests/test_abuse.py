@@ -397,3 +397,18 @@ async def test_default_listener_is_loopback_only(emulator, tmp_path, http):
     finally:
         process.terminate()
         await process.communicate()
+
+
+async def test_client_headers_are_never_forwarded_upstream(proxy, emulator, http):
+    """FilBeam answers 401 to any ``Authorization`` (research §4); the emulator does too, so a leak would show."""
+    cid, data = piece_of(emulator, "random-2MiB.bin")
+    headers = {
+        "Range": "bytes=0-99",
+        "Authorization": "Bearer stolen",
+        "Cookie": "session=1",
+        "X-Forwarded-For": "1.2.3.4",
+    }
+    async with http.get(f"{proxy.base_url}/piece/{cid}", headers=headers) as response:
+        assert (response.status, await response.read()) == (206, data[:100])
+        assert "Access-Control-Allow-Origin" not in response.headers  # a web page cannot read what it embeds
+    assert emulator.counters.by_status.get(401) is None

@@ -40,11 +40,17 @@ SOAK = os.environ.get("PIECEPLAYER_SOAK", "")
 if SOAK:
     CHURN_SECONDS = 300.0 if SOAK == "1" else float(SOAK)
 #: The proxy's caps in these tests: small, so slices are evicted and refetched all the time (churn on the cache
-#: too), and so "RSS is flat" means something: RSS may grow by at most the memory cap, the fetch buffers
-#: (max_fetches x slice size = 16 MiB) and allocator slack after warm-up.
+#: too), and so a bound on RSS means something.
 MEMORY_CAP = 4 * MiB
 DISK_CAP = 6 * MiB
-RSS_GROWTH_BOUND = MEMORY_CAP + 16 * MiB + 24 * MiB
+SLICE = MiB
+#: How far the CLI's RSS may rise above its idle start. Measured (200 viewers, 1 MiB slices): it climbs ~100 MiB
+#: above idle in the first 10 s and levels off around +150 MiB after a minute or so, then stays there — not
+#: the memory cap but one slice per open stream, because a response hands the transport a view of the slice it
+#: is sending, and a stream whose socket is full keeps that slice alive. So the bound is: one slice per viewer,
+#: the memory tier, one buffer per concurrent fetch (16), and 32 MiB of interpreter and allocator slack. A leak
+#: of even 2 % of the bytes served (~4 GB in 10 s) breaks it.
+RSS_GROWTH_BOUND = CLIENTS * SLICE + MEMORY_CAP + 16 * SLICE + 32 * MiB
 FILES = ("clip-faststart.mp4", "clip-moov-at-end.mp4", "random-3.5MiB.bin", "random-2MiB.bin", "tiny.bin")
 
 
@@ -295,10 +301,11 @@ async def test_200_viewers_churning_against_the_cli_keep_its_memory_and_descript
     try:
         base = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
         ports = (port_of(base), port_of(emulator.base_url))
+        rss_idle = rss_of(process.pid)
         warm = await churn(base, pieces, 2.0)
         assert not warm.errors, warm.errors[:5]
         await settle(lambda: fd_census(process.pid, *ports)["client connections"] == 0)
-        rss_before, fds_before = rss_of(process.pid), fd_census(process.pid, *ports)
+        fds_before = fd_census(process.pid, *ports)
 
         samples: list[int] = []
 
@@ -316,15 +323,17 @@ async def test_200_viewers_churning_against_the_cli_keep_its_memory_and_descript
         report(
             "cli",
             tally,
-            rss_before_mib=round(rss_before / MiB, 1),
+            rss_idle_mib=round(rss_idle / MiB, 1),
             rss_peak_mib=round(max(samples) / MiB, 1),
             rss_after_mib=round(rss_after / MiB, 1),
             upstream_mib=round(emulator.counters.bytes_sent / MiB, 1),
         )
         assert not tally.errors, tally.errors[:10]
         assert tally.completed > CLIENTS and tally.abandoned > CLIENTS // 2
-        assert max(samples) - rss_before <= RSS_GROWTH_BOUND, (rss_before, max(samples))
-        assert rss_after - rss_before <= RSS_GROWTH_BOUND
+        assert max(*samples, rss_after) - rss_idle <= RSS_GROWTH_BOUND, (rss_idle, max(samples), rss_after)
+        if SOAK:  # long enough to level off: the last third may not climb above the peak of the first two
+            split = len(samples) * 2 // 3
+            assert max(samples[split:]) <= max(samples[:split]) + 16 * MiB, samples
         assert_no_leaked_descriptors(fds_before, fds_after)
     finally:
         process.send_signal(signal.SIGTERM)
