@@ -34,6 +34,7 @@ from aiohttp import web
 from proxy.cache import CacheConfig, PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
 from proxy.events import CacheProblem, EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
+from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.ranges import RangePlan, plan_response
 from proxy.store import PieceStore
 from proxy.upstream import RetryPolicy, Source, Timeouts, Upstream, UpstreamError
@@ -58,6 +59,7 @@ class ProxyConfig:
     #: None: a fresh random token; "": no token (``--no-token``).
     token: str | None = None
     cache: dict = field(default_factory=dict)
+    prefetch: PrefetchConfig = field(default_factory=PrefetchConfig)
     #: Upstream timeouts and retry policy; None: the defaults of ``proxy.upstream`` (tests shorten them).
     timeouts: Timeouts | None = None
     retry: RetryPolicy | None = None
@@ -69,6 +71,8 @@ class ServerStats:
     bytes_served: int = 0
     open_streams: int = 0
     errors: int = 0
+    #: Bytes served per piece key: with the upstream counters, what each piece cost against what it gave.
+    served_by_piece: dict[str, int] = field(default_factory=dict)
 
 
 class ProxyServer:
@@ -83,6 +87,7 @@ class ProxyServer:
         self.upstream: Upstream | None = None
         self.cache: SliceCache | None = None
         self.store: PieceStore | None = None
+        self.prefetcher: MediaPrefetcher | None = None
         self._runner: web.AppRunner | None = None
         self._allowed_hosts: set[str] = set()
 
@@ -91,6 +96,7 @@ class ProxyServer:
         self.upstream = Upstream(self.config.sources, self.bus, retry=self.config.retry, timeouts=self.config.timeouts)
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
         self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
+        self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
         app = web.Application(middlewares=[self._guard], client_max_size=1024)
         prefix = f"/{self.token}" if self.token else ""
         for name in ("piece", "video"):
@@ -124,6 +130,8 @@ class ProxyServer:
             return PieceStore(":memory:")
 
     async def stop(self) -> None:
+        if self.prefetcher is not None:
+            await self.prefetcher.close()
         if self.cache is not None:
             await self.cache.close()
         if self._runner is not None:
@@ -177,6 +185,7 @@ class ProxyServer:
             "upstream_requests": egress.requests,
             "upstream_bytes_by_source": dict(egress.by_source),
             "upstream_bytes_by_piece": {k: dict(v) for k, v in egress.by_piece.items()},
+            "served_bytes_by_piece": dict(self.stats.served_by_piece),
             "cache_hits": cache.stats.hits,
             "cache_misses": cache.stats.misses,
             "bytes_from_cache": cache.stats.bytes_from_cache,
@@ -186,6 +195,8 @@ class ProxyServer:
             "memory_cache_bytes": cache.memory.used,
             "disk_cache_bytes": cache.disk.used,
             "disk_problem": cache.disk.problem,
+            "fetched_bytes_by_reason": dict(cache.stats.fetched_by_reason),
+            "unserved_bytes_by_reason": cache.unserved_bytes_by_reason(),
         }
 
     # --- pieces --------------------------------------------------------------------------------------------
@@ -240,6 +251,9 @@ class _Exchange:
         self.started = False
 
     def finish(self) -> None:
+        if self.sent:
+            by_piece = self.server.stats.served_by_piece
+            by_piece[self.piece] = by_piece.get(self.piece, 0) + self.sent
         self.server.bus.publish(
             RequestFinished(
                 request_id=self.request_id,
