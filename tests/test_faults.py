@@ -1,7 +1,7 @@
 """The fault matrix: an upstream, a disk or a process that misbehaves, and what the player gets each time.
 
 Every fault is injected for real — through the emulator's knobs, a tmpfs that fills up or turns read-only, bytes
-flipped in slice files, a proxy process killed with SIGKILL — and every test checks the same four things:
+flipped in slice files, a proxy process killed with SIGKILL — and every test checks the same three things:
 
 1. what the client receives: the correct bytes (resumed if need be), or a clean error status with a JSON message a
    person can read — never a short body presented as complete (a body cut short stops before its Content-Length,
