@@ -195,6 +195,8 @@ class _Piece:
     head_seen: bool = False
     #: Slices fetched but not yet served to any player request, with the reason they were fetched.
     unserved: dict[int, str] = field(default_factory=dict)
+    #: Bumped when an upstream turns out to serve different bytes: readers of the old version are cut off.
+    version: int = 0
     #: Resolved when a discovery fetch learns the size of a piece whose CID does not carry it (v1).
     discovery: asyncio.Future | None = None
 
@@ -262,7 +264,7 @@ class SliceCache:
         self.head_listener: HeadListener | None = None
         self._pieces: dict[str, _Piece] = {}
         self.verifier = PieceVerifier(
-            Path(config.directory) / "pieces.sqlite3",
+            store,
             bus,
             config.slice_size,
             self._read_cached,
@@ -277,6 +279,8 @@ class SliceCache:
     def _piece(self, cid: PieceCid) -> _Piece:
         key = cid.root.hex()
         piece = self._pieces.get(key)
+        if piece is not None and cid.payload_size is not None and piece.size not in (None, cid.payload_size):
+            self._correct_size(piece, cid)
         if piece is None:
             record = self.store.get(key)
             size = cid.payload_size if cid.payload_size is not None else (record.size if record else None)
@@ -288,6 +292,26 @@ class SliceCache:
                 piece.etags, piece.verified = dict(record.etags), record.verified
             self._pieces[key] = piece
         return piece
+
+    def _correct_size(self, piece: _Piece, cid: PieceCid) -> None:
+        """A v2 CID carries the size: an upstream's claim for the v1 spelling that disagrees was a lie.
+
+        Everything learnt under the wrong size goes: fetches, cached slices (their ends were cut at the wrong
+        place), and the recorded size.
+        """
+        log.warning(
+            "piece %s: an upstream claimed %s bytes, the CID says %d; dropping what was cached under the wrong size",
+            cid,
+            piece.size,
+            cid.payload_size,
+        )
+        for fetch in list(piece.fetches):
+            if fetch.task is not None:
+                fetch.task.cancel()
+        self.purge(piece.key)
+        piece.size, piece.cid = cid.payload_size, cid
+        piece.unserved.clear()
+        piece.head_seen = False
 
     async def describe(self, cid: PieceCid) -> PieceInfo:
         """Size (from the CID, the store, or one upstream answer), type if known, and the piece's key."""
@@ -534,6 +558,7 @@ class SliceCache:
                 if piece.size is not None and not self._wanted(piece, fetch):
                     return
                 body = await self._open(piece, fetch)
+                await self._check_version(piece, fetch, body)
                 self._learn(piece, fetch, body)
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:
@@ -585,6 +610,72 @@ class SliceCache:
             body = await self.upstream.open(piece.cid, piece.key, start, end, sources=alternatives, **opening)
         fetch.source = body.source
         return body
+
+    async def _check_version(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
+        """A source's ETag for a piece changed: compare one cached slice with what it serves now.
+
+        Pieces are content-addressed, so a new ETag with the same bytes is cosmetic (accepted). Different bytes
+        mean one of the two versions is wrong, and nothing can tell which before the whole piece is hashed;
+        the only safe move is to never mix them: the old version is dropped from the cache, responses that
+        already sent old bytes are cut, and this fetch fails so its readers see a clean error.
+        """
+        known = piece.etags.get(body.source.name)
+        if known is None or body.etag is None or body.etag == known:
+            return
+        cached = sorted(self.cached_indexes(piece.key) - set(fetch.buffers))
+        if not cached:
+            return
+        index = cached[0]
+        start = index * self.slice_size
+        end = start + self._slice_length(piece, index) - 1
+        ours = self._read_cached(piece.key, start, end)
+        theirs = await self._probe(piece, body.source, start, end)
+        if ours is None or theirs == ours:
+            log.info("piece %s: %s changed its ETag but not its bytes", piece.key[:16], body.source.name)
+            return
+        body.close()
+        self._new_version(piece, body.source.name, body.etag)
+        raise UpstreamError(
+            502,
+            f"{body.source.name} now serves different bytes for this piece than before; the cached copy was "
+            "dropped and no answer mixes the two versions (play again to get the new bytes)",
+            f"ETag {known} became {body.etag}; slice {index} differs",
+            source=body.source.name,
+        )
+
+    async def _probe(self, piece: _Piece, source: Source, start: int, end: int) -> bytes:
+        """Bytes ``start … end`` straight from one source, bypassing the cache (a 200 from zero is skipped)."""
+        body = await self.upstream.open(
+            piece.cid,
+            piece.key,
+            start,
+            end,
+            size=piece.size,
+            fetch_id=next_id(),
+            reason="probe: ETag changed",
+            sources=[source],
+        )
+        data = bytearray()
+        try:
+            async with contextlib.aclosing(body.chunks()) as chunks:
+                async for chunk in chunks:
+                    data += chunk
+                    if body.start + len(data) > end:
+                        break
+        finally:
+            body.close()
+        return bytes(data[start - body.start : end - body.start + 1])
+
+    def _new_version(self, piece: _Piece, source: str, etag: str) -> None:
+        piece.version += 1
+        piece.etags[source] = etag
+        for fetch in list(piece.fetches):
+            if fetch.task is not None and fetch.task is not asyncio.current_task():
+                fetch.task.cancel()
+        self.purge(piece.key)
+        piece.unserved.clear()
+        piece.verified = None
+        self._remember(piece)
 
     def _learn(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
         if piece.size is None:
@@ -681,6 +772,9 @@ class SliceReader:
         self.from_cache = 0
         self.from_upstream = 0
         self._closed = False
+        #: The piece version this reader started on; its bytes must all come from one version.
+        self._version = piece.version
+        self._start = cursor.pos
 
     def __aiter__(self) -> AsyncIterator[memoryview]:
         return self._chunks()
@@ -689,6 +783,7 @@ class SliceReader:
         cache, piece, cursor = self._cache, self._piece, self.cursor
         size = cache.slice_size
         while cursor.pos <= cursor.end:
+            self._same_version()
             cache._ensure(piece, cursor)
             index, offset = divmod(cursor.pos, size)
             stop = min(cache._slice_length(piece, index), cursor.end - index * size + 1)
@@ -709,6 +804,19 @@ class SliceReader:
             buffer.served = buffer.served or cursor.request_id is not None
             async for chunk in self._stream(buffer, offset, stop):
                 yield chunk
+
+    def _same_version(self) -> None:
+        """Cut a reader off when the piece changed under it after it sent bytes (never mix two versions)."""
+        if self._piece.version == self._version:
+            return
+        if self.cursor.pos == self._start:
+            self._version = self._piece.version
+            return
+        raise UpstreamError(
+            502,
+            "The upstream changed this piece while it was being served; the answer was cut off so that it never "
+            "mixes two versions",
+        )
 
     def _cached(self, index: int) -> bytes | bytearray | None:
         cache, piece = self._cache, self._piece

@@ -205,7 +205,8 @@ class DiskSliceStore:
             self._writer.submit(_unlink, self._path(key, index, crc))  # the piece was purged meanwhile
             return
         self._remember(key, index, crc, len(data))
-        self.problem = None
+        if time.monotonic() >= self._writes_blocked_until:  # a write queued before a failure proves nothing
+            self.problem = None
         self.bus.publish(SliceStored(piece=key, index=index, tier="disk"))
 
     async def flush(self) -> None:

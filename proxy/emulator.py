@@ -548,10 +548,10 @@ class Emulator:
             response.enable_chunked_encoding()
         else:
             response.content_length = length
-        await response.prepare(request)
         transfer = _Transfer()
         complete = False
         try:
+            await response.prepare(request)  # the client may have left during the first-byte wait
             if is_get:
                 await self._write_body(request, response, piece, parts, framing, knobs, transfer)
                 complete = transfer.sent >= length

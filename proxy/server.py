@@ -339,7 +339,8 @@ class _Exchange:
         if first is None or chunks is None or head is None:  # HEAD, or an empty piece
             self.ttfb = time.monotonic() - self.t0
             self.started = True
-            await response.prepare(self.request)
+            with contextlib.suppress(ConnectionError):  # the client may be gone already
+                await response.prepare(self.request)
             return response
         self.server.bus.publish(
             RequestHeaders(

@@ -7,7 +7,8 @@ height and padding. A mismatch purges the piece from the cache (the next read re
 Why chunks: hashing a 1 GiB piece costs ~25 s of CPU in CPython. Doing it only at the end would mean reading the
 whole piece back from disk and a long burst of work; instead each aligned chunk of ``127 · 2^15`` raw bytes
 (≈ 1 MiB) is hashed into its subtree root as soon as the slices covering it are cached — while they are still
-in memory — and the roots are kept in SQLite, so the final check combines a few thousand 32-byte roots.
+in memory — and the roots are kept in the piece store (SQLite), so the final check combines a few thousand
+32-byte roots.
 A slice that leaves the disk cache (evicted, or rejected as damaged) drops the roots it contributed to.
 
 Hashing runs in one worker *process* at low priority, one chunk at a time. A thread would not do: CommP is one
@@ -22,28 +23,19 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from pathlib import Path
 
 from proxy.cid import PieceCid
 from proxy.commp import DEFAULT_CHUNK_HEIGHT, CommP, chunk_raw_size, chunk_root, piece_cid_from_chunk_roots
 from proxy.events import Event, EventBus, PieceVerified, SliceEvicted, SliceRejected, SliceStored
+from proxy.store import PieceStore
 
 log = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS chunk_roots (
-    key    TEXT NOT NULL,
-    height INTEGER NOT NULL,
-    chunk  INTEGER NOT NULL,
-    root   BLOB NOT NULL,
-    PRIMARY KEY (key, height, chunk)
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,7 @@ class PieceVerifier:
 
     def __init__(
         self,
-        database: Path,
+        store: PieceStore,
         bus: EventBus,
         slice_size: int,
         read_cached: ReadCached,
@@ -72,8 +64,7 @@ class PieceVerifier:
         on_result: Callable[[str, bool], None],
         chunk_height: int = DEFAULT_CHUNK_HEIGHT,
     ) -> None:
-        self._db = sqlite3.connect(database, isolation_level=None)
-        self._db.executescript(_SCHEMA)
+        self._store = store
         self.bus = bus
         self.slice_size = slice_size
         self.chunk_height = chunk_height
@@ -102,7 +93,6 @@ class PieceVerifier:
         self._unsubscribe()
         if self._worker is not None:
             self._worker.cancel()
-        self._db.close()
 
     # --- events ----------------------------------------------------------------------------------------------
 
@@ -117,10 +107,7 @@ class PieceVerifier:
             piece = self._pieces.get(event.piece)
             if piece is not None:
                 chunks = self._chunks_of_slice(piece, event.index)
-                self._db.executemany(
-                    "DELETE FROM chunk_roots WHERE key=? AND height=? AND chunk=?",
-                    [(piece.key, self.chunk_height, c) for c in chunks],
-                )
+                self._store.forget_chunk_roots(piece.key, self.chunk_height, chunks)
 
     # --- chunk geometry ----------------------------------------------------------------------------------------
 
@@ -149,10 +136,7 @@ class PieceVerifier:
         return [c for c in range(self._chunk_count(piece)) if c not in known and self._chunk_covered(piece, c, cached)]
 
     def _known_roots(self, key: str) -> dict[int, bytes]:
-        rows = self._db.execute(
-            "SELECT chunk, root FROM chunk_roots WHERE key=? AND height=?", (key, self.chunk_height)
-        ).fetchall()
-        return {chunk: root for chunk, root in rows}
+        return self._store.chunk_roots(key, self.chunk_height)
 
     # --- work --------------------------------------------------------------------------------------------------
 
@@ -176,15 +160,12 @@ class PieceVerifier:
             if data is None:
                 continue  # a slice left the cache meanwhile; it is queued again when it returns
             started = time.perf_counter()
-            loop = asyncio.get_running_loop()
             if piece.size < self.chunk_size:
-                root = await loop.run_in_executor(_hashing_pool(), _small_piece_root, data)
+                root = await _hash(_small_piece_root, data)
             else:
-                root = await loop.run_in_executor(_hashing_pool(), chunk_root, data, self.chunk_height)
+                root = await _hash(chunk_root, data, self.chunk_height)
             self._seconds[key] = self._seconds.get(key, 0.0) + time.perf_counter() - started
-            self._db.execute(
-                "INSERT OR REPLACE INTO chunk_roots VALUES (?, ?, ?, ?)", (key, self.chunk_height, chunk, root)
-            )
+            self._store.put_chunk_root(key, self.chunk_height, chunk, root)
             self._maybe_finish(piece)
 
     def _maybe_finish(self, piece: PieceToVerify) -> None:
@@ -199,7 +180,7 @@ class PieceVerifier:
                 [roots[c] for c in range(self._chunk_count(piece))], piece.size, self.chunk_height
             ).root
         ok = expected_root == piece.cid.root
-        self._db.execute("DELETE FROM chunk_roots WHERE key=?", (piece.key,))
+        self._store.forget_chunk_roots(piece.key)
         del self._pieces[piece.key]
         if not ok:
             log.warning("piece %s failed CommP verification: its cached bytes are purged", piece.cid)
@@ -224,14 +205,45 @@ def _hashing_pool() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         _pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
     return _pool
 
 
-def _lower_priority() -> None:
+async def _hash(function: Callable[..., bytes], *args: object) -> bytes:
+    """Run one hashing job in the worker process; a worker that died (killed, crashed) is replaced once."""
+    global _pool
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_hashing_pool(), function, *args)
+    except BrokenProcessPool:
+        log.warning("the hashing process died; starting a new one")
+        _pool = None
+        return await loop.run_in_executor(_hashing_pool(), function, *args)
+
+
+def _init_worker(parent: int) -> None:
+    """Low priority; no hold on the parent's stdout/stderr; and gone within a second of the parent.
+
+    A pool worker outlives a parent that was killed (its task queue never reports end-of-file, because the
+    worker holds both ends), and it would keep the parent's output pipes open, so whoever waits for the parent's
+    output would wait forever.
+    """
     if hasattr(os, "nice"):
         os.nice(_HASHING_NICENESS)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def _small_piece_root(data: bytes) -> bytes:

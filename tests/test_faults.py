@@ -108,9 +108,11 @@ def key_of(cid: str) -> str:
     return parse_piece_cid(cid).root.hex()
 
 
-def assert_cache_holds_only_intact_slices(proxy: ProxyServer, pieces: dict[str, bytes]) -> int:
-    """Every slice in memory and on disk equals the piece's bytes; no temporary file is left. Returns the count."""
+async def assert_cache_holds_only_intact_slices(proxy: ProxyServer, pieces: dict[str, bytes]) -> int:
+    """Every slice in memory and on disk equals the piece's bytes; no temporary file is left once the writes in
+    progress have landed. Returns the count."""
     cache = proxy.cache
+    await cache.disk.flush()
     size = cache.slice_size
     checked = 0
     for cid, data in pieces.items():
@@ -206,7 +208,7 @@ def remount_read_only(path: Path) -> None:
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 3 MiB filesystem: room for two 1 MiB slices and the metadata database, then ENOSPC."""
+    """A 3 MiB filesystem: room for the metadata database and two or three slices, then ENOSPC."""
     folder = tmp_path / "tiny"
     mount_tmpfs(folder, "3m")
     yield folder
@@ -241,7 +243,7 @@ async def test_connection_dropped_mid_body_is_resumed_without_a_wrong_byte(emula
         assert any(isinstance(e, UpstreamRetry) for e in events), "the fault was not injected"
         # Resumed from the last good byte, not restarted: at most what was in flight when the line broke is lost.
         assert emulator.counters.bytes_sent < len(data) + MiB
-        assert assert_cache_holds_only_intact_slices(proxy, {cid: data}) >= 4
+        assert await assert_cache_holds_only_intact_slices(proxy, {cid: data}) >= 4
         await assert_still_serves(proxy, emulator, http)
     finally:
         await proxy.stop()
@@ -259,7 +261,7 @@ async def test_transfer_that_cannot_be_resumed_is_cut_short_visibly_never_passed
     assert MiB <= len(outcome.body) < len(data)
     [finished] = [e for e in events if isinstance(e, RequestFinished)]
     assert "kept breaking the transfer off" in finished.error
-    assert assert_cache_holds_only_intact_slices(fast, {cid: data}) >= 1
+    assert await assert_cache_holds_only_intact_slices(fast, {cid: data}) >= 1
     emulator.knobs.update(drop_after=None)
     again = await fetch(http, f"{fast.base_url}/piece/{cid}")
     assert (again.status, again.complete, again.body == data) == (200, True, True)
@@ -273,7 +275,7 @@ async def test_upstream_that_breaks_every_connection_after_100kB_still_delivers_
     outcome = await fetch(http, f"{fast.base_url}/piece/{cid}", "bytes=0-299999")
     assert (outcome.status, outcome.complete, outcome.body) == (206, True, data[:300_000])
     assert emulator.counters.bytes_sent < MiB + 100_000, "bytes received before a break were fetched again"
-    assert_cache_holds_only_intact_slices(fast, {cid: data})
+    await assert_cache_holds_only_intact_slices(fast, {cid: data})
     emulator.knobs.update(drop_after=None)
     await assert_still_serves(fast, emulator, http)
 
@@ -293,7 +295,7 @@ async def test_short_body_is_resumed_or_visibly_cut(fast, emulator, http, persis
         assert_correct_or_visibly_cut(data, outcome)
     if not persistent:
         assert (outcome.status, outcome.complete, outcome.body) == (206, True, data[5:])
-    assert_cache_holds_only_intact_slices(fast, {cid: data})
+    await assert_cache_holds_only_intact_slices(fast, {cid: data})
     emulator.knobs.update(short_body=False)
     await assert_still_serves(fast, emulator, http)
 
@@ -316,7 +318,7 @@ async def test_5xx_burst_shorter_than_the_retries_is_invisible_and_a_longer_one_
     failed = await fetch(http, f"{fast.base_url}/piece/{other}", "bytes=0-99")
     assert failed.status == 502
     assert f"failing right now ({status})" in failed.error["error"]
-    assert assert_cache_holds_only_intact_slices(fast, {cid: data, other: other_data}) >= 1
+    assert await assert_cache_holds_only_intact_slices(fast, {cid: data, other: other_data}) >= 1
     emulator.knobs.update(error_rate=0.0)
     recovered = await fetch(http, f"{fast.base_url}/piece/{other}", "bytes=0-99")
     assert (recovered.status, recovered.body) == (206, other_data[:100])
@@ -362,7 +364,7 @@ async def test_first_byte_later_than_the_timeout_is_a_504_in_words(emulator, tmp
         outcome = await fetch(http, f"{proxy.base_url}/piece/{cid}", "bytes=0-99")
         assert outcome.status == 504
         assert "did not answer within 0.3 s" in outcome.error["error"]
-        assert assert_cache_holds_only_intact_slices(proxy, {cid: data}) == 0
+        assert await assert_cache_holds_only_intact_slices(proxy, {cid: data}) == 0
         emulator.knobs.update(stall_ms=0)
         recovered = await fetch(http, f"{proxy.base_url}/piece/{cid}", "bytes=0-99")
         assert (recovered.status, recovered.body) == (206, data[:100])
@@ -386,7 +388,7 @@ async def test_upstream_down_entirely_is_a_502_in_words_while_cached_pieces_keep
         for header, expected in ((None, cached_data), ("bytes=1000-", cached_data[1000:])):
             served = await fetch(http, f"{proxy.base_url}/piece/{cached}", header)
             assert (served.complete, served.body) == (True, expected)
-        assert_cache_holds_only_intact_slices(proxy, {cached: cached_data, uncached: data})
+        await assert_cache_holds_only_intact_slices(proxy, {cached: cached_data, uncached: data})
         async with http.get(f"{proxy.base_url}/health") as response:
             assert response.status == 200
     finally:
@@ -404,7 +406,7 @@ async def test_200_that_ignores_range_is_cut_to_the_range_asked_for(fast, emulat
         outcome = await fetch(http, f"{fast.base_url}/piece/{cid}", header)
         assert (outcome.status, outcome.complete, outcome.body) == (206, True, expected)
     assert emulator.counters.log[0].status == 200
-    assert assert_cache_holds_only_intact_slices(fast, {cid: data}) >= 3
+    assert await assert_cache_holds_only_intact_slices(fast, {cid: data}) >= 3
     await assert_still_serves(fast, emulator, http)
 
 
@@ -416,18 +418,13 @@ async def test_206_with_the_wrong_framing_is_refused_and_never_cached(fast, emul
     assert outcome.status == 502
     assert "do not match what was asked" in outcome.error["error"]
     assert fast.cache.cached_indexes(key_of(cid)) == set()
-    assert assert_cache_holds_only_intact_slices(fast, {cid: data}) == 0
+    assert await assert_cache_holds_only_intact_slices(fast, {cid: data}) == 0
     emulator.knobs.update(**{knob: False})
     recovered = await fetch(http, f"{fast.base_url}/piece/{cid}", "bytes=5-")
     assert (recovered.status, recovered.complete, recovered.body) == (206, True, data[5:])
     await assert_still_serves(fast, emulator, http)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cache.py: a size an upstream claimed for a v1 CID is persisted and then overrides the size a v2 CID "
-    "carries, so one lying answer poisons the piece (truncated bodies, requests for a v2 CID that does not exist)",
-)
 async def test_a_wrong_total_for_a_v1_cid_does_not_outlive_the_lie(fast, emulator, http):
     cid, data = piece_of(emulator, BIG)
     v1 = emulator.pieces[cid].v1
@@ -447,14 +444,9 @@ async def test_etag_that_changes_on_every_answer_does_not_disturb_identical_byte
     whole = await fetch(http, f"{fast.base_url}/piece/{cid}")
     assert (whole.status, whole.complete, whole.body == data) == (200, True, True)
     assert whole.headers["ETag"] == f'"{emulator.pieces[cid].v1}"', "the proxy's ETag is the CID's, not upstream's"
-    assert assert_cache_holds_only_intact_slices(fast, {cid: data}) >= 4
+    assert await assert_cache_holds_only_intact_slices(fast, {cid: data}) >= 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cache.py: a new upstream ETag is recorded but not acted on; slices cached under the old ETag are "
-    "stitched to bytes fetched under the new one, so one complete body mixes two versions",
-)
 async def test_bytes_under_a_new_etag_are_never_mixed_with_slices_of_the_old_one(tmp_path, http):
     folder = tmp_path / "origin"
     folder.mkdir()
@@ -492,9 +484,12 @@ async def test_full_disk_is_reported_and_playback_goes_on_from_memory(emulator, 
         problems = [e.message for e in events if isinstance(e, CacheProblem)]
         assert problems and "No space left on device" in problems[0]
         assert proxy.snapshot()["disk_problem"] == problems[-1]
-        on_disk = sum(1 for p in proxy.cache.disk.root.rglob("*") if p.is_file())
-        assert 1 <= on_disk <= 2
-        assert assert_cache_holds_only_intact_slices(proxy, pieces) >= on_disk
+        await proxy.cache.disk.flush()
+        files = [p for p in proxy.cache.disk.root.rglob("*") if p.is_file()]
+        on_disk = len(files)
+        # Whatever fitted: writes queued before the first ENOSPC may still land if they are small enough.
+        assert on_disk >= 1 and sum(p.stat().st_size for p in files) <= 3 * MiB
+        assert await assert_cache_holds_only_intact_slices(proxy, pieces) >= on_disk
         await assert_still_serves(proxy, emulator, http)
     finally:
         await proxy.stop()
@@ -512,11 +507,6 @@ async def test_disk_too_full_for_the_metadata_database_still_answers_in_json(emu
         await proxy.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.py: PieceStore.put lets sqlite3.OperationalError ('database or disk is full') escape, so every "
-    "request fails with a 500 although the piece could be served from memory and upstream",
-)
 async def test_disk_too_full_for_the_metadata_database_still_plays(emulator, tiny_disk, http):
     emulator.knobs.update(mode="curio")
     proxy = await start_proxy(emulator, tiny_disk)
@@ -555,7 +545,7 @@ async def test_slice_folder_turning_read_only_is_reported_and_playback_goes_on(e
                 outcome = await fetch(http, f"{proxy.base_url}/piece/{piece}")
                 assert (outcome.status, outcome.complete, outcome.body == expected) == (200, True, True)
             assert any("Read-only file system" in e.message for e in events if isinstance(e, CacheProblem))
-            assert assert_cache_holds_only_intact_slices(proxy, {cid: data, big: big_data}) >= 1
+            assert await assert_cache_holds_only_intact_slices(proxy, {cid: data, big: big_data}) >= 1
             await assert_still_serves(proxy, emulator, http)
         finally:
             await proxy.stop()
@@ -563,11 +553,6 @@ async def test_slice_folder_turning_read_only_is_reported_and_playback_goes_on(e
         unmount(slices)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cache.py: SliceCache opens its own SQLite connection to cache_dir/pieces.sqlite3 for the PieceVerifier, "
-    "so a read-only cache folder makes start() raise 'unable to open database file' again",
-)
 async def test_read_only_cache_folder_at_start_still_serves_and_says_why_nothing_is_kept(emulator, tmp_path, http):
     emulator.knobs.update(mode="curio")
     cache_dir = tmp_path / "cache"
@@ -598,6 +583,7 @@ async def test_slice_files_damaged_while_running_are_caught_and_refetched(emulat
     cid, data = piece_of(emulator, BIG)
     try:
         assert (await fetch(http, f"{proxy.base_url}/piece/{cid}")).body == data
+        await proxy.cache.disk.flush()  # slices land on disk in the background
         files = {int(p.name.split(".")[0]): p for p in (proxy.cache.disk.root / key_of(cid)).iterdir()}
         assert sorted(files) == [0, 1, 2, 3]
         raw = bytearray(files[1].read_bytes())
@@ -612,7 +598,7 @@ async def test_slice_files_damaged_while_running_are_caught_and_refetched(emulat
         assert sorted(e.index for e in events if isinstance(e, SliceRejected)) == [1, 2, 3]
         assert emulator.counters.bytes_sent == len(data) - MiB, "only the damaged slices are fetched again"
         (files[0].parent / "00000009.zzzzzzzz").unlink()
-        assert assert_cache_holds_only_intact_slices(proxy, {cid: data}) == 4
+        assert await assert_cache_holds_only_intact_slices(proxy, {cid: data}) == 4
         await assert_still_serves(proxy, emulator, http)
     finally:
         await proxy.stop()
