@@ -1,0 +1,59 @@
+"""The video, or a card in its place when there is nothing to show (an error, nothing opened yet).
+
+QVideoWidget renders through a native surface that other widgets cannot be drawn over reliably, so messages
+replace the video in a stack instead of floating above it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtMultimediaWidgets import QVideoWidget
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from player.icons import icon
+
+
+class MessageCard(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageCard")
+        self.symbol = QLabel()
+        self.symbol.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel()
+        self.title.setObjectName("cardTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text = QLabel()
+        self.text.setObjectName("cardText")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setMaximumWidth(560)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(self.symbol)
+        layout.addSpacing(8)
+        layout.addWidget(self.title)
+        layout.addWidget(self.text, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(1)
+
+    def show_message(self, title: str, text: str, symbol: str) -> None:
+        self.symbol.setPixmap(icon(symbol).pixmap(56, 56))
+        self.title.setText(title)
+        self.text.setText(text)
+
+
+class VideoArea(QStackedWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.video = QVideoWidget()
+        self.video.setObjectName("video")
+        self.card = MessageCard()
+        self.addWidget(self.video)
+        self.addWidget(self.card)
+
+    def show_video(self) -> None:
+        self.setCurrentWidget(self.video)
+
+    def show_message(self, title: str, text: str, symbol: str = "info") -> None:
+        self.card.show_message(title, text, symbol)
+        self.setCurrentWidget(self.card)

@@ -1,0 +1,226 @@
+"""The real window, offscreen, playing real media from the real proxy in front of the real emulator.
+
+Each test drives the window like a user (open, slider, keys, CID bar) and checks what the viewer and the panel
+would show: frames near each seek target, the byte map and request log filled from proxy events, an exported HAR
+that parses, and errors in words.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import qasync
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
+
+from player.host import ProxyHost
+from player.main_window import MainWindow
+from player.panel.har import CSV_COLUMNS
+from player.panel.request_log import PLAYER, UPSTREAM
+from player.playback import PlayState
+from player.resources import demo_pieces
+from player.seek_monitor import DEFAULT_TOLERANCE_MS, SeekRecord
+from player.settings import Settings
+from player.target import parse_target
+from proxy.commp import commp_of_bytes
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+#: conftest's clip: 12 s of H.264 with a keyframe every second.
+CLIP_MS = 12_000
+
+
+@pytest.fixture
+def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """A qasync loop over Qt's, as the app runs: tests run their steps as coroutines on it."""
+    event_loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(event_loop)
+    yield event_loop
+    event_loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def window(qapp: QApplication, media_dir: Path, tmp_path: Path) -> Iterator[MainWindow]:
+    settings = Settings(tmp_path / "settings.ini")
+    settings.cache_dir = tmp_path / "cache"
+    settings.demo_latency_ms = 20.0
+    host = ProxyHost(settings.host_config(media_dir, demo_first=True, sources=[]))
+    host.start()
+    main = MainWindow(settings, host, demo=demo_pieces(media_dir), demo_dir=media_dir)
+    main.show()
+    yield main
+    main.close()
+    main.shutdown()
+
+
+def run(loop: qasync.QEventLoop, coroutine, timeout: float = 40.0):
+    return loop.run_until_complete(asyncio.wait_for(coroutine, timeout))
+
+
+async def until(condition: Callable[[], object], what: str, limit_s: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def finished(window: MainWindow, count: int, what: str) -> SeekRecord:
+    """Wait until the seek monitor has ``count`` final records; return the last."""
+    history = window.playback.seeks.history
+    await until(lambda: len(history) >= count, what)
+    return history[count - 1]
+
+
+async def open_demo(window: MainWindow) -> SeekRecord:
+    assert window.open_demo() is not None
+    first = await finished(window, 1, "the first frame")
+    assert first.kind == "open" and first.outcome == "shown"
+    await until(lambda: window.playback.player.duration() > 0, "the duration")
+    return first
+
+
+def assert_lands(record: SeekRecord, target_ms: float) -> None:
+    assert record.outcome == "shown", f"seek to {target_ms} ms showed no frame"
+    assert abs(record.target_ms - target_ms) < 1
+    assert record.frame_ms is not None and abs(record.frame_ms - target_ms) <= DEFAULT_TOLERANCE_MS
+
+
+def test_demo_plays_and_the_panel_fills_from_proxy_events(window: MainWindow, loop, media_dir: Path) -> None:
+    async def scenario() -> None:
+        first = await open_demo(window)
+        assert first.latency_ms is not None and first.latency_ms > 0
+        await until(lambda: window.playback.state == PlayState.PLAYING, "the Playing state")
+        model = window.controller.byte_map
+        await until(lambda: model.cached_bytes() > 0, "cached slices on the byte map")
+        assert model.size == (media_dir / "clip-faststart.mp4").stat().st_size
+        requests = window.controller.requests
+        await until(lambda: any(e.kind == UPSTREAM and e.done for e in requests.entries), "a finished upstream fetch")
+        player_rows = [e for e in requests.entries if e.kind == PLAYER]
+        assert player_rows and player_rows[0].status == 206 and player_rows[0].range_asked == "bytes=0-"
+        assert window.status.state.text() == "Playing"
+        assert window.status.source.text() == "Source: emulator"
+        await until(lambda: model.upstream_bytes > 0, "the proxy's upstream counter")
+        assert "Cached" in window.panel.byte_summary.text()
+        assert window.panel.seek_chart.records == [first]
+
+    run(loop, scenario())
+
+
+def test_seeks_by_slider_and_keys_show_frames_near_their_targets(window: MainWindow, loop, qtbot) -> None:
+    async def scenario() -> None:
+        await open_demo(window)
+        slider = window.transport.slider
+        x = round(slider._groove().left() + slider._groove().width() * 0.5)
+        qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=QPoint(x, slider.height() // 2))
+        record = await finished(window, 2, "the slider seek")
+        duration = window.playback.player.duration()
+        assert_lands(record, record.target_ms)
+        assert abs(record.target_ms - duration * 0.5) < duration * 0.02
+
+        window.activateWindow()
+        qtbot.keyClick(window, Qt.Key.Key_Right)
+        assert_lands(await finished(window, 3, "the → seek"), record.target_ms + 5000)
+        qtbot.keyClick(window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+        assert_lands(await finished(window, 4, "the Shift+← seek"), 0)
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+        await until(lambda: window.playback.state == PlayState.PAUSED, "pause on Space")
+        qtbot.keyClick(window, Qt.Key.Key_Right)  # a seek while paused still shows its frame
+        assert_lands(await finished(window, 5, "the → seek while paused"), 5000)
+        assert len(window.panel.seek_chart.records) == 5
+
+    run(loop, scenario(), timeout=60)
+
+
+def test_exported_har_parses_and_holds_every_request(window: MainWindow, loop, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        await open_demo(window)
+        window.playback.seek(CLIP_MS / 2)
+        await finished(window, 2, "the seek")
+        await until(lambda: all(e.done for e in window.controller.requests.entries if e.kind == UPSTREAM), "fetches")
+
+    run(loop, scenario())
+    view = window.panel.request_log
+    entries = view.model.entries
+    view.export_har(tmp_path / "log.har")
+    har = json.loads((tmp_path / "log.har").read_text())["log"]
+    assert har["version"] == "1.2" and har["creator"]["name"] == "PiecePlayer"
+    assert len(har["entries"]) == len(entries)
+    for entry in har["entries"]:
+        assert {"startedDateTime", "time", "request", "response", "cache", "timings"} <= entry.keys()
+        request, response = entry["request"], entry["response"]
+        required_request = {"method", "url", "httpVersion", "cookies", "headers", "queryString"}
+        assert required_request | {"headersSize", "bodySize"} <= request.keys()
+        required_response = {"status", "statusText", "httpVersion", "cookies", "headers", "content"}
+        assert required_response | {"redirectURL", "headersSize", "bodySize"} <= response.keys()
+        assert {"size", "mimeType"} <= response["content"].keys()
+        assert {"send", "wait", "receive"} <= entry["timings"].keys()
+        assert entry["time"] == pytest.approx(sum(entry["timings"].values()), abs=0.01)
+    kinds = {e["_kind"] for e in har["entries"]}
+    assert kinds == {PLAYER, UPSTREAM}
+    token = window.controller.host.runner.server.token
+    player_urls = [e["request"]["url"] for e in har["entries"] if e["_kind"] == PLAYER]
+    assert all("/_token_/piece/" in url and token not in url for url in player_urls)
+    assert any(e["response"]["status"] == 206 for e in har["entries"])
+
+    view.export_csv(tmp_path / "log.csv")
+    rows = list(csv.reader(io.StringIO((tmp_path / "log.csv").read_text())))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == len(entries) + 1
+
+
+def test_a_bad_cid_says_why_and_opens_nothing(window: MainWindow, loop, qtbot) -> None:
+    opened = []
+    window.controller.opened.connect(opened.append)
+    bar = window.cid_bar
+    bar.edit.clear()
+    qtbot.keyClicks(bar.edit, "bafkzcib-this-is-not-a-cid")
+    assert bar.message.text().startswith("Not playable:")
+    assert bar.message.property("level") == "error"
+    assert not bar.open_button.isEnabled()
+    qtbot.keyClick(bar.edit, Qt.Key.Key_Return)
+    assert opened == []
+    bar.edit.clear()
+    qtbot.keyClicks(bar.edit, "ipfs://bafy")
+    assert "only http:// and https://" in bar.message.text()
+
+
+def test_an_unknown_piece_shows_the_proxys_reason(window: MainWindow, loop) -> None:
+    unknown = commp_of_bytes(b"a piece the demo CDN does not hold" * 100).v2()
+
+    async def scenario() -> str:
+        opened = window.open_target(parse_target(unknown))
+        assert opened is not None
+        async with aiohttp.ClientSession() as session, session.get(opened.url) as response:
+            proxy_error = (await response.json())["error"]
+        await until(lambda: window.controller.error is not None, "the error message")
+        return proxy_error
+
+    proxy_error = run(loop, scenario())
+    shown = window.status.message.text()
+    assert shown.startswith(window.controller.friendly(proxy_error))
+    assert window.playback.state == PlayState.ERROR
+    assert window.video_area.currentWidget() is window.video_area.card
+    assert window.status.state.text() == "Error"
+
+
+def test_window_state_volume_and_history_are_remembered(window: MainWindow, loop, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        await open_demo(window)
+
+    run(loop, scenario())
+    window.transport.set_volume(0.3)
+    window.toggle_panel()
+    window.save_state()
+    settings = Settings(tmp_path / "settings.ini")
+    assert settings.volume == pytest.approx(0.3, abs=0.01)
+    assert settings.panel_visible is False
+    assert settings.history[0] == window.controller.current.target.text
+    assert settings.geometry is not None and settings.window_state is not None
