@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("target", nargs="?", metavar="CID|URL", help="a PieceCID, or a URL that names one")
     parser.add_argument(
-        "--demo", action="store_true", help="play the bundled demo piece from the emulated CDN (the default)"
+        "--demo",
+        action="store_true",
+        help="serve the bundled demo pieces from an emulated CDN, asked first (the default without a CID or URL)",
     )
     parser.add_argument(
         "--upstream",
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     target: Target | None = None
-    if args.target and not args.demo:
+    if args.target:
         try:
             target = parse_target(args.target)
         except CidError as exc:
@@ -122,6 +124,7 @@ def _self_test(args: argparse.Namespace, target: Target | None) -> int:
     app = _qt_app(headless=True)
     plan = SelfTestPlan(
         target=target,
+        demo_first=args.demo or target is None,
         upstreams=args.upstream,
         direct=args.direct,
         seeks_s=args.seeks,
@@ -154,7 +157,7 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
         demo, demo_dir = [], None
     settings = Settings()
     cli_sources = [template_source(t) for t in args.upstream]
-    demo_mode = target is None
+    demo_mode = args.demo or target is None
     host = ProxyHost(settings.host_config(demo_dir, demo_first=demo_mode, sources=cli_sources))
     try:
         host.start()
@@ -169,9 +172,9 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
         window.closed.connect(lambda: closed.done() or closed.set_result(None))
         if target is not None:
             window.cid_bar.set_text(target.text)
-            window.open_target(target)
+            window.open_target(target, direct=args.direct)
         elif demo:
-            window.open_demo()
+            window.open_demo(direct=args.direct)
         await closed
 
     try:

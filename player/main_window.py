@@ -145,20 +145,20 @@ class MainWindow(QMainWindow):
 
     # --- opening -------------------------------------------------------------------------------------------
 
-    def open_target(self, target: Target, title: str | None = None) -> Opened | None:
-        opened = self.controller.open(target, title=title)
+    def open_target(self, target: Target, title: str | None = None, *, direct: bool = False) -> Opened | None:
+        opened = self.controller.open(target, title=title, direct=direct)
         if opened is not None:
             self.centralWidget().setFocus()
         return opened
 
-    def open_demo(self, index: int = 0) -> Opened | None:
+    def open_demo(self, index: int = 0, *, direct: bool = False) -> Opened | None:
         try:
             target, title = self.controller.demo_target(index)
         except LookupError as exc:
             self._on_message(f"The demo is not available: {exc}", "error")
             return None
         self.cid_bar.set_text(target.text)
-        return self.open_target(target, title)
+        return self.open_target(target, title, direct=direct)
 
     def _on_opened(self, opened: Opened) -> None:
         self.settings.remember(opened.target.text)

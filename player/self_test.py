@@ -43,6 +43,8 @@ END_MARGIN_S = 1.0
 @dataclass
 class SelfTestPlan:
     target: Target | None = None
+    #: The demo CDN before the other upstreams (no CID given, or --demo).
+    demo_first: bool = True
     upstreams: list[str] = field(default_factory=list)
     direct: bool = False
     seeks_s: list[float] | None = None
@@ -134,7 +136,7 @@ class _Session:
             cache_dir=self.cache_dir,
             sources=self._sources(),
             demo_dir=plan.demo_dir if demo else None,
-            demo_first=plan.target is None,
+            demo_first=plan.demo_first,
             demo_latency_ms=plan.latency_ms,
         )
         self.host = ProxyHost(config)

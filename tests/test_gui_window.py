@@ -17,8 +17,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 import qasync
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from player.host import ProxyHost
 from player.main_window import MainWindow
@@ -28,6 +29,7 @@ from player.playback import PlayState
 from player.resources import demo_pieces
 from player.seek_monitor import DEFAULT_TOLERANCE_MS, SeekRecord
 from player.settings import Settings
+from player.settings_dialog import SettingsDialog
 from player.target import parse_target
 from proxy.commp import commp_of_bytes
 
@@ -224,3 +226,74 @@ def test_window_state_volume_and_history_are_remembered(window: MainWindow, loop
     assert settings.panel_visible is False
     assert settings.history[0] == window.controller.current.target.text
     assert settings.geometry is not None and settings.window_state is not None
+
+
+def test_a_dropped_cid_is_opened(window: MainWindow, loop) -> None:
+    target, _ = window.controller.demo_target(0)
+    mime = QMimeData()
+    mime.setText(f"  {target.text}\n")
+    drop = QDropEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0)
+    )
+
+    async def scenario() -> None:
+        window.dropEvent(drop)
+        await finished(window, 1, "the first frame of the dropped piece")
+
+    run(loop, scenario())
+    assert window.controller.current is not None and window.controller.current.target.cid == target.cid
+    assert window.cid_bar.edit.text() == target.text
+
+
+def test_clicking_a_seek_in_the_chart_highlights_its_requests(window: MainWindow, loop) -> None:
+    async def scenario() -> None:
+        await open_demo(window)
+        window.playback.seek(8000)
+        await finished(window, 2, "the seek")
+
+    run(loop, scenario())
+    chart = window.panel.seek_chart
+    points = chart.points.points()
+    assert len(points) == 2
+    opening = points[0].data()
+    assert opening.kind == "open" and opening.request_ids and opening.fetch_ids
+    chart._clicked(chart.points, [points[0]])
+    requests = window.controller.requests
+    marked = {(e.kind, e.ident) for e in requests.entries if (e.kind, e.ident) in requests.highlighted}
+    assert {(PLAYER, i) for i in opening.request_ids} <= marked
+    assert {(UPSTREAM, i) for i in opening.fetch_ids} <= marked
+    assert window.panel.tabs.currentWidget() is window.panel.request_log
+
+
+def test_settings_are_checked_saved_and_applied(window: MainWindow, loop) -> None:
+    async def scenario() -> None:
+        await open_demo(window)
+        await until(lambda: window.controller.stats.latest.get("disk_cache_bytes", 0) > 0, "slices on disk")
+
+    run(loop, scenario())
+    dialog = SettingsDialog(window.settings, 0, window)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    dialog.payer.setText("0x12")
+    assert "40 hexadecimal digits" in dialog.problem.text() and not ok.isEnabled()
+    dialog.payer.setText("0x" + "Ab" * 20)
+    dialog.templates.setPlainText("https://sp.example/piece/{cid}\nsp.example/{cid}")
+    assert "line 2" in dialog.problem.text() and not ok.isEnabled()
+    dialog.templates.setPlainText("https://sp.example/piece/{cid}\n")
+    dialog.network.setCurrentIndex(dialog.network.findData("calibration"))
+    assert ok.isEnabled() and dialog.problem.text() == ""
+    assert dialog.changes() == {"sources"}
+    dialog.save()
+    window.apply_settings({"sources"})
+    names = [s.name for s in window.controller.host.sources()]
+    assert names[1:] == ["FilBeam (calibration)", "upstream sp.example"]
+    assert names[0] == window.controller.host.emulator_source.name  # demo mode: the demo CDN first
+    assert Settings(window.settings.path).payer == "0x" + "Ab" * 20
+
+    window.clear_cache()
+    assert window.controller.byte_map.cached_bytes() == 0
+    snapshot = window.controller.host.call(lambda: _snapshot(window))
+    assert snapshot["disk_cache_bytes"] == 0 and snapshot["memory_cache_bytes"] == 0
+
+
+async def _snapshot(window: MainWindow) -> dict:
+    return window.controller.host.runner.server.snapshot()

@@ -94,11 +94,12 @@ class LogEntry:
         return (self.range_asked or "(none)").removeprefix("bytes=")
 
 
-COLUMNS = ("#", "Who", "Range", "Status", "Bytes", "TTFB", "Time", "Cache", "Waterfall")
+COLUMNS = ("#", "At", "Who", "Range", "Status", "Bytes", "TTFB", "Time", "Cache", "Waterfall")
 WATERFALL_COLUMN = COLUMNS.index("Waterfall")
 _TOOLTIPS = {
     "#": "Request id (player) or fetch id (upstream)",
-    "Who": "player: QMediaPlayer → proxy.  Otherwise: proxy → that upstream",
+    "At": "Seconds after the piece was opened",
+    "Who": "player: QMediaPlayer → proxy (GET unless shown).  Otherwise: proxy → that upstream",
     "Range": "Player: the Range header it sent.  Upstream: the bytes asked for",
     "Status": "HTTP status of the answer (… while waiting)",
     "Bytes": "Body bytes sent (player) or received (upstream)",
@@ -158,7 +159,7 @@ class RequestLogModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.BackgroundRole and (entry.kind, entry.ident) in self.highlighted:
             return QBrush(palette.HIGHLIGHT)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("#", "Status", "Bytes", "TTFB", "Time"):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("#", "At", "Status", "Bytes", "TTFB", "Time"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(entry)
@@ -167,8 +168,11 @@ class RequestLogModel(QAbstractTableModel):
     def _display(self, entry: LogEntry, column: str) -> str:
         if column == "#":
             return str(entry.ident)
+        if column == "At":
+            return f"{entry.started - self.origin:.2f}"
         if column == "Who":
-            return PLAYER if entry.kind == PLAYER else self.source_label(entry.source)
+            who = PLAYER if entry.kind == PLAYER else self.source_label(entry.source)
+            return who if entry.method == "GET" else f"{who} {entry.method}"
         if column == "Range":
             return entry.range_text()
         if column == "Status":
@@ -186,6 +190,7 @@ class RequestLogModel(QAbstractTableModel):
     def _sort_key(self, entry: LogEntry, column: str) -> object:
         numeric = {
             "#": entry.ident,
+            "At": entry.started,
             "Status": entry.status or 0,
             "Bytes": entry.bytes,
             "TTFB": entry.ttfb if entry.ttfb is not None else -1.0,
@@ -237,10 +242,9 @@ class RequestLogModel(QAbstractTableModel):
     def tick(self) -> None:
         """Redraw rows still running (their time and waterfall bar grow)."""
         running = [self._row_of[id(e)] for e in self.entries if not e.done]
-        if running:
-            self.dataChanged.emit(self.index(min(running), 0), self.index(max(running), len(COLUMNS) - 1))
-        elif self.entries:  # the time line's end moved: every bar rescales
+        if running:  # the time line grows with them, so every bar rescales
             self.dataChanged.emit(self.index(0, WATERFALL_COLUMN), self.index(len(self.entries) - 1, WATERFALL_COLUMN))
+            self.dataChanged.emit(self.index(min(running), 0), self.index(max(running), len(COLUMNS) - 1))
 
     # --- events --------------------------------------------------------------------------------------------
 
