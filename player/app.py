@@ -144,10 +144,10 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
     from player.icons import app_icon
     from player.main_window import MainWindow
     from player.settings import Settings
-    from player.style import style_sheet
+    from player.style import apply_theme
 
     app.setWindowIcon(app_icon())
-    app.setStyleSheet(style_sheet())
+    apply_theme(app)
     app.setQuitOnLastWindowClosed(False)
     demo_dir = args.demo_dir or default_demo_dir()
     try:

@@ -37,7 +37,7 @@ class CidBar(QWidget):
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.combo.setMaxVisibleItems(15)
         self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.combo.setMinimumContentsLength(24)
+        self.combo.setMinimumContentsLength(16)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setToolTip("A PieceCID (v2 bafkzcib… or v1 baga6ea4seaq…), or a URL that ends in one. Ctrl+L")
         self.edit = self.combo.lineEdit()
@@ -87,6 +87,7 @@ class CidBar(QWidget):
 
     def set_text(self, text: str) -> None:
         self.edit.setText(text)
+        self.edit.setCursorPosition(0)  # show where the CID begins
         self._validate(text)
 
     def focus(self) -> None:

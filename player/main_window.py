@@ -33,7 +33,9 @@ APP_TITLE = "PiecePlayer"
 SHORT_SEEK_MS = 5_000
 LONG_SEEK_MS = 30_000
 DEFAULT_SIZE = (1440, 880)
+MINIMUM_SIZE = (960, 600)
 PANEL_WIDTH = 680
+PANEL_MIN_WIDTH = 400
 
 
 class MainWindow(QMainWindow):
@@ -57,7 +59,7 @@ class MainWindow(QMainWindow):
         self.demo_mode = demo_mode
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
-        self.setMinimumSize(900, 560)
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.setAcceptDrops(True)
 
         self.bridge = EventBridge(host.bus, self)
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.dock = QDockWidget("Inspector")
         self.dock.setObjectName("inspectorDock")
         self.dock.setWidget(self.panel)
+        self.dock.setMinimumWidth(PANEL_MIN_WIDTH)
         self.dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable
             | QDockWidget.DockWidgetFeature.DockWidgetMovable
@@ -200,21 +203,28 @@ class MainWindow(QMainWindow):
         for widget in (self.cid_bar, self.status, self.dock):
             widget.hide()
         self.showFullScreen()
+        self.transport.show_fullscreen(True)
 
     def leave_fullscreen(self) -> None:
         if not self.isFullScreen():
             return
         self.showNormal()
+        self.transport.show_fullscreen(False)
         self.cid_bar.show()
         self.status.show()
         self.dock.setVisible(getattr(self, "_panel_before_fullscreen", True))
 
-    def open_settings(self) -> None:
+    def open_settings(self) -> SettingsDialog:
+        """Window-modal but not blocking: a nested event loop would run async tasks inside one another."""
         used = self.controller.stats.latest.get("disk_cache_bytes")
         dialog = SettingsDialog(self.settings, used, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.clearCacheRequested.connect(self.clear_cache)
-        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
-            return
+        dialog.accepted.connect(lambda: self._settings_accepted(dialog))
+        dialog.open()
+        return dialog
+
+    def _settings_accepted(self, dialog: SettingsDialog) -> None:
         changes = dialog.changes()
         dialog.save()
         self.apply_settings(changes)

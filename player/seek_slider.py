@@ -41,7 +41,7 @@ class SeekSlider(QWidget):
         return QSize(300, 24)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(80, 24)
+        return QSize(100, 24)
 
     def set_duration(self, ms: float) -> None:
         self.duration_ms = max(0.0, float(ms))

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -114,6 +115,8 @@ class SettingsDialog(QDialog):
         self.problem.setObjectName("formError")
         self.problem.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        for button in self.buttons.buttons():
+            button.setIcon(QIcon())  # some platform themes add icons that clash with the dark theme
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
 

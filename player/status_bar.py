@@ -70,6 +70,7 @@ class PlayerStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setSizeGripEnabled(False)
+        self.setContentsMargins(8, 0, 4, 0)
         self.spinner = BusySpinner()
         self.state = QLabel(PlayState.IDLE.value)
         self.state.setObjectName("stateLabel")

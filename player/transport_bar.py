@@ -17,6 +17,8 @@ from player.units import format_clock
 
 SPEEDS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 VOLUME_STEP = 0.05
+#: Below this width the volume slider is hidden so the seek bar keeps its room.
+_ROOMY_WIDTH = 640
 
 
 def _button(name: str, tip: str) -> QToolButton:
@@ -51,7 +53,8 @@ class TransportBar(QWidget):
         self.mute_button = _button("volume", "Mute (M)")
         self.volume = QSlider(Qt.Orientation.Horizontal)
         self.volume.setRange(0, 100)
-        self.volume.setFixedWidth(96)
+        self.volume.setMinimumWidth(48)
+        self.volume.setMaximumWidth(96)
         self.volume.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.volume.setToolTip("Volume (↑/↓)")
         self.speed = QComboBox()
@@ -59,10 +62,11 @@ class TransportBar(QWidget):
             self.speed.addItem(f"{speed:g}×", speed)
         self.speed.setCurrentIndex(SPEEDS.index(1.0))
         self.speed.setToolTip("Playback speed")
+        self.speed.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.speed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.panel_button = _button("panel", "Show or hide the side panel (P)")
         self.panel_button.setCheckable(True)
-        self.fullscreen_button = _button("fullscreen", "Fullscreen (F, Esc to leave)")
+        self.fullscreen_button = _button("fullscreen", "Fullscreen (F)")
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 4, 10, 6)
@@ -94,6 +98,15 @@ class TransportBar(QWidget):
             playback.audio.volumeChanged.connect(self._show_volume)
             playback.audio.mutedChanged.connect(self._show_volume)
             self._show_volume()
+
+    def show_fullscreen(self, fullscreen: bool) -> None:
+        self.fullscreen_button.setIcon(icon("fullscreen-exit" if fullscreen else "fullscreen"))
+        self.fullscreen_button.setToolTip("Leave fullscreen (F or Esc)" if fullscreen else "Fullscreen (F)")
+
+    def resizeEvent(self, event: object) -> None:
+        """Narrow windows keep the seek bar usable: the volume slider goes first (↑/↓ and M still work)."""
+        self.volume.setVisible(self.width() >= _ROOMY_WIDTH)
+        super().resizeEvent(event)  # type: ignore[arg-type]
 
     def reset(self) -> None:
         self._duration(0)

@@ -195,7 +195,7 @@ class ByteMapWidget(QWidget):
         ("memory", palette.MEMORY),
         ("disk", palette.DISK),
         ("fetching", palette.FETCHING),
-        ("player reading", palette.READING),
+        ("reading", palette.READING),
         ("playhead ≈", palette.PLAYHEAD),
     )
 
@@ -205,14 +205,14 @@ class ByteMapWidget(QWidget):
         model.changed.connect(self.update)
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumWidth(240)
+        self.setMinimumWidth(360)
         self.setToolTip("The whole piece, left to right. Hover for the byte offset and slice.")
 
     def sizeHint(self) -> QSize:
         return QSize(480, self._height())
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(240, self._height())
+        return QSize(360, self._height())
 
     def _height(self) -> int:
         return 8 + self.BAR_HEIGHT + self.LANE_HEIGHT + 8 + self.LEGEND_HEIGHT
@@ -257,7 +257,7 @@ class ByteMapWidget(QWidget):
     def _paint_fetches(self, painter: QPainter, bar: QRectF) -> None:
         band = QRectF(bar.left(), bar.bottom() - 6, bar.width(), 6)
         fill = QColor(palette.FETCHING)
-        fill.setAlpha(110)
+        fill.setAlpha(45)
         for start, end in self.model.fetches.values():
             x0, x1 = self._x(bar, start), self._x(bar, end + 1)
             painter.fillRect(QRectF(x0, bar.top(), max(2.0, x1 - x0), bar.height()), fill)

@@ -178,6 +178,8 @@ class RequestLogModel(QAbstractTableModel):
         if column == "Status":
             return str(entry.status) if entry.status else ("…" if not entry.done else "—")
         if column == "Bytes":
+            if entry.kind == UPSTREAM and not entry.done:
+                return "…"  # the proxy reports a fetch's bytes when it ends
             return format_bytes(entry.bytes)
         if column == "TTFB":
             return format_duration(entry.ttfb)

@@ -46,6 +46,7 @@ class SeekChart(QWidget):
         self.records: list[SeekRecord] = []
         self.summary = QLabel()
         self.summary.setObjectName("panelSummary")
+        self.summary.setWordWrap(True)
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(150)
         self.plot.setMenuEnabled(False)
@@ -113,7 +114,8 @@ class SeekChart(QWidget):
         count = sum(1 for r in self.records if r.kind == "seek")
         return (
             f"<b>Seek latency</b> &nbsp; TTFF {ms(stats['ttff_ms'])} · median {ms(stats['median_ms'])} · "
-            f"p95 {ms(stats['p95_ms'])} · {count} seeks &nbsp;&nbsp; {cached} &nbsp;{upstream} &nbsp;★ open"
+            f"p95 {ms(stats['p95_ms'])} · {count} seek{'' if count == 1 else 's'} &nbsp;&nbsp; {cached}"
+            f" &nbsp;{upstream} &nbsp;★ open"
         )
 
     @staticmethod

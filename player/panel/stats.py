@@ -89,26 +89,32 @@ class StatsWidget(QWidget):
             axis.setPen(pg.mkPen(palette.GRID))
         self.plot.setLabel("left", "MiB/s", color=palette.css(palette.MUTED))
         self.plot.setLabel("bottom", "seconds since open", color=palette.css(palette.MUTED))
-        legend = self.plot.addLegend(offset=(8, 4), labelTextColor=palette.TEXT)
-        legend.setBrush(pg.mkBrush(palette.SURFACE))
-        self.served = self.plot.plot(name="to the player", pen=pg.mkPen(palette.ACCENT, width=2))
-        self.upstream = self.plot.plot(name="from upstream", pen=pg.mkPen(palette.FETCHING, width=2))
+        self.served = self.plot.plot(pen=pg.mkPen(palette.ACCENT, width=2))
+        self.upstream = self.plot.plot(pen=pg.mkPen(palette.FETCHING, width=2))
+        legend = QLabel(
+            f"<b>Throughput</b> &nbsp; <span style='color:{palette.css(palette.ACCENT)}'>━</span> to the player"
+            f" &nbsp; <span style='color:{palette.css(palette.FETCHING)}'>━</span> from upstream"
+        )
+        legend.setObjectName("panelSummary")
+        legend.setWordWrap(True)
         self.numbers: dict[str, QLabel] = {}
         grid = QGridLayout()
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(2)
-        names = ("Open streams", "Stalls", "Served", "From upstream", "Memory cache", "Disk cache")
+        names = ("Served", "From upstream", "Open streams", "Stalls", "Memory cache", "Disk cache")
         for i, name in enumerate(names):
             caption = QLabel(name)
             caption.setObjectName("caption")
             value = QLabel("—")
             value.setObjectName("value")
-            grid.addWidget(caption, (i // 3) * 2, i % 3)
-            grid.addWidget(value, (i // 3) * 2 + 1, i % 3)
+            grid.addWidget(caption, (i // 2) * 2, i % 2)
+            grid.addWidget(value, (i // 2) * 2 + 1, i % 2)
             self.numbers[name] = value
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addLayout(grid)
+        layout.addSpacing(6)
+        layout.addWidget(legend)
         layout.addWidget(self.plot, 1)
         model.changed.connect(self._refresh)
         self._refresh()
@@ -118,10 +124,14 @@ class StatsWidget(QWidget):
         xs = [s.at for s in model.samples]
         self.served.setData(xs, [s.served_rate / MiB for s in model.samples])
         self.upstream.setData(xs, [s.upstream_rate / MiB for s in model.samples])
+        highest = max((max(s.served_rate, s.upstream_rate) for s in model.samples), default=0.0) / MiB
+        self.plot.setYRange(0, max(1.0, highest * 1.15), padding=0)
+        if xs:
+            self.plot.setXRange(max(0.0, xs[-1] - WINDOW_S), max(xs[-1], 10.0), padding=0.02)
         latest = model.latest
         now_rate = model.samples[-1] if model.samples else None
         self.numbers["Open streams"].setText(str(latest.get("open_streams", "—")))
-        self.numbers["Stalls"].setText(f"{model.stalls} · {format_duration(model.stalled_s)}")
+        self.numbers["Stalls"].setText(f"{model.stalls}  ({format_duration(model.stalled_s)} in total)")
         served = format_bytes(latest.get("bytes_served")) if latest else "—"
         upstream = format_bytes(latest.get("bytes_upstream")) if latest else "—"
         if now_rate is not None:
