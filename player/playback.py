@@ -12,6 +12,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
+from player.audio_output import native_audio_output
 from player.seek_monitor import SeekMonitor, SeekRecord
 from player.stall_monitor import StallMonitor
 
@@ -52,7 +53,7 @@ class Playback(QObject):
     ) -> None:
         super().__init__(parent)
         self.player = QMediaPlayer(self)
-        self.audio: QAudioOutput | None = QAudioOutput(self) if audio else None
+        self.audio: QAudioOutput | None = native_audio_output(self) if audio else None
         if self.audio is not None:
             self.player.setAudioOutput(self.audio)
         self.player.setVideoOutput(video_output)

@@ -90,10 +90,12 @@ async def open_demo(window: MainWindow) -> SeekRecord:
     return first
 
 
-def assert_lands(record: SeekRecord, target_ms: float) -> None:
+def assert_lands(record: SeekRecord, target_ms: float, slack_ms: float = 1.0) -> None:
+    """The seek went where it was asked (within ``slack_ms``: playback moves on while a key is pressed) and a frame
+    near its target was shown."""
     assert record.outcome == "shown", f"seek to {target_ms} ms showed no frame"
-    assert abs(record.target_ms - target_ms) < 1
-    assert record.frame_ms is not None and abs(record.frame_ms - target_ms) <= DEFAULT_TOLERANCE_MS
+    assert abs(record.target_ms - target_ms) <= slack_ms, (record.target_ms, target_ms)
+    assert record.frame_ms is not None and abs(record.frame_ms - record.target_ms) <= DEFAULT_TOLERANCE_MS
 
 
 def test_demo_plays_and_the_panel_fills_from_proxy_events(window: MainWindow, loop, media_dir: Path) -> None:
@@ -129,14 +131,17 @@ def test_seeks_by_slider_and_keys_show_frames_near_their_targets(window: MainWin
         assert abs(record.target_ms - duration * 0.5) < duration * 0.02
 
         window.activateWindow()
+        player = window.playback.player
+        before = player.position()
         qtbot.keyClick(window, Qt.Key.Key_Right)
-        assert_lands(await finished(window, 3, "the → seek"), record.target_ms + 5000)
+        assert_lands(await finished(window, 3, "the → seek"), before + 5000, slack_ms=300)
         qtbot.keyClick(window, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
         assert_lands(await finished(window, 4, "the Shift+← seek"), 0)
         qtbot.keyClick(window, Qt.Key.Key_Space)
         await until(lambda: window.playback.state == PlayState.PAUSED, "pause on Space")
+        before = player.position()
         qtbot.keyClick(window, Qt.Key.Key_Right)  # a seek while paused still shows its frame
-        assert_lands(await finished(window, 5, "the → seek while paused"), 5000)
+        assert_lands(await finished(window, 5, "the → seek while paused"), before + 5000)
         assert len(window.panel.seek_chart.records) == 5
 
     run(loop, scenario(), timeout=60)
