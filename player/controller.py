@@ -22,7 +22,7 @@ from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoPiece
 from player.target import Target, parse_target
-from proxy.events import Event, SliceRead, UpstreamResponse
+from proxy.events import CacheProblem, Event, SliceRead, SourceRefused, UpstreamResponse
 from proxy.upstream import Source, template_source
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,8 @@ class Controller(QObject):
         self.cli_sources = list(sources or [])
         #: Upstreams from the settings; the window replaces them when the settings change.
         self.settings_sources: list[Source] = []
+        #: Prefetch the bytes under the pointer when it rests on the seek bar (costs egress; a setting).
+        self.hover_prefetch = True
         self.demo = list(demo or [])
         self.byte_map = ByteMapModel(self)
         self.requests = RequestLogModel(self)
@@ -180,6 +182,12 @@ class Controller(QObject):
                 self._set_source(self.source_label(event.source))
             elif isinstance(event, SliceRead) and event.piece == key and not self.source and event.tier in _CACHE_TIERS:
                 self._set_source("cache")
+            elif isinstance(event, SourceRefused) and event.piece == key:
+                minutes = max(1, round(event.seconds / 60))
+                label = self.source_label(event.source)
+                self.message.emit(f"{label} refused this piece for {minutes} min: {event.reason}", "info")
+            elif isinstance(event, CacheProblem):
+                self.message.emit(event.message[:1].upper() + event.message[1:], "info")
 
     def _set_source(self, label: str) -> None:
         if label != self.source:
@@ -188,7 +196,19 @@ class Controller(QObject):
 
     def _on_position(self, position_ms: int) -> None:
         duration = self.playback.player.duration()
-        self.byte_map.set_playhead(position_ms / duration if duration > 0 else None)
+        self.byte_map.set_position(position_ms / 1000.0, duration / 1000.0 if duration > 0 else None)
+
+    def cached_timeline(self) -> list[tuple[float, float]]:
+        duration = self.playback.player.duration()
+        return self.byte_map.cached_timeline(duration / 1000.0 if duration > 0 else None)
+
+    def hover(self, position_ms: float) -> None:
+        """The pointer rests on the seek bar: let the proxy prefetch what a seek there would read."""
+        if self.current is None or self.current.via != "proxy" or not self.hover_prefetch:
+            return
+        key = self.byte_map.key
+        if key is not None and self.byte_map.index is not None:
+            self.host.hover(key, position_ms / 1000.0)
 
     def _on_stall(self, _stalled: bool) -> None:
         stalls = self.playback.stalls

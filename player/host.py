@@ -171,6 +171,19 @@ class ProxyHost:
 
         return await self.run(take)
 
+    def hover(self, key: str, time_s: float) -> None:
+        """Ask the proxy's prefetcher for the bytes a seek to ``time_s`` would read (fire and forget)."""
+        runner = self.runner
+        if runner is None:
+            return
+
+        def prefetch() -> None:
+            prefetcher = runner.server.prefetcher
+            if prefetcher is not None:
+                prefetcher.hover(key, time_s)
+
+        runner.call_soon(prefetch)
+
     def clear_cache(self) -> None:
         async def clear() -> None:
             server = self.runner.server if self.runner else None

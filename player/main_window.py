@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.playback = Playback(self.video_area.video, self.bridge.flush, parent=self)
         self.controller = Controller(host, self.playback, self.bridge, sources=self.cli_sources, demo=demo, parent=self)
         self.controller.settings_sources = settings.sources()
+        self.controller.hover_prefetch = settings.hover_prefetch
         self.cid_bar = CidBar()
         self.transport = TransportBar(self.playback)
         self.status = PlayerStatusBar()
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         controller, playback = self.controller, self.playback
         self.cid_bar.openRequested.connect(self.open_target)
         self.transport.seekRequested.connect(playback.seek)
+        self.transport.slider.hovered.connect(controller.hover)
         self.transport.panelToggled.connect(self.toggle_panel)
         self.transport.fullscreenToggled.connect(self.toggle_fullscreen)
         self.cid_bar.settingsRequested.connect(self.open_settings)
@@ -184,7 +186,7 @@ class MainWindow(QMainWindow):
         self.panel.seek_chart.add(record)
 
     def _paint_cached(self) -> None:
-        self.transport.slider.set_cached(self.controller.byte_map.cached_fractions())
+        self.transport.slider.set_cached(self.controller.cached_timeline(), self.controller.byte_map.exact)
 
     # --- panel, fullscreen, settings -----------------------------------------------------------------------
 
@@ -232,6 +234,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, changes: set[str]) -> None:
         controller = self.controller
         controller.settings_sources = self.settings.sources()
+        controller.hover_prefetch = self.settings.hover_prefetch
         if "cache" in changes:
             config = self.settings.host_config(self.demo_dir, demo_first=self.demo_mode, sources=self.cli_sources)
             controller.restart_host(config)

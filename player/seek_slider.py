@@ -1,12 +1,13 @@
 """The seek bar: position, cached ranges, click or drag to seek.
 
-Cached ranges are byte ranges of the piece mapped linearly onto time. That is approximate — bitrate varies and
-the container's index sits at one end — so the tooltip says so.
+Cached ranges are the moments that play from cache when the proxy knows the container's byte ↔ time map;
+before that (or for a container it cannot index) cached bytes are mapped linearly onto time, which is
+approximate — bitrate varies and the index sits at one end — and the tooltip says which it is.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
@@ -16,6 +17,8 @@ from player.units import format_clock
 _GROOVE = 6.0
 _HANDLE = 7.0
 _CACHED = QColor("#55647d")
+#: How long the pointer rests on a spot before it counts as a hover (a prefetch hint), not a pass-over.
+_REST_MS = 250
 
 
 class SeekSlider(QWidget):
@@ -23,14 +26,21 @@ class SeekSlider(QWidget):
     seekRequested = Signal(float)
     #: While dragging: the position under the mouse (ms), for the time label.
     scrubbing = Signal(float)
+    #: The pointer rested on a position (ms) without clicking: a seek there may follow.
+    hovered = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.duration_ms = 0.0
         self.position_ms = 0.0
         self.cached: list[tuple[float, float]] = []
+        #: Cached ranges come from the container's byte ↔ time map (else linear, approximate).
+        self.exact = False
         self.dragging = False
         self._hover = False
+        self._hover_ms = 0.0
+        self._rest = QTimer(self, singleShot=True, interval=_REST_MS)
+        self._rest.timeout.connect(lambda: self.hovered.emit(self._hover_ms))
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -52,9 +62,10 @@ class SeekSlider(QWidget):
             self.position_ms = float(ms)
             self.update()
 
-    def set_cached(self, fractions: list[tuple[float, float]]) -> None:
-        if fractions != self.cached:
+    def set_cached(self, fractions: list[tuple[float, float]], exact: bool = False) -> None:
+        if fractions != self.cached or exact != self.exact:
             self.cached = fractions
+            self.exact = exact
             self.update()
 
     def _groove(self) -> QRectF:
@@ -104,11 +115,14 @@ class SeekSlider(QWidget):
             self.scrubbing.emit(self.position_ms)
             self.update()
         if self.duration_ms > 0:
-            QToolTip.showText(
-                event.globalPosition().toPoint(),
-                f"{format_clock(self._ms_at(x))}\nLighter band: cached bytes, mapped to time (approximate)",
-                self,
+            self._hover_ms = self._ms_at(x)
+            self._rest.start()
+            cached = (
+                "Lighter band: what plays from cache (from the container's index)"
+                if self.exact
+                else "Lighter band: cached bytes mapped linearly to time (approximate)"
             )
+            QToolTip.showText(event.globalPosition().toPoint(), f"{format_clock(self._hover_ms)}\n{cached}", self)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         if self.dragging and event.button() == Qt.MouseButton.LeftButton:
@@ -123,4 +137,5 @@ class SeekSlider(QWidget):
 
     def leaveEvent(self, _event: object) -> None:
         self._hover = False
+        self._rest.stop()
         self.update()

@@ -90,6 +90,7 @@ class Settings:
     cache_size = _Value(DEFAULT_DISK_CAP)
     slice_size = _Value(DEFAULT_SLICE_SIZE)
     demo_latency_ms = _Value(DEFAULT_DEMO_LATENCY_MS)
+    hover_prefetch = _Value(True)
     history = _Value([])
     volume = _Value(0.8)
     muted = _Value(False)

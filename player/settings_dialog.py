@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -99,11 +100,17 @@ class SettingsDialog(QDialog):
         clear_row = QHBoxLayout()
         clear_row.addWidget(clear)
         clear_row.addWidget(self.cache_used, 1)
+        self.hover_prefetch = QCheckBox("Prefetch where the pointer rests on the seek bar")
+        self.hover_prefetch.setChecked(settings.hover_prefetch)
+        self.hover_prefetch.setToolTip(
+            "Seeks there start from cache. Costs up to a few MiB of egress per hover on a paid upstream."
+        )
         cache = QFormLayout()
         cache.addRow("Location", folder)
         cache.addRow("Size on disk", self.cache_size)
         cache.addRow("Slice size", self.slice_size)
         cache.addRow("", clear_row)
+        cache.addRow("", self.hover_prefetch)
 
         self.latency = QSpinBox(suffix=" ms", minimum=0, maximum=5000, singleStep=25)
         self.latency.setValue(round(settings.demo_latency_ms))
@@ -157,7 +164,7 @@ class SettingsDialog(QDialog):
         self.cache_used.setText("Cache cleared")
 
     def changes(self) -> set[str]:
-        """Which groups differ from the saved settings: ``sources``, ``cache``, ``latency``."""
+        """Which groups differ from the saved settings: ``sources``, ``cache``, ``latency``, ``prefetch``."""
         s = self.settings
         changed = set()
         if (self.network.currentData(), self.payer.text().strip(), self.template_lines()) != (
@@ -175,6 +182,8 @@ class SettingsDialog(QDialog):
             changed.add("cache")
         if self.latency.value() != round(s.demo_latency_ms):
             changed.add("latency")
+        if self.hover_prefetch.isChecked() != s.hover_prefetch:
+            changed.add("prefetch")
         return changed
 
     def save(self) -> None:
@@ -186,4 +195,5 @@ class SettingsDialog(QDialog):
         s.cache_size = round(self.cache_size.value() * GiB)
         s.slice_size = int(self.slice_size.currentData())
         s.demo_latency_ms = float(self.latency.value())
+        s.hover_prefetch = self.hover_prefetch.isChecked()
         s.sync()

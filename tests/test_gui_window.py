@@ -32,6 +32,7 @@ from player.settings import Settings
 from player.settings_dialog import SettingsDialog
 from player.target import parse_target
 from proxy.commp import commp_of_bytes
+from proxy.events import Prefetch
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -302,3 +303,35 @@ def test_settings_are_checked_saved_and_applied(window: MainWindow, loop) -> Non
 
 async def _snapshot(window: MainWindow) -> dict:
     return window.controller.host.runner.server.snapshot()
+
+
+def test_seek_bar_paints_playable_time_from_the_proxys_media_map(window: MainWindow, loop) -> None:
+    async def scenario() -> None:
+        await open_demo(window)
+        await until(lambda: window.controller.byte_map.index is not None, "the proxy's byte ↔ time map")
+        await until(lambda: window.transport.slider.exact and window.transport.slider.cached, "exact cached ranges")
+
+    run(loop, scenario())
+    model = window.controller.byte_map
+    duration_s = window.playback.player.duration() / 1000
+    expected = model.index.time_ranges(model.cached_byte_ranges())
+    assert window.controller.cached_timeline() == [(t0 / duration_s, t1 / duration_s) for t0, t1 in expected]
+    assert window.transport.slider.cached[0][0] == pytest.approx(0.0, abs=0.01)  # the start was played
+
+
+def test_resting_the_pointer_on_the_seek_bar_asks_the_proxy_to_prefetch_there(window: MainWindow, loop, qtbot) -> None:
+    reasons: list[str] = []
+    window.bridge.events.connect(lambda events: reasons.extend(e.reason for e in events if isinstance(e, Prefetch)))
+    slider = window.transport.slider
+
+    async def scenario() -> None:
+        await open_demo(window)
+        await until(lambda: window.controller.byte_map.index is not None, "the proxy's byte ↔ time map")
+        x = round(slider._groove().left() + slider._groove().width() * 0.75)
+        qtbot.mouseMove(slider, QPoint(x, slider.height() // 2))
+        await until(lambda: any(r.startswith("prefetch: hover at") for r in reasons), "a hover prefetch")
+
+    run(loop, scenario())
+    hover = next(r for r in reasons if r.startswith("prefetch: hover at"))
+    seconds = float(hover.removeprefix("prefetch: hover at").removesuffix("s").strip())
+    assert seconds == pytest.approx(CLIP_MS / 1000 * 0.75, abs=0.3)

@@ -2,8 +2,10 @@
 
 ``ByteMapModel`` keeps the state of the current piece from proxy events (slices stored/evicted per tier, upstream
 fetches in flight, the range each player request is reading) and the proxy's counters. ``ByteMapWidget`` only
-draws it. The playhead's byte position is the play position mapped linearly onto the bytes, which is only
-approximately where the player reads (bitrate varies), hence the "≈" in its legend.
+draws it. Bytes and time are joined by the proxy's byte ↔ time map of the container (``MediaIndexed``): with it, cached
+bytes become exactly the moments that can be played, and the playhead sits on the keyframe the player would read
+from. Until the map is known (or for a container the proxy cannot index) both are mapped linearly, which is only
+approximate — bitrate varies — and the legend says "≈".
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from player.panel import palette
 from player.units import format_bytes
 from proxy.events import (
     Event,
+    MediaIndexed,
     PieceKnown,
+    PieceVerified,
     RequestFinished,
     RequestHeaders,
     RequestProgress,
@@ -62,6 +66,11 @@ class ByteMapModel(QObject):
         self.misses = 0
         self.served_done = 0
         self.upstream_bytes = 0
+        #: The proxy's ``proxy.media.MediaIndex`` of this piece, once built (used read-only).
+        self.index: object | None = None
+        self.duration_s: float | None = None
+        #: None until the cached piece has been hashed against its PieceCID; then True or False.
+        self.verified: bool | None = None
         self._resize()
         self.changed.emit()
 
@@ -115,15 +124,33 @@ class ByteMapModel(QObject):
         elif isinstance(event, RequestFinished):
             self.reads.pop(event.request_id, None)
             self.served_done += event.bytes_sent
+        elif isinstance(event, MediaIndexed):
+            self.index, self.duration_s = event.index, event.duration_s
+        elif isinstance(event, PieceVerified):
+            self.verified = event.ok
 
     def forget_cached(self) -> None:
         """The cache was cleared (the proxy reports no evictions for that)."""
         self.flags = bytearray(len(self.flags))
         self.changed.emit()
 
-    def set_playhead(self, fraction: float | None) -> None:
+    def set_position(self, position_s: float | None, duration_s: float | None) -> None:
+        """Place the playhead: on the keyframe a player reads from (with the map), else linearly."""
+        if position_s is None or not self.size:
+            fraction = None
+        elif self.index is not None:
+            fraction = self.index.byte_at(position_s) / self.size  # type: ignore[attr-defined]
+        elif duration_s:
+            fraction = position_s / duration_s
+        else:
+            fraction = None
         self.playhead = None if fraction is None else min(1.0, max(0.0, fraction))
         self.changed.emit()
+
+    @property
+    def exact(self) -> bool:
+        """Whether bytes and time are joined by the container's map (else linearly, approximately)."""
+        return self.index is not None
 
     def set_counters(self, snapshot: dict) -> None:
         """The proxy's own count of bytes pulled for this piece (it includes bytes of fetches still running)."""
@@ -154,16 +181,26 @@ class ByteMapModel(QObject):
                 result.append((index, index, flag))
         return result
 
-    def cached_fractions(self) -> list[tuple[float, float]]:
-        """Cached byte ranges as fractions of the piece (for the seek slider)."""
+    def cached_byte_ranges(self) -> list[tuple[int, int]]:
+        """Cached ``(start, stop)`` byte ranges, stop exclusive."""
         if not self.size or not self.slice_size:
             return []
-        spans = []
-        for first, last, flag in self.runs():
-            if flag:
-                end = min(self.size, (last + 1) * self.slice_size)
-                spans.append((first * self.slice_size / self.size, end / self.size))
-        return spans
+        return [
+            (first * self.slice_size, min(self.size, (last + 1) * self.slice_size))
+            for first, last, flag in self.runs()
+            if flag
+        ]
+
+    def cached_timeline(self, duration_s: float | None) -> list[tuple[float, float]]:
+        """Cached media as fractions of the timeline (for the seek slider): the moments that can be played from
+        cache when the map is known, else the cached bytes' share of the piece."""
+        ranges = self.cached_byte_ranges()
+        if self.index is not None and duration_s:
+            times = self.index.time_ranges(ranges)  # type: ignore[attr-defined]
+            return [(t0 / duration_s, t1 / duration_s) for t0, t1 in times]
+        if not self.size:
+            return []
+        return [(start / self.size, stop / self.size) for start, stop in ranges]
 
     def served_bytes(self) -> int:
         return self.served_done + sum(r.pos - r.start for r in self.reads.values())
@@ -178,6 +215,8 @@ class ByteMapModel(QObject):
         cached = self.cached_bytes()
         ratio = self.hit_ratio()
         hit_text = f"{ratio:.0%} of slice reads from cache" if ratio is not None else "no reads yet"
+        if self.verified is not None:
+            hit_text += " · ✓ verified against its CID" if self.verified else " · ✗ failed verification, refetching"
         return (
             f"Cached {format_bytes(cached)} of {format_bytes(self.size)} ({cached / self.size:.0%}) · {hit_text}\n"
             f"Pulled from upstream {format_bytes(self.upstream_bytes)} · served to the player "
@@ -196,7 +235,7 @@ class ByteMapWidget(QWidget):
         ("disk", palette.DISK),
         ("fetching", palette.FETCHING),
         ("reading", palette.READING),
-        ("playhead ≈", palette.PLAYHEAD),
+        ("playhead", palette.PLAYHEAD),
     )
 
     def __init__(self, model: ByteMapModel, parent: QWidget | None = None) -> None:
@@ -289,6 +328,8 @@ class ByteMapWidget(QWidget):
         x = 1.0
         painter.setPen(palette.MUTED)
         for label, color in self._LEGEND:
+            if color is palette.PLAYHEAD and not self.model.exact:
+                label += " ≈"
             painter.fillRect(QRectF(x, top + 4, 10, 10), color)
             x += 14
             painter.drawText(QPointF(x, top + 13), label)

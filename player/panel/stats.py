@@ -101,7 +101,16 @@ class StatsWidget(QWidget):
         grid = QGridLayout()
         grid.setHorizontalSpacing(16)
         grid.setVerticalSpacing(2)
-        names = ("Served", "From upstream", "Open streams", "Stalls", "Memory cache", "Disk cache")
+        names = (
+            "Served",
+            "From upstream",
+            "Open streams",
+            "Stalls",
+            "Memory cache",
+            "Disk cache",
+            "Fetched ahead, not played yet",
+            "Cache hits / misses",
+        )
         for i, name in enumerate(names):
             caption = QLabel(name)
             caption.setObjectName("caption")
@@ -141,3 +150,13 @@ class StatsWidget(QWidget):
         self.numbers["From upstream"].setText(upstream)
         self.numbers["Memory cache"].setText(format_bytes(latest.get("memory_cache_bytes")) if latest else "—")
         self.numbers["Disk cache"].setText(format_bytes(latest.get("disk_cache_bytes")) if latest else "—")
+        unserved = latest.get("unserved_bytes_by_reason")
+        self.numbers["Fetched ahead, not played yet"].setText(
+            format_bytes(sum(unserved.values())) if isinstance(unserved, dict) else "—"
+        )
+        self.numbers["Fetched ahead, not played yet"].setToolTip(
+            "\n".join(f"{reason}: {format_bytes(n)}" for reason, n in sorted((unserved or {}).items()))
+            or "Read-ahead and prefetched bytes the player has not asked for (egress that may be wasted)"
+        )
+        hits, misses = latest.get("cache_hits"), latest.get("cache_misses")
+        self.numbers["Cache hits / misses"].setText(f"{hits} / {misses}" if latest else "—")
