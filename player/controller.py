@@ -81,6 +81,8 @@ class Controller(QObject):
         self.requests.source_label = self.source_label
         self.current: Opened | None = None
         self.error: str | None = None
+        #: The upstream's own words behind ``error``, when there are any.
+        self.error_detail = ""
         self.source = ""
         self._tasks: set[asyncio.Task] = set()
         bridge.events.connect(self._on_events)
@@ -121,6 +123,7 @@ class Controller(QObject):
     def open(self, target: Target, *, title: str | None = None, direct: bool = False) -> Opened | None:
         """Start playing ``target``; returns what was opened, or None (and a message) if it cannot be."""
         self.error = None
+        self.error_detail = ""
         title = title or self.title_for(target)
         if target.direct_url is not None:
             url, via = target.direct_url, "direct"
@@ -214,8 +217,9 @@ class Controller(QObject):
         stalls = self.playback.stalls
         self.stats.set_stalls(stalls.count, stalls.total_now())
 
-    def _fail(self, text: str) -> None:
+    def _fail(self, text: str, detail: str = "") -> None:
         self.error = text
+        self.error_detail = detail
         self.message.emit(text, "error")
 
     def _on_failed(self, qt_error: str) -> None:
@@ -226,9 +230,9 @@ class Controller(QObject):
         self._spawn(self._explain(current.url, qt_error))
 
     async def _explain(self, url: str, qt_error: str) -> None:
-        text = self.friendly(await explain_failure(url, qt_error))
+        explanation = await explain_failure(url, qt_error)
         if self.current is not None and self.current.url == url:
-            self._fail(text)
+            self._fail(self.friendly(explanation.sentence), explanation.detail)
 
     def friendly(self, text: str) -> str:
         """Name sources in a proxy message the way the status bar does ("emulator", not its address)."""

@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.cid_bar.set_history(self.settings.history)
         self.cid_bar.set_text(opened.target.text)
         self.setWindowTitle(f"{opened.title} — {APP_TITLE}")
+        self.status.set_piece(opened.title)
         self.panel.seek_chart.clear()
         self.status.show_message("" if opened.via == "proxy" else "Playing directly, without the proxy", "info")
         self.video_area.show_video()
@@ -177,7 +178,8 @@ class MainWindow(QMainWindow):
     def _on_message(self, text: str, level: str) -> None:
         self.status.show_message(text, level)
         if level == "error":
-            self.video_area.show_message("This piece cannot be played", text, "error")
+            detail = self.controller.error_detail
+            self.video_area.show_message("This piece cannot be played", text, "error", detail)
 
     def _on_state(self, state: PlayState) -> None:
         self.status.set_state(state)

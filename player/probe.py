@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 import aiohttp
 
@@ -19,8 +20,19 @@ _BODY_LIMIT = 4096
 _TOTAL_RE = re.compile(r"/(\d+)\s*$")
 
 
-async def explain_failure(url: str, qt_error: str, timeout_s: float = 20.0) -> str:
-    """One or two sentences for the status bar; never raises."""
+@dataclass(frozen=True)
+class Explanation:
+    #: One sentence for the status bar.
+    sentence: str
+    #: The upstream's own words, when the proxy passed them on.
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return self.sentence if not self.detail else f"{self.sentence} ({self.detail})"
+
+
+async def explain_failure(url: str, qt_error: str, timeout_s: float = 20.0) -> Explanation:
+    """Why ``url`` did not play, in words; never raises."""
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,
@@ -32,20 +44,20 @@ async def explain_failure(url: str, qt_error: str, timeout_s: float = 20.0) -> s
             content_type = response.headers.get("Content-Type", "unknown type").split(";")[0]
             total = _TOTAL_RE.search(response.headers.get("Content-Range", ""))
             size = f", {format_bytes(int(total.group(1)))}" if total else ""
-            return (
-                f"The piece downloads ({content_type}{size}) but is not audio or video this player can decode"
-                f" — Qt says: {qt_error}"
+            return Explanation(
+                f"The piece downloads ({content_type}{size}) but is not audio or video this player can decode",
+                f"Qt says: {qt_error}",
             )
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return f"{qt_error} — and {url.split('/')[2]} did not answer: {exc or type(exc).__name__}"
+        return Explanation(qt_error, f"{url.split('/')[2]} did not answer: {exc or type(exc).__name__}")
 
 
-def _error_sentence(status: int, reason: str, body: bytes) -> str:
+def _error_sentence(status: int, reason: str, body: bytes) -> Explanation:
     try:
         document = json.loads(body)
         error, detail = str(document.get("error", "")).strip(), str(document.get("detail", "")).strip()
     except (ValueError, AttributeError):
         error, detail = "", body.decode("utf-8", "replace").strip()[:200]
     if not error:
-        return f"The server answered {status} {reason}" + (f": {detail}" if detail else "")
-    return error if not detail else f"{error} ({detail})"
+        return Explanation(f"The server answered {status} {reason}".strip(), detail)
+    return Explanation(error, detail)

@@ -200,7 +200,7 @@ class _Session:
             return await done
         except SelfTestFailed as exc:
             url = playback.url or ""
-            raise SelfTestFailed(await explain_failure(url, str(exc))) from None
+            raise SelfTestFailed(str(await explain_failure(url, str(exc)))) from None
         finally:
             playback.seeks.finished.disconnect(finished)
             playback.failed.disconnect(failed)

@@ -83,6 +83,10 @@ class PlayerStatusBar(QStatusBar):
         self.addWidget(self.spinner)
         self.addWidget(self.state)
         self.addWidget(self.message, 1)
+        self.piece = QLabel()
+        self.piece.setObjectName("pieceLabel")
+        self.piece.setToolTip("The piece playing")
+        self.addPermanentWidget(self.piece)
         self.addPermanentWidget(self.source)
         self._clear = QTimer(self, singleShot=True, interval=_INFO_SHOWN_MS)
         self._clear.timeout.connect(lambda: self.show_message("", "info"))
@@ -93,6 +97,9 @@ class PlayerStatusBar(QStatusBar):
         self.state.setProperty("state", state.name.lower())
         self._repolish(self.state)
         self.spinner.set_running(state.busy)
+
+    def set_piece(self, title: str) -> None:
+        self.piece.setText(title)
 
     def set_source(self, label: str) -> None:
         self.source.setText(f"Source: {label}" if label else "Source: —")

@@ -28,18 +28,28 @@ class MessageCard(QWidget):
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setMaximumWidth(560)
+        self.detail = QLabel()
+        self.detail.setObjectName("cardDetail")
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setMaximumWidth(560)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         layout.addWidget(self.symbol)
         layout.addSpacing(8)
         layout.addWidget(self.title)
         layout.addWidget(self.text, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(6)
+        layout.addWidget(self.detail, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(1)
 
-    def show_message(self, title: str, text: str, symbol: str) -> None:
+    def show_message(self, title: str, text: str, symbol: str, detail: str = "") -> None:
         self.symbol.setPixmap(icon(symbol).pixmap(56, 56))
         self.title.setText(title)
         self.text.setText(text)
+        self.detail.setText(detail)
+        self.detail.setVisible(bool(detail))
 
 
 class VideoArea(QStackedWidget):
@@ -54,6 +64,6 @@ class VideoArea(QStackedWidget):
     def show_video(self) -> None:
         self.setCurrentWidget(self.video)
 
-    def show_message(self, title: str, text: str, symbol: str = "info") -> None:
-        self.card.show_message(title, text, symbol)
+    def show_message(self, title: str, text: str, symbol: str = "info", detail: str = "") -> None:
+        self.card.show_message(title, text, symbol, detail)
         self.setCurrentWidget(self.card)

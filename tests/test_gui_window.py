@@ -203,15 +203,17 @@ def test_a_bad_cid_says_why_and_opens_nothing(window: MainWindow, loop, qtbot) -
 def test_an_unknown_piece_shows_the_proxys_reason(window: MainWindow, loop) -> None:
     unknown = commp_of_bytes(b"a piece the demo CDN does not hold" * 100).v2()
 
-    async def scenario() -> str:
+    async def scenario() -> dict:
         opened = window.open_target(parse_target(unknown))
         assert opened is not None
         async with aiohttp.ClientSession() as session, session.get(opened.url) as response:
-            proxy_error = (await response.json())["error"]
+            document = await response.json()
         await until(lambda: window.controller.error is not None, "the error message")
-        return proxy_error
+        return document
 
-    proxy_error = run(loop, scenario())
+    document = run(loop, scenario())
+    proxy_error = document["error"]
+    assert window.video_area.card.detail.text() == document["detail"]
     shown = window.status.message.text()
     assert shown.startswith(window.controller.friendly(proxy_error))
     assert window.playback.state == PlayState.ERROR

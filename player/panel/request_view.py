@@ -37,7 +37,7 @@ from player.panel.har import to_csv, to_har
 from player.panel.request_log import COLUMNS, ENTRY_ROLE, PLAYER, SORT_ROLE, UPSTREAM, WATERFALL_COLUMN, RequestLogModel
 
 _KINDS = (("All requests", None), ("Player → proxy", PLAYER), ("Proxy → upstream", UPSTREAM))
-_WIDTHS = {"#": 34, "At": 46, "Who": 70, "Range": 100, "Status": 44, "Bytes": 62, "TTFB": 54, "Time": 60, "Cache": 90}
+_WIDTHS = {"#": 34, "At": 46, "Who": 70, "Range": 100, "Status": 44, "Bytes": 62, "TTFB": 54, "Time": 66, "Cache": 84}
 _Index = QModelIndex | QPersistentModelIndex
 
 

@@ -102,7 +102,8 @@ class SeekChart(QWidget):
             self.median_line.hide()
         self.plot.setXRange(-0.5, max(5, len(self.records)) - 0.5, padding=0.02)
         highest = max((r.latency_ms for r in self.records if r.latency_ms is not None), default=0.0)
-        self.plot.setYRange(0, max(50.0, highest * 1.2), padding=0)
+        top = max(50.0, highest * 1.2)
+        self.plot.setYRange(-top * 0.04, top, padding=0)  # a little room below 0 so fast seeks stay visible
         self.summary.setText(self._summary_text(stats))
 
     def _summary_text(self, stats: dict[str, float | None]) -> str:
