@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtMultimediaWidgets import QVideoWidget
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from player.icons import icon
+
+_TEXT_WIDTH = 620
 
 
 class MessageCard(QWidget):
@@ -27,21 +29,29 @@ class MessageCard(QWidget):
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.text.setMaximumWidth(560)
         self.detail = QLabel()
         self.detail.setObjectName("cardDetail")
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.detail.setMaximumWidth(560)
+        box = QWidget()  # a column of bounded width, centred: wrapped labels then get their full height
+        box.setObjectName("cardColumn")
+        box.setMaximumWidth(_TEXT_WIDTH)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.symbol)
+        column.addSpacing(8)
+        column.addWidget(self.title)
+        column.addWidget(self.text)
+        column.addSpacing(6)
+        column.addWidget(self.detail)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(box, 4)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        layout.addWidget(self.symbol)
-        layout.addSpacing(8)
-        layout.addWidget(self.title)
-        layout.addWidget(self.text, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addSpacing(6)
-        layout.addWidget(self.detail, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(row)
         layout.addStretch(1)
 
     def show_message(self, title: str, text: str, symbol: str, detail: str = "") -> None:

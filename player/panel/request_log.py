@@ -76,6 +76,8 @@ class LogEntry:
     def cache_text(self) -> str:
         if self.kind == UPSTREAM:
             return " · ".join(p for p in (self.reason, self.outcome) if p)
+        if (self.status or 0) >= 400:
+            return ""  # an error answer carries no piece bytes
         if self.done and (self.from_cache or self.from_upstream):
             if not self.from_upstream:
                 return "hit"
