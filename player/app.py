@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -166,6 +167,8 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
         return 1
     window = MainWindow(settings, host, cli_sources=cli_sources, demo=demo, demo_dir=demo_dir, demo_mode=demo_mode)
     window.show()
+    for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C in a terminal closes the window like its close box
+        signal.signal(number, lambda *_: window.close())
 
     async def run() -> None:
         closed = asyncio.get_running_loop().create_future()

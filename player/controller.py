@@ -145,6 +145,7 @@ class Controller(QObject):
             else:
                 url, via = self.host.piece_url(target.cid_text), "proxy"
             self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+            self.byte_map.set_served_base(self._bytes_served())
         runner = self.host.runner
         self.requests.reset(self.host.base_url, runner.server.token if runner else "")
         self.stats.reset()
@@ -153,6 +154,17 @@ class Controller(QObject):
         self.playback.open(url)
         self.opened.emit(self.current)
         return self.current
+
+    def _bytes_served(self) -> int:
+        """The proxy's served-bytes counter now (a quick call to the proxy thread)."""
+        runner = self.host.runner
+        if runner is None:
+            return 0
+
+        async def read() -> int:
+            return runner.server.stats.bytes_served
+
+        return self.host.call(read)
 
     def configured_sources(self) -> list[Source]:
         """Upstreams from the command line, then the ones from the settings."""

@@ -114,6 +114,7 @@ def test_demo_plays_and_the_panel_fills_from_proxy_events(window: MainWindow, lo
         assert window.status.state.text() == "Playing"
         assert window.status.source.text() == "Source: emulator"
         await until(lambda: model.upstream_bytes > 0, "the proxy's upstream counter")
+        await until(lambda: (model.served_live or 0) > 0, "the proxy's served counter")
         assert "Cached" in window.panel.byte_summary.text()
         assert window.panel.seek_chart.records == [first]
 

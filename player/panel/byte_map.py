@@ -66,6 +66,9 @@ class ByteMapModel(QObject):
         self.misses = 0
         self.served_done = 0
         self.upstream_bytes = 0
+        #: Bytes the proxy has served since this piece was opened (from its live counter), once known.
+        self.served_live: int | None = None
+        self._served_base: int | None = None
         #: The proxy's ``proxy.media.MediaIndex`` of this piece, once built (used read-only).
         self.index: object | None = None
         self.duration_s: float | None = None
@@ -152,12 +155,20 @@ class ByteMapModel(QObject):
         """Whether bytes and time are joined by the container's map (else linearly, approximately)."""
         return self.index is not None
 
+    def set_served_base(self, bytes_served: int) -> None:
+        """The proxy's all-time served counter when this piece was opened (one piece plays at a time)."""
+        self._served_base = bytes_served
+
     def set_counters(self, snapshot: dict) -> None:
-        """The proxy's own count of bytes pulled for this piece (it includes bytes of fetches still running)."""
+        """The proxy's live counts: bytes pulled for this piece, and bytes served since it was opened (per-request
+        events only report a response's bytes at slice boundaries and when it ends)."""
         by_piece = snapshot.get("upstream_bytes_by_piece", {}).get(self.key or "", {})
         upstream = sum(by_piece.values())
-        if upstream != self.upstream_bytes:
-            self.upstream_bytes = upstream
+        served = None
+        if self._served_base is not None and "bytes_served" in snapshot:
+            served = max(0, int(snapshot["bytes_served"]) - self._served_base)
+        if (upstream, served) != (self.upstream_bytes, self.served_live):
+            self.upstream_bytes, self.served_live = upstream, served
             self.changed.emit()
 
     # --- derived -------------------------------------------------------------------------------------------
@@ -203,7 +214,8 @@ class ByteMapModel(QObject):
         return [(start / self.size, stop / self.size) for start, stop in ranges]
 
     def served_bytes(self) -> int:
-        return self.served_done + sum(r.pos - r.start for r in self.reads.values())
+        from_events = self.served_done + sum(r.pos - r.start for r in self.reads.values())
+        return max(from_events, self.served_live or 0)
 
     def hit_ratio(self) -> float | None:
         total = self.hits + self.misses

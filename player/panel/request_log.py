@@ -180,8 +180,8 @@ class RequestLogModel(QAbstractTableModel):
         if column == "Status":
             return str(entry.status) if entry.status else ("…" if not entry.done else "—")
         if column == "Bytes":
-            if entry.kind == UPSTREAM and not entry.done:
-                return "…"  # the proxy reports a fetch's bytes when it ends
+            if not entry.done:  # the proxy reports bytes as slices are crossed and in full at the end
+                return f"{format_bytes(entry.bytes)}+" if entry.bytes else "…"
             return format_bytes(entry.bytes)
         if column == "TTFB":
             return format_duration(entry.ttfb)
