@@ -118,7 +118,7 @@ async def test_an_origin_that_drops_every_100kB_still_delivers_every_byte_by_res
     cid, data = piece_of(emulator, LARGER_PIECE)
     emulator.knobs.update(drop_after=100_000)
     events = record(proxy)
-    status, headers, body, error = await get_through(http, proxy, cid)
+    status, _, body, error = await get_through(http, proxy, cid)
     assert (status, error, body == data) == (200, None, True)
     assert len(only(events, UpstreamRetry)) >= len(data) // 100_000 - 8  # about one resume per 100 kB
     assert emulator.counters.bytes_sent <= len(data) + 64 * 1024
