@@ -1,0 +1,111 @@
+"""Take the README's screenshots: run the real window under an X server and capture it with ImageMagick.
+
+    Xvfb :99 -screen 0 1600x1000x24 &
+    DISPLAY=:99 python docs/make_screenshots.py [--demo-dir DIR]
+
+Settings and cache are temporary, so the shots show a first run. Two changes from the defaults, for these shots
+only: the demo CDN gets a bandwidth cap (a local emulator at full speed caches the whole 2 MB demo piece before
+the first seek) and the slice size is 256 KiB, so the byte map of a small piece has more than two slices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import qasync  # noqa: E402
+from PySide6.QtCore import QPoint  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from player.host import ProxyHost  # noqa: E402
+from player.icons import app_icon  # noqa: E402
+from player.main_window import MainWindow  # noqa: E402
+from player.resources import default_demo_dir, demo_pieces  # noqa: E402
+from player.settings import Settings  # noqa: E402
+from player.style import apply_theme  # noqa: E402
+from player.target import parse_target  # noqa: E402
+
+SIZE = (1600, 1000)
+BANDWIDTH = 160_000  # bytes/s per connection of the demo CDN: about 5× the demo's bitrate
+SLICE_SIZE = 256 << 10
+
+
+def shoot(name: str) -> None:
+    path = ROOT / "docs" / f"{name}.png"
+    subprocess.run(["import", "-window", "root", "-define", "png:compression-level=9", str(path)], check=True)
+    print(f"wrote {path}")
+
+
+async def seek(window: MainWindow, target_s: float, limit_s: float = 10.0) -> None:
+    """Seek and wait for its frame, as a viewer would before the next seek."""
+    window.playback.seek(target_s * 1000)
+    for _ in range(int(limit_s / 0.05)):
+        if window.playback.seeks.pending is None:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.6)
+
+
+async def scenario(window: MainWindow) -> None:
+    host = window.controller.host
+    assert host.emulator is not None
+    host.emulator.knobs.update(bandwidth=BANDWIDTH)
+    window.dock.hide()
+    window.open_demo()
+    await asyncio.sleep(3.0)
+    shoot("playing")
+
+    window.dock.show()
+    for target_s in (20, 5, 38, 12, 22, 3):
+        await seek(window, target_s)
+    shoot("seeking")
+
+    window.cid_bar.set_text("bafkzcibcaapao7mkdxq4ecsmqj3bhmzymrtzpovazs2no4g5hksidwa")
+    window.cid_bar.focus()
+    await asyncio.sleep(0.5)
+    shoot("bad-cid")
+
+    unknown = "bafkzcibewdzacc576w7wajusg6b5nchzkvtt3eqz6ynavqccdttkqqjthrkymq5ram"
+    window.cid_bar.set_text(unknown)
+    window.open_target(parse_target(unknown))
+    await asyncio.sleep(3.0)
+    shoot("not-found")
+    window.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--demo-dir", type=Path, default=default_demo_dir())
+    args = parser.parse_args()
+    app = QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    apply_theme(app)
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory() as temp:
+        settings = Settings(Path(temp) / "settings.ini")
+        settings.cache_dir = Path(temp) / "cache"
+        settings.slice_size = SLICE_SIZE
+        host = ProxyHost(settings.host_config(args.demo_dir, demo_first=True, sources=[]))
+        host.start()
+        window = MainWindow(settings, host, demo=demo_pieces(args.demo_dir), demo_dir=args.demo_dir)
+        window.setGeometry(0, 0, *SIZE)
+        window.move(QPoint(0, 0))
+        window.show()
+        try:
+            loop.run_until_complete(scenario(window))
+        finally:
+            window.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

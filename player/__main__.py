@@ -1,0 +1,7 @@
+"""``python -m player``: the same as the ``pieceplayer`` command."""
+
+import sys
+
+from player.app import main
+
+sys.exit(main())

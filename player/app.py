@@ -1,0 +1,187 @@
+"""``pieceplayer`` / ``python -m player``: start the window, or run the headless self-test.
+
+Contract (DESIGN.md): ``pieceplayer [CID|URL] [--demo] [--upstream T]… [--self-test] [--direct] [--seeks S,S,…]``.
+Without a CID or URL the bundled demo piece plays through the emulated CDN. ``--self-test`` prints one JSON
+object as the last stdout line and exits 0 only if playback and every seek worked.
+
+The GUI's own async work (error probes, counters) runs on a qasync loop over Qt's; the proxy runs on its own
+thread (``player/host.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from player import __version__
+from player.resources import DemoError, default_demo_dir, demo_pieces
+from player.target import Target, parse_target
+from proxy.cid import CidError
+from proxy.upstream import template_source
+
+
+def parse_seeks(text: str) -> list[float]:
+    """``10,45,5`` → ``[10.0, 45.0, 5.0]`` (seconds)."""
+    try:
+        values = [float(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"seeks are seconds separated by commas, like 10,45,5 — not {text!r}"
+        ) from None
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"give one or more positive seconds, like 10,45,5 — not {text!r}")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pieceplayer",
+        description="Play media stored on Filecoin by PieceCID, with near-instant seeks through a local range proxy.",
+    )
+    parser.add_argument("target", nargs="?", metavar="CID|URL", help="a PieceCID, or a URL that names one")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="serve the bundled demo pieces from an emulated CDN, asked first (the default without a CID or URL)",
+    )
+    parser.add_argument(
+        "--upstream",
+        action="append",
+        default=[],
+        metavar="TEMPLATE",
+        help="an upstream URL containing {cid}, tried before the configured ones; repeatable",
+    )
+    parser.add_argument("--self-test", action="store_true", help="play headless, seek, print a JSON summary")
+    parser.add_argument("--direct", action="store_true", help="play the upstream URL without the proxy (to compare)")
+    parser.add_argument(
+        "--seeks", type=parse_seeks, metavar="S,S,…", help="self-test seek targets in seconds (default 10,45,5,30,10)"
+    )
+    parser.add_argument("--demo-dir", type=Path, metavar="DIR", help="serve this folder as the demo instead")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="self-test time limit (default 60)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    target: Target | None = None
+    if args.target:
+        try:
+            target = parse_target(args.target)
+        except CidError as exc:
+            parser.error(f"{args.target!r} is not playable: {exc}")
+    try:
+        for template in args.upstream:
+            template_source(template)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.self_test:
+        return _self_test(args, target)
+    return _gui(args, target)
+
+
+def _qt_app(headless: bool):
+    no_display = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    if (headless or no_display) and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("PiecePlayer")
+    app.setOrganizationName("PiecePlayer")
+    app.setApplicationVersion(__version__)
+    return app
+
+
+def _run(app, coroutine) -> object:
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def _self_test(args: argparse.Namespace, target: Target | None) -> int:
+    from player.self_test import SelfTestPlan, print_summary, run_self_test
+
+    app = _qt_app(headless=True)
+    plan = SelfTestPlan(
+        target=target,
+        demo_first=args.demo or target is None,
+        upstreams=args.upstream,
+        direct=args.direct,
+        seeks_s=args.seeks,
+        demo_dir=args.demo_dir or default_demo_dir(),
+        time_limit_s=args.timeout,
+    )
+    status, summary = _run(app, run_self_test(plan))
+    if summary.get("error"):
+        print(f"self-test failed: {summary['error']}", file=sys.stderr)
+    print_summary(summary)
+    return status
+
+
+def _gui(args: argparse.Namespace, target: Target | None) -> int:
+    app = _qt_app(headless=False)
+    from player.host import ProxyHost
+    from player.icons import app_icon
+    from player.main_window import MainWindow
+    from player.settings import Settings
+    from player.style import apply_theme
+
+    app.setWindowIcon(app_icon())
+    apply_theme(app)
+    app.setQuitOnLastWindowClosed(False)
+    demo_dir = args.demo_dir or default_demo_dir()
+    try:
+        demo = demo_pieces(demo_dir)
+    except DemoError as exc:
+        logging.getLogger(__name__).warning("no demo: %s", exc)
+        demo, demo_dir = [], None
+    settings = Settings()
+    cli_sources = [template_source(t) for t in args.upstream]
+    demo_mode = args.demo or target is None
+    host = ProxyHost(settings.host_config(demo_dir, demo_first=demo_mode, sources=cli_sources))
+    try:
+        host.start()
+    except RuntimeError as exc:
+        print(f"pieceplayer: {exc}", file=sys.stderr)
+        return 1
+    window = MainWindow(settings, host, cli_sources=cli_sources, demo=demo, demo_dir=demo_dir, demo_mode=demo_mode)
+    window.show()
+    for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C in a terminal closes the window like its close box
+        signal.signal(number, lambda *_: window.close())
+
+    async def run() -> None:
+        closed = asyncio.get_running_loop().create_future()
+        window.closed.connect(lambda: closed.done() or closed.set_result(None))
+        if target is not None:
+            window.cid_bar.set_text(target.text)
+            window.open_target(target, direct=args.direct)
+        elif demo:
+            window.open_demo(direct=args.direct)
+        await closed
+
+    try:
+        _run(app, run())
+    finally:
+        window.shutdown()
+    return 0

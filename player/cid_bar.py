@@ -1,0 +1,131 @@
+"""The CID bar: paste a PieceCID or URL, see at once whether it is usable, open it; recent pieces below.
+
+Validation runs on every keystroke with ``proxy.cid`` (no network): a bad CID says why in words, a good one
+says what it is (v1/v2, size when the CID carries it).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from player.icons import icon
+from player.target import Target, parse_target
+from proxy.cid import CidError
+
+PLACEHOLDER = "Paste a PieceCID (bafkzcib…, baga6ea4seaq…) or a URL, then press Enter"
+
+
+class CidBar(QWidget):
+    openRequested = Signal(object)  # Target
+    settingsRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("cidBar")
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.setMaxVisibleItems(15)
+        self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.combo.setMinimumContentsLength(16)
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setToolTip("A PieceCID (v2 bafkzcib… or v1 baga6ea4seaq…), or a URL that ends in one. Ctrl+L")
+        self.edit = self.combo.lineEdit()
+        self.edit.setPlaceholderText(PLACEHOLDER)
+        self.edit.setObjectName("cidEdit")
+        self.open_button = QPushButton(icon("open"), "Open")
+        self.open_button.setObjectName("primary")
+        self.open_button.setToolTip("Play this piece (Enter)")
+        self.open_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.settings_button = QToolButton()
+        self.settings_button.setIcon(icon("settings"))
+        self.settings_button.setToolTip("Settings: upstreams, cache, demo (Ctrl+,)")
+        self.settings_button.setAutoRaise(True)
+        self.settings_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.message = QLabel()
+        self.message.setObjectName("cidMessage")
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setWordWrap(True)
+
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(8)
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.open_button)
+        row.addWidget(self.settings_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 6)
+        layout.setSpacing(4)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+
+        self.combo.editTextChanged.connect(self._validate)
+        self.combo.activated.connect(self._history_chosen)
+        self.edit.returnPressed.connect(self.submit)
+        self.open_button.clicked.connect(self.submit)
+        self.settings_button.clicked.connect(self.settingsRequested)
+        self._validate("")
+
+    def set_history(self, history: list[str]) -> None:
+        text = self.edit.text()
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItems(history)
+        self.combo.setCurrentIndex(-1)
+        self.edit.setText(text)
+        self.combo.blockSignals(False)
+
+    def set_text(self, text: str) -> None:
+        self.edit.setText(text)
+        self.edit.setCursorPosition(0)  # show where the CID begins
+        self._validate(text)
+
+    def focus(self) -> None:
+        self.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.edit.selectAll()
+
+    def submit(self) -> None:
+        target = self._validate(self.edit.text())
+        if target is not None:
+            self.openRequested.emit(target)
+
+    def show_error(self, text: str) -> None:
+        self._show(text, "error")
+
+    def _history_chosen(self, index: int) -> None:
+        if index >= 0:
+            self.set_text(self.combo.itemText(index))
+            self.submit()
+
+    def _validate(self, text: str) -> Target | None:
+        if not text.strip():
+            self._show("", "hint")
+            self.open_button.setEnabled(False)
+            return None
+        try:
+            target = parse_target(text)
+        except CidError as exc:
+            self._show(f"Not playable: {exc}", "error")
+            self.open_button.setEnabled(False)
+            return None
+        self._show(target.describe(), "ok")
+        self.open_button.setEnabled(True)
+        return target
+
+    def _show(self, text: str, level: str) -> None:
+        self.message.setText(text)
+        self.message.setProperty("level", level)
+        self.combo.setProperty("level", level)
+        for widget in (self.message, self.combo):
+            widget.style().unpolish(widget)
+            widget.style().polish(widget)

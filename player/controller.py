@@ -1,0 +1,294 @@
+"""What happens when the user opens something: sources, URL, playback, and the panel's models.
+
+The window and the self-test both drive this class, so the self-test proves the same open/seek path the window
+uses. It owns no widgets: models hold the panel's data, and signals tell the window what to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from player.bridge import EventBridge
+from player.host import HostConfig, ProxyHost
+from player.panel.byte_map import ByteMapModel
+from player.panel.request_log import RequestLogModel
+from player.panel.stats import StatsModel
+from player.playback import Playback
+from player.probe import explain_failure
+from player.resources import DemoPiece
+from player.target import Target, parse_target
+from proxy.events import CacheProblem, Event, SliceRead, SourceRefused, UpstreamResponse
+from proxy.upstream import Source, template_source
+
+log = logging.getLogger(__name__)
+
+_POLL_MS = 500
+_CACHE_TIERS = ("memory", "disk")
+NO_UPSTREAM = (
+    "No upstream is configured for this piece: set a FilBeam payer address or an upstream URL template in "
+    "Settings, or paste the piece's full URL"
+)
+
+
+@dataclass(frozen=True)
+class Opened:
+    target: Target
+    title: str
+    url: str
+    #: "proxy" or "direct" (played without the proxy).
+    via: str
+
+
+def short_cid(text: str) -> str:
+    return text if len(text) <= 20 else f"{text[:10]}…{text[-6:]}"
+
+
+class Controller(QObject):
+    opened = Signal(object)  # Opened
+    #: (text, level) with level "info" or "error".
+    message = Signal(str, str)
+    #: A short name for where bytes come from now: emulator, FilBeam, SP <host>, cache, direct.
+    sourceChanged = Signal(str)
+
+    def __init__(
+        self,
+        host: ProxyHost,
+        playback: Playback,
+        bridge: EventBridge,
+        *,
+        sources: list[Source] | None = None,
+        demo: list[DemoPiece] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.playback = playback
+        self.bridge = bridge
+        self.cli_sources = list(sources or [])
+        #: Upstreams from the settings; the window replaces them when the settings change.
+        self.settings_sources: list[Source] = []
+        #: Prefetch the bytes under the pointer when it rests on the seek bar (costs egress; a setting).
+        self.hover_prefetch = True
+        self.demo = list(demo or [])
+        self.byte_map = ByteMapModel(self)
+        self.requests = RequestLogModel(self)
+        self.stats = StatsModel(self)
+        self.requests.source_label = self.source_label
+        self.current: Opened | None = None
+        self.error: str | None = None
+        #: The upstream's own words behind ``error``, when there are any.
+        self.error_detail = ""
+        self.source = ""
+        self._tasks: set[asyncio.Task] = set()
+        bridge.events.connect(self._on_events)
+        playback.failed.connect(self._on_failed)
+        playback.player.positionChanged.connect(self._on_position)
+        playback.stalls.changed.connect(self._on_stall)
+        self._poll = QTimer(self, interval=_POLL_MS)
+        self._poll.timeout.connect(self._poll_counters)
+        self._poll.start()
+
+    # --- opening -------------------------------------------------------------------------------------------
+
+    def source_label(self, name: str) -> str:
+        return self.host.source_label(name)
+
+    def demo_target(self, index: int = 0) -> tuple[Target, str]:
+        """The ``index``-th demo piece as something to open, with its title."""
+        if not self.demo:
+            raise LookupError("no demo pieces are available")
+        piece = self.demo[index]
+        cid = piece.piece_cid or self._emulator_cid(piece.file)
+        return parse_target(cid), piece.title
+
+    def _emulator_cid(self, file_name: str) -> str:
+        emulator = self.host.emulator
+        if emulator is not None:
+            for cid in emulator.piece_cids():
+                if emulator.pieces[cid].path.name == file_name:
+                    return cid
+        raise LookupError(f"the demo CDN does not serve {file_name}")
+
+    def title_for(self, target: Target) -> str:
+        for piece in self.demo:
+            if target.cid is not None and piece.piece_cid and parse_target(piece.piece_cid).cid == target.cid:
+                return piece.title
+        return short_cid(target.cid_text or target.text)
+
+    def open(self, target: Target, *, title: str | None = None, direct: bool = False) -> Opened | None:
+        """Start playing ``target``; returns what was opened, or None (and a message) if it cannot be."""
+        self.error = None
+        self.error_detail = ""
+        title = title or self.title_for(target)
+        if target.direct_url is not None:
+            url, via = target.direct_url, "direct"
+            self.host.set_sources(self.configured_sources())
+            self.byte_map.reset(None)
+        else:
+            assert target.cid is not None and target.cid_text is not None
+            extra = [template_source(target.template)] if target.template else []
+            self.host.set_sources(self.configured_sources(), extra)
+            if not self.host.has_sources():
+                self._fail(NO_UPSTREAM)
+                return None
+            if direct:
+                direct_url = self.host.direct_url(target.cid)
+                if direct_url is None:
+                    self._fail("No upstream can serve this CID directly (FilBeam needs the v2 form, bafkzcib…)")
+                    return None
+                url, via = direct_url, "direct"
+            else:
+                url, via = self.host.piece_url(target.cid_text), "proxy"
+            self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+            self.byte_map.set_served_base(self._bytes_served())
+        runner = self.host.runner
+        self.requests.reset(self.host.base_url, runner.server.token if runner else "")
+        self.stats.reset()
+        self._set_source("direct" if via == "direct" else "")
+        self.current = Opened(target, title, url, via)
+        self.playback.open(url)
+        self.opened.emit(self.current)
+        return self.current
+
+    def _bytes_served(self) -> int:
+        """The proxy's served-bytes counter now (a quick call to the proxy thread)."""
+        runner = self.host.runner
+        if runner is None:
+            return 0
+
+        async def read() -> int:
+            return runner.server.stats.bytes_served
+
+        return self.host.call(read)
+
+    def configured_sources(self) -> list[Source]:
+        """Upstreams from the command line, then the ones from the settings."""
+        return [*self.cli_sources, *self.settings_sources]
+
+    def restart_host(self, config: HostConfig) -> None:
+        """A new proxy (cache folder, slice size or cache cap changed); the current piece resumes where it was."""
+        position = self.playback.player.position()
+        playing = self.playback.player.isPlaying()
+        current = self.current
+        self.playback.close()
+        self.host.stop()
+        self.host = ProxyHost(config, self.host.bus)
+        self.host.start()
+        if current is not None:
+            self.open(current.target, title=current.title, direct=current.via == "direct")
+            self.playback.player.setPosition(position)
+            if not playing:
+                self.playback.player.pause()
+
+    # --- events --------------------------------------------------------------------------------------------
+
+    def _on_events(self, events: list[Event]) -> None:
+        self.playback.seeks.observe(events)
+        self.byte_map.apply(events)
+        self.requests.apply(events)
+        key = self.byte_map.key
+        for event in events:
+            if isinstance(event, UpstreamResponse) and event.piece == key:
+                self._set_source(self.source_label(event.source))
+            elif isinstance(event, SliceRead) and event.piece == key and not self.source and event.tier in _CACHE_TIERS:
+                self._set_source("cache")
+            elif isinstance(event, SourceRefused) and event.piece == key:
+                minutes = max(1, round(event.seconds / 60))
+                label = self.source_label(event.source)
+                self.message.emit(f"{label} refused this piece for {minutes} min: {event.reason}", "info")
+            elif isinstance(event, CacheProblem):
+                self.message.emit(event.message[:1].upper() + event.message[1:], "info")
+
+    def _set_source(self, label: str) -> None:
+        if label != self.source:
+            self.source = label
+            self.sourceChanged.emit(label)
+
+    def _on_position(self, position_ms: int) -> None:
+        duration = self.playback.player.duration()
+        self.byte_map.set_position(position_ms / 1000.0, duration / 1000.0 if duration > 0 else None)
+
+    def cached_timeline(self) -> list[tuple[float, float]]:
+        duration = self.playback.player.duration()
+        return self.byte_map.cached_timeline(duration / 1000.0 if duration > 0 else None)
+
+    def hover(self, position_ms: float) -> None:
+        """The pointer rests on the seek bar: let the proxy prefetch what a seek there would read."""
+        if self.current is None or self.current.via != "proxy" or not self.hover_prefetch:
+            return
+        key = self.byte_map.key
+        if key is not None and self.byte_map.index is not None:
+            self.host.hover(key, position_ms / 1000.0)
+
+    def _on_stall(self, _stalled: bool) -> None:
+        stalls = self.playback.stalls
+        self.stats.set_stalls(stalls.count, stalls.total_now())
+
+    def _fail(self, text: str, detail: str = "") -> None:
+        self.error = text
+        self.error_detail = detail
+        self.message.emit(text, "error")
+
+    def _on_failed(self, qt_error: str) -> None:
+        current = self.current
+        if current is None:
+            self._fail(qt_error)
+            return
+        self._spawn(self._explain(current.url, qt_error))
+
+    async def _explain(self, url: str, qt_error: str) -> None:
+        explanation = await explain_failure(url, qt_error)
+        if self.current is not None and self.current.url == url:
+            self._fail(self.friendly(explanation.sentence), explanation.detail)
+
+    def friendly(self, text: str) -> str:
+        """Name sources in a proxy message the way the status bar does ("emulator", not its address)."""
+        for source in self.host.sources():
+            text = text.replace(source.name, self.source_label(source.name))
+        return text[:1].upper() + text[1:]
+
+    # --- counters ------------------------------------------------------------------------------------------
+
+    def _poll_counters(self) -> None:
+        if self.host.runner is None or not _loop_running():
+            return
+        self._spawn(self._take_snapshot())
+
+    async def _take_snapshot(self) -> None:
+        try:
+            snapshot = await self.host.snapshot()
+        except (RuntimeError, AttributeError, AssertionError, asyncio.CancelledError):
+            return  # the proxy is restarting or stopping
+        self.byte_map.set_counters(snapshot)
+        self.stats.add_snapshot(snapshot)
+        self.stats.set_stalls(self.playback.stalls.count, self.playback.stalls.total_now())
+
+    def _spawn(self, coroutine) -> None:
+        if not _loop_running():
+            coroutine.close()
+            return
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def close(self) -> None:
+        self._poll.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        self.playback.close()
+        self.bridge.close()
+        with contextlib.suppress(Exception):
+            self.host.stop()
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

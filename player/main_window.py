@@ -1,0 +1,313 @@
+"""The main window: CID bar, video, transport bar, status bar, and the side panel in a dock.
+
+It arranges widgets, maps keys to actions, and remembers the window between runs. What opening a piece means
+lives in ``controller.py``; what the panel shows lives in the panel's models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
+
+from player.bridge import EventBridge
+from player.cid_bar import CidBar
+from player.controller import Controller, Opened
+from player.host import ProxyHost
+from player.icons import app_icon
+from player.panel.side_panel import SidePanel
+from player.playback import Playback, PlayState
+from player.resources import DemoPiece
+from player.seek_monitor import SeekRecord
+from player.settings import Settings
+from player.settings_dialog import SettingsDialog
+from player.status_bar import PlayerStatusBar
+from player.target import Target
+from player.transport_bar import VOLUME_STEP, TransportBar
+from player.video_area import VideoArea
+from proxy.upstream import Source
+
+APP_TITLE = "PiecePlayer"
+SHORT_SEEK_MS = 5_000
+LONG_SEEK_MS = 30_000
+DEFAULT_SIZE = (1440, 880)
+MINIMUM_SIZE = (960, 600)
+PANEL_WIDTH = 680
+PANEL_MIN_WIDTH = 400
+
+
+class MainWindow(QMainWindow):
+    #: The user closed the window (the app quits when this fires).
+    closed = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        host: ProxyHost,
+        *,
+        cli_sources: list[Source] | None = None,
+        demo: list[DemoPiece] | None = None,
+        demo_dir: Path | None = None,
+        demo_mode: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.cli_sources = list(cli_sources or [])
+        self.demo_dir = demo_dir
+        self.demo_mode = demo_mode
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.setMinimumSize(*MINIMUM_SIZE)
+        self.setAcceptDrops(True)
+
+        self.bridge = EventBridge(host.bus, self)
+        self.video_area = VideoArea()
+        self.playback = Playback(self.video_area.video, self.bridge.flush, parent=self)
+        self.controller = Controller(host, self.playback, self.bridge, sources=self.cli_sources, demo=demo, parent=self)
+        self.controller.settings_sources = settings.sources()
+        self.controller.hover_prefetch = settings.hover_prefetch
+        self.cid_bar = CidBar()
+        self.transport = TransportBar(self.playback)
+        self.status = PlayerStatusBar()
+        self.panel = SidePanel(self.controller.byte_map, self.controller.requests, self.controller.stats)
+
+        central = QWidget()
+        central.setObjectName("central")
+        central.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.cid_bar)
+        layout.addWidget(self.video_area, 1)
+        layout.addWidget(self.transport)
+        self.setCentralWidget(central)
+        self.setStatusBar(self.status)
+        self.dock = QDockWidget("Inspector")
+        self.dock.setObjectName("inspectorDock")
+        self.dock.setWidget(self.panel)
+        self.dock.setMinimumWidth(PANEL_MIN_WIDTH)
+        self.dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+        self._connect()
+        self._shortcuts()
+        self._restore()
+        self.video_area.show_message(
+            "Nothing playing yet", "Paste a PieceCID or a URL above, or drop one here.", "pieceplayer"
+        )
+
+    # --- wiring --------------------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        controller, playback = self.controller, self.playback
+        self.cid_bar.openRequested.connect(self.open_target)
+        self.transport.seekRequested.connect(playback.seek)
+        self.transport.slider.hovered.connect(controller.hover)
+        self.transport.panelToggled.connect(self.toggle_panel)
+        self.transport.fullscreenToggled.connect(self.toggle_fullscreen)
+        self.cid_bar.settingsRequested.connect(self.open_settings)
+        playback.stateChanged.connect(self._on_state)
+        playback.seeks.finished.connect(self._on_seek)
+        controller.sourceChanged.connect(self.status.set_source)
+        controller.message.connect(self._on_message)
+        controller.opened.connect(self._on_opened)
+        controller.byte_map.changed.connect(self._paint_cached)
+        self.panel.request_log.exported.connect(lambda text: self.status.show_message(text, "info"))
+        self.dock.visibilityChanged.connect(self._sync_panel_button)
+        self.video_area.video.installEventFilter(self)
+
+    def _shortcuts(self) -> None:
+        keys = {
+            "Space": self.playback.toggle,
+            "K": self.playback.toggle,
+            "Left": lambda: self.playback.seek_by(-SHORT_SEEK_MS),
+            "Right": lambda: self.playback.seek_by(SHORT_SEEK_MS),
+            "Shift+Left": lambda: self.playback.seek_by(-LONG_SEEK_MS),
+            "Shift+Right": lambda: self.playback.seek_by(LONG_SEEK_MS),
+            "Up": lambda: self.transport.change_volume(VOLUME_STEP),
+            "Down": lambda: self.transport.change_volume(-VOLUME_STEP),
+            "M": self.transport.toggle_mute,
+            "F": self.toggle_fullscreen,
+            "Esc": self.leave_fullscreen,
+            "P": self.toggle_panel,
+            "Ctrl+O": self.cid_bar.focus,
+            "Ctrl+L": self.cid_bar.focus,
+            "Ctrl+,": self.open_settings,
+            "Ctrl+Q": self.close,
+        }
+        self._shortcut_objects = []
+        for key, action in keys.items():
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(action)
+            self._shortcut_objects.append(shortcut)
+
+    # --- opening -------------------------------------------------------------------------------------------
+
+    def open_target(self, target: Target, title: str | None = None, *, direct: bool = False) -> Opened | None:
+        opened = self.controller.open(target, title=title, direct=direct)
+        if opened is not None:
+            self.centralWidget().setFocus()
+        return opened
+
+    def open_demo(self, index: int = 0, *, direct: bool = False) -> Opened | None:
+        try:
+            target, title = self.controller.demo_target(index)
+        except LookupError as exc:
+            self._on_message(f"The demo is not available: {exc}", "error")
+            return None
+        self.cid_bar.set_text(target.text)
+        return self.open_target(target, title, direct=direct)
+
+    def _on_opened(self, opened: Opened) -> None:
+        self.settings.remember(opened.target.text)
+        self.cid_bar.set_history(self.settings.history)
+        self.cid_bar.set_text(opened.target.text)
+        self.setWindowTitle(f"{opened.title} — {APP_TITLE}")
+        self.status.set_piece(opened.title)
+        self.panel.seek_chart.clear()
+        self.status.show_message("" if opened.via == "proxy" else "Playing directly, without the proxy", "info")
+        self.video_area.show_video()
+
+    def _on_message(self, text: str, level: str) -> None:
+        self.status.show_message(text, level)
+        if level == "error":
+            detail = self.controller.error_detail
+            self.video_area.show_message("This piece cannot be played", text, "error", detail)
+
+    def _on_state(self, state: PlayState) -> None:
+        self.status.set_state(state)
+
+    def _on_seek(self, record: SeekRecord) -> None:
+        self.panel.seek_chart.add(record)
+
+    def _paint_cached(self) -> None:
+        self.transport.slider.set_cached(self.controller.cached_timeline(), self.controller.byte_map.exact)
+
+    # --- panel, fullscreen, settings -----------------------------------------------------------------------
+
+    def toggle_panel(self) -> None:
+        self.dock.setVisible(not self.dock.isVisible())
+
+    def _sync_panel_button(self, visible: bool) -> None:
+        if not self.isFullScreen():
+            self.transport.panel_button.setChecked(visible)
+
+    def toggle_fullscreen(self) -> None:
+        if self.isFullScreen():
+            self.leave_fullscreen()
+            return
+        self._panel_before_fullscreen = self.dock.isVisible()
+        for widget in (self.cid_bar, self.status, self.dock):
+            widget.hide()
+        self.showFullScreen()
+        self.transport.show_fullscreen(True)
+
+    def leave_fullscreen(self) -> None:
+        if not self.isFullScreen():
+            return
+        self.showNormal()
+        self.transport.show_fullscreen(False)
+        self.cid_bar.show()
+        self.status.show()
+        self.dock.setVisible(getattr(self, "_panel_before_fullscreen", True))
+
+    def open_settings(self) -> SettingsDialog:
+        """Window-modal but not blocking: a nested event loop would run async tasks inside one another."""
+        used = self.controller.stats.latest.get("disk_cache_bytes")
+        dialog = SettingsDialog(self.settings, used, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.clearCacheRequested.connect(self.clear_cache)
+        dialog.accepted.connect(lambda: self._settings_accepted(dialog))
+        dialog.open()
+        return dialog
+
+    def _settings_accepted(self, dialog: SettingsDialog) -> None:
+        changes = dialog.changes()
+        dialog.save()
+        self.apply_settings(changes)
+
+    def apply_settings(self, changes: set[str]) -> None:
+        controller = self.controller
+        controller.settings_sources = self.settings.sources()
+        controller.hover_prefetch = self.settings.hover_prefetch
+        if "cache" in changes:
+            config = self.settings.host_config(self.demo_dir, demo_first=self.demo_mode, sources=self.cli_sources)
+            controller.restart_host(config)
+        elif "sources" in changes:
+            controller.host.set_sources(controller.configured_sources())
+        if "latency" in changes:
+            controller.host.set_demo_latency(self.settings.demo_latency_ms)
+        if changes:
+            self.status.show_message("Settings saved", "info")
+
+    def clear_cache(self) -> None:
+        self.controller.host.clear_cache()
+        self.controller.byte_map.forget_cached()
+        self.status.show_message("Cache cleared", "info")
+
+    # --- input ---------------------------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.video_area.video and event.type() == QEvent.Type.MouseButtonDblClick:
+            self.toggle_fullscreen()
+            return True
+        if watched is self.video_area.video and event.type() == QEvent.Type.MouseButtonPress:
+            self.centralWidget().setFocus()
+        return super().eventFilter(watched, event)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasText() or event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        data = event.mimeData()
+        text = data.urls()[0].toString() if data.hasUrls() else data.text()
+        self.cid_bar.set_text(text.strip())
+        self.cid_bar.submit()
+        event.acceptProposedAction()
+
+    # --- persistence ---------------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        settings = self.settings
+        self.resize(*DEFAULT_SIZE)
+        if settings.geometry is not None:
+            self.restoreGeometry(settings.geometry)
+        if settings.window_state is not None:
+            self.restoreState(settings.window_state)
+        else:
+            self.resizeDocks([self.dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
+        self.dock.setVisible(settings.panel_visible)
+        self.transport.panel_button.setChecked(settings.panel_visible)
+        if self.playback.audio is not None:
+            self.playback.audio.setVolume(settings.volume)
+            self.playback.audio.setMuted(settings.muted)
+        self.cid_bar.set_history(settings.history)
+
+    def save_state(self) -> None:
+        settings = self.settings
+        if self.isFullScreen():
+            self.leave_fullscreen()
+        settings.geometry = self.saveGeometry()
+        settings.window_state = self.saveState()
+        settings.panel_visible = self.dock.isVisible()
+        if self.playback.audio is not None:
+            settings.volume = round(self.playback.audio.volume(), 3)
+            settings.muted = self.playback.audio.isMuted()
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        event.accept()
+        QTimer.singleShot(0, self.closed.emit)
+
+    def shutdown(self) -> None:
+        """Stop playback and the proxy (after the window closed)."""
+        self.controller.close()

@@ -1,0 +1,162 @@
+"""Stats over time: throughput to the player and from upstream, open streams, stalls, cache use.
+
+``StatsModel`` turns the proxy's counters (polled about twice a second) into rates; stalls come from the
+player's ``StallMonitor``. ``StatsWidget`` draws the last minute and a few numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from player.panel import palette
+from player.units import format_bytes, format_duration, format_rate
+
+WINDOW_S = 60.0
+MiB = float(1 << 20)
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    served_rate: float
+    upstream_rate: float
+    open_streams: int
+
+
+class StatsModel(QObject):
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.samples: deque[Sample] = deque()
+        self.latest: dict = {}
+        self.stalls = 0
+        self.stalled_s = 0.0
+        self._previous: tuple[float, int, int] | None = None
+        self.origin = time.monotonic()
+
+    def reset(self) -> None:
+        self.samples.clear()
+        self._previous = None
+        self.stalls, self.stalled_s = 0, 0.0
+        self.origin = time.monotonic()
+        self.changed.emit()
+
+    def add_snapshot(self, snapshot: dict, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        served, upstream = int(snapshot.get("bytes_served", 0)), int(snapshot.get("bytes_upstream", 0))
+        if self._previous is not None:
+            then, served_then, upstream_then = self._previous
+            span = max(now - then, 1e-3)
+            self.samples.append(
+                Sample(
+                    now - self.origin,
+                    max(0, served - served_then) / span,
+                    max(0, upstream - upstream_then) / span,
+                    int(snapshot.get("open_streams", 0)),
+                )
+            )
+        self._previous = (now, served, upstream)
+        self.latest = snapshot
+        while self.samples and self.samples[0].at < now - self.origin - WINDOW_S:
+            self.samples.popleft()
+        self.changed.emit()
+
+    def set_stalls(self, count: int, seconds: float) -> None:
+        if (count, round(seconds, 1)) != (self.stalls, round(self.stalled_s, 1)):
+            self.stalls, self.stalled_s = count, seconds
+            self.changed.emit()
+
+
+class StatsWidget(QWidget):
+    def __init__(self, model: StatsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.showGrid(x=False, y=True, alpha=0.25)
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setTextPen(pg.mkPen(palette.MUTED))
+            axis.setPen(pg.mkPen(palette.GRID))
+        self.plot.setLabel("left", "MiB/s", color=palette.css(palette.MUTED))
+        self.plot.setLabel("bottom", "seconds since open", color=palette.css(palette.MUTED))
+        self.served = self.plot.plot(pen=pg.mkPen(palette.ACCENT, width=2))
+        self.upstream = self.plot.plot(pen=pg.mkPen(palette.FETCHING, width=2))
+        legend = QLabel(
+            f"<b>Throughput</b> &nbsp; <span style='color:{palette.css(palette.ACCENT)}'>━</span> to the player"
+            f" &nbsp; <span style='color:{palette.css(palette.FETCHING)}'>━</span> from upstream"
+        )
+        legend.setObjectName("panelSummary")
+        legend.setWordWrap(True)
+        self.numbers: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        grid.setVerticalSpacing(2)
+        names = (
+            "Served",
+            "From upstream",
+            "Open streams",
+            "Stalls",
+            "Memory cache",
+            "Disk cache",
+            "Fetched ahead, not played yet",
+            "Cache hits / misses",
+        )
+        for i, name in enumerate(names):
+            caption = QLabel(name)
+            caption.setObjectName("caption")
+            value = QLabel("—")
+            value.setObjectName("value")
+            grid.addWidget(caption, (i // 2) * 2, i % 2)
+            grid.addWidget(value, (i // 2) * 2 + 1, i % 2)
+            self.numbers[name] = value
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addLayout(grid)
+        layout.addSpacing(6)
+        layout.addWidget(legend)
+        layout.addWidget(self.plot, 1)
+        model.changed.connect(self._refresh)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        model = self.model
+        xs = [s.at for s in model.samples]
+        self.served.setData(xs, [s.served_rate / MiB for s in model.samples])
+        self.upstream.setData(xs, [s.upstream_rate / MiB for s in model.samples])
+        highest = max((max(s.served_rate, s.upstream_rate) for s in model.samples), default=0.0) / MiB
+        self.plot.setYRange(0, max(1.0, highest * 1.15), padding=0)
+        if xs:
+            self.plot.setXRange(max(0.0, xs[-1] - WINDOW_S), max(xs[-1], 10.0), padding=0.02)
+        latest = model.latest
+        now_rate = model.samples[-1] if model.samples else None
+        self.numbers["Open streams"].setText(str(latest.get("open_streams", "—")))
+        self.numbers["Stalls"].setText(f"{model.stalls}  ({format_duration(model.stalled_s)} in total)")
+        served = format_bytes(latest.get("bytes_served")) if latest else "—"
+        upstream = format_bytes(latest.get("bytes_upstream")) if latest else "—"
+        if now_rate is not None:
+            served += f"  ({format_rate(now_rate.served_rate)})"
+            upstream += f"  ({format_rate(now_rate.upstream_rate)})"
+        self.numbers["Served"].setText(served)
+        self.numbers["From upstream"].setText(upstream)
+        self.numbers["Memory cache"].setText(format_bytes(latest.get("memory_cache_bytes")) if latest else "—")
+        self.numbers["Disk cache"].setText(format_bytes(latest.get("disk_cache_bytes")) if latest else "—")
+        unserved = latest.get("unserved_bytes_by_reason")
+        self.numbers["Fetched ahead, not played yet"].setText(
+            format_bytes(sum(unserved.values())) if isinstance(unserved, dict) else "—"
+        )
+        self.numbers["Fetched ahead, not played yet"].setToolTip(
+            "\n".join(f"{reason}: {format_bytes(n)}" for reason, n in sorted((unserved or {}).items()))
+            or "Read-ahead and prefetched bytes the player has not asked for (egress that may be wasted)"
+        )
+        hits, misses = latest.get("cache_hits"), latest.get("cache_misses")
+        self.numbers["Cache hits / misses"].setText(f"{hits} / {misses}" if latest else "—")

@@ -1,0 +1,164 @@
+"""The media engine: a QMediaPlayer playing one URL, with its seek and stall measurements attached.
+
+The window and the headless self-test share this class, so what the self-test proves is what the window runs.
+It knows nothing about CIDs or the proxy: it plays a URL and reports what the viewer would see.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+
+from player.audio_output import native_audio_output
+from player.seek_monitor import SeekMonitor, SeekRecord
+from player.stall_monitor import StallMonitor
+
+_Status = QMediaPlayer.MediaStatus
+_State = QMediaPlayer.PlaybackState
+
+
+class PlayState(enum.Enum):
+    IDLE = "Idle"
+    LOADING = "Loading"
+    BUFFERING = "Buffering"
+    PLAYING = "Playing"
+    PAUSED = "Paused"
+    STALLED = "Stalled"
+    ENDED = "Ended"
+    ERROR = "Error"
+
+    @property
+    def busy(self) -> bool:
+        """Waiting for bytes: the busy indicator spins."""
+        return self in (PlayState.LOADING, PlayState.BUFFERING, PlayState.STALLED)
+
+
+class Playback(QObject):
+    stateChanged = Signal(object)  # PlayState
+    #: A new URL is about to be opened (views forget the old media's duration and position).
+    opening = Signal(str)
+    #: Qt's own error text; the window asks the proxy for the sentence behind it.
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        video_output: QObject,
+        flush_events: Callable[[], None] = lambda: None,
+        *,
+        audio: bool = True,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.player = QMediaPlayer(self)
+        self.audio: QAudioOutput | None = native_audio_output(self) if audio else None
+        if self.audio is not None:
+            self.player.setAudioOutput(self.audio)
+        self.player.setVideoOutput(video_output)
+        self.seeks = SeekMonitor(flush_events, parent=self)
+        self.seeks.attach(self.player.videoSink())
+        self.stalls = StallMonitor(self.player, self.seeks, parent=self)
+        self.url: str | None = None
+        self.error: str | None = None
+        self._state = PlayState.IDLE
+        self._loading_seen = False
+        self.player.mediaStatusChanged.connect(self._on_status)
+        self.player.playbackStateChanged.connect(self._update_state)
+        self.player.errorOccurred.connect(self._on_error)
+        self.seeks.finished.connect(self._update_state)
+        self.stalls.changed.connect(self._update_state)
+
+    @property
+    def state(self) -> PlayState:
+        return self._state
+
+    def open(self, url: str, *, autoplay: bool = True) -> SeekRecord:
+        """Play ``url`` from the start; the returned record completes with the time to first frame."""
+        self.error = None
+        self.url = url
+        self.opening.emit(url)
+        self.seeks.reset()
+        self.stalls.reset()
+        record = self.seeks.start("open", 0.0)
+        self._loading_seen = False
+        self.player.setSource(QUrl(url))
+        if autoplay:
+            self.player.play()
+        self._update_state()
+        return record
+
+    def close(self) -> None:
+        self.seeks.cancel()
+        self.player.stop()
+        self.player.setSource(QUrl())
+        self.url = None
+        self.error = None
+        self._update_state()
+
+    def seek(self, position_ms: float) -> SeekRecord | None:
+        """Seek to a position (clamped to the media); the record completes when a frame near it is shown."""
+        if self.url is None or self.error is not None:
+            return None
+        duration = self.player.duration()
+        target = max(0.0, float(position_ms))
+        if duration > 0:
+            target = min(target, max(0.0, duration - 250.0))
+        record = self.seeks.start("seek", target)
+        self.player.setPosition(int(target))
+        self._update_state()
+        return record
+
+    def seek_by(self, delta_ms: float) -> SeekRecord | None:
+        return self.seek(self.player.position() + delta_ms)
+
+    def toggle(self) -> None:
+        if self.player.playbackState() == _State.PlayingState:
+            self.player.pause()
+        elif self.url is not None and self.error is None:
+            if self.player.mediaStatus() == _Status.EndOfMedia:
+                self.seek(0)
+            self.player.play()
+
+    def _on_error(self, error: QMediaPlayer.Error, text: str) -> None:
+        if error == QMediaPlayer.Error.NoError:
+            return
+        self.error = text or error.name
+        self.seeks.cancel()
+        self._update_state()
+        self.failed.emit(self.error)
+
+    def _compute_state(self) -> PlayState:
+        status, playing = self.player.mediaStatus(), self.player.playbackState()
+        pending = self.seeks.pending
+        if self.error is not None or status == _Status.InvalidMedia:
+            return PlayState.ERROR
+        if self.url is None:
+            return PlayState.IDLE
+        if (pending is not None and pending.kind == "open") or status == _Status.LoadingMedia:
+            return PlayState.LOADING
+        if self.stalls.stalled:
+            return PlayState.STALLED
+        if pending is not None:
+            return PlayState.BUFFERING
+        if status == _Status.EndOfMedia:
+            return PlayState.ENDED
+        if playing == _State.PlayingState:
+            return PlayState.PLAYING
+        if playing == _State.PausedState:
+            return PlayState.PAUSED
+        return PlayState.IDLE
+
+    def _on_status(self, status: QMediaPlayer.MediaStatus) -> None:
+        if status == _Status.LoadingMedia:
+            self._loading_seen = True
+        elif self._loading_seen and status in (_Status.LoadedMedia, _Status.BufferingMedia, _Status.BufferedMedia):
+            self.seeks.arm()  # Qt reports the old media's status first; only a load after LoadingMedia is ours
+        self._update_state()
+
+    def _update_state(self, *_: object) -> None:
+        state = self._compute_state()
+        if state != self._state:
+            self._state = state
+            self.stateChanged.emit(state)

@@ -1,0 +1,82 @@
+"""Where the player's bundled files live (icons, style sheet, demo media), in a source tree and a frozen build.
+
+Why one module: PyInstaller unpacks data next to ``sys._MEIPASS`` while a source checkout keeps it at the
+repository root, and every caller should not have to know which.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST_NAME = "manifest.json"
+#: File types the demo folder may hold when it has no manifest (the emulator serves every file regardless).
+_MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".mp3", ".ogg", ".opus")
+
+
+def resources_dir() -> Path:
+    """``resources/`` of a source checkout, or the one a frozen build unpacked."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def resource(*parts: str) -> Path:
+    return resources_dir().joinpath(*parts)
+
+
+def default_demo_dir() -> Path:
+    return resource("demo")
+
+
+@dataclass(frozen=True)
+class DemoPiece:
+    """One file of the demo folder, as its manifest describes it (or as little as the file name tells)."""
+
+    file: str
+    title: str
+    piece_cid: str | None = None
+    size: int | None = None
+    duration_s: float | None = None
+
+
+class DemoError(Exception):
+    """The demo folder is missing or empty; the message says which folder and what was expected."""
+
+
+def demo_pieces(directory: Path) -> list[DemoPiece]:
+    """The demo pieces of ``directory``: the manifest's entries in order (first = default), else media files.
+
+    Without a manifest, the PieceCIDs are unknown here; the emulator computes them when it loads the folder.
+    """
+    if not directory.is_dir():
+        raise DemoError(f"the demo folder {directory} does not exist")
+    manifest = directory / MANIFEST_NAME
+    if manifest.exists():
+        try:
+            entries = json.loads(manifest.read_text())["pieces"]
+            pieces = [
+                DemoPiece(
+                    file=str(e["file"]),
+                    title=str(e.get("title") or e["file"]),
+                    piece_cid=e.get("piece_cid"),
+                    size=e.get("size"),
+                    duration_s=e.get("duration_s"),
+                )
+                for e in entries
+            ]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DemoError(f"the demo manifest {manifest} is not readable: {exc}") from exc
+        pieces = [p for p in pieces if (directory / p.file).is_file()]
+    else:
+        pieces = [
+            DemoPiece(file=p.name, title=p.stem)
+            for p in sorted(directory.iterdir())
+            if p.is_file() and p.suffix.lower() in _MEDIA_SUFFIXES
+        ]
+    if not pieces:
+        raise DemoError(f"the demo folder {directory} holds no playable media")
+    return pieces

@@ -1,0 +1,163 @@
+"""Seek → first frame: how long each seek (and the first open) took, and whether its bytes were cached.
+
+The Qt FFmpeg backend reports no buffered ranges and no seek completion, so the truth is the video sink: a seek
+is done when a frame whose start time is near the target is handed to the sink. Its latency is the time from the
+seek request to that frame.
+
+Whether a seek was served from cache comes from the proxy's events: the player→proxy requests that started
+after the seek, and the tiers their slices came from (memory/disk = cached; upstream/in flight = waited for the
+network). A seek that needed no new request at all (Qt still had the bytes) also counts as cached.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtMultimedia import QVideoFrame, QVideoSink
+
+from proxy.events import Event, RequestStarted, SliceRead, UpstreamStarted
+
+#: A frame within this distance of the target counts as the seek's frame (Qt lands exactly on the target frame
+#: when it can; half a second covers a container whose timestamps do not start at zero).
+DEFAULT_TOLERANCE_MS = 500.0
+DEFAULT_TIMEOUT_S = 15.0
+#: Frames decoded before a seek can still reach the sink just after it; a frame that continues the old position
+#: this closely is one of those, not the seek's.
+_STALE_MS = 250.0
+_NETWORK_TIERS = ("upstream", "inflight")
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class SeekRecord:
+    kind: str  # "open" (time to first frame) or "seek"
+    target_ms: float
+    started_wall: float
+    started: float
+    id: int = field(default_factory=lambda: next(_ids))
+    #: "pending", "shown" (a frame near the target arrived), "timeout", or "superseded" (another seek came first).
+    outcome: str = "pending"
+    latency_ms: float | None = None
+    frame_ms: float | None = None
+    request_ids: set[int] = field(default_factory=set)
+    fetch_ids: set[int] = field(default_factory=set)
+    tiers: set[str] = field(default_factory=set)
+    #: Where playback was when the seek began (the last frame's time), to recognise late frames from there.
+    from_ms: float | None = None
+    #: An open only counts frames once the new media has loaded (a late frame of the old one may arrive first).
+    armed: bool = True
+
+    @property
+    def cached(self) -> bool:
+        """No byte this seek needed had to wait for an upstream."""
+        return not (self.tiers & set(_NETWORK_TIERS))
+
+
+class SeekMonitor(QObject):
+    #: A :class:`SeekRecord` whose outcome is final ("shown" or "timeout").
+    finished = Signal(object)
+    #: Every frame handed to the sink: its start time in ms.
+    frame = Signal(float)
+
+    def __init__(
+        self,
+        flush_events: Callable[[], None] = lambda: None,
+        tolerance_ms: float = DEFAULT_TOLERANCE_MS,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.tolerance_ms = tolerance_ms
+        self.frames = 0
+        self.pending: SeekRecord | None = None
+        self.last_frame_ms: float | None = None
+        self.history: list[SeekRecord] = []
+        self._flush_events = flush_events
+        self._timeout = QTimer(self, singleShot=True, interval=int(timeout_s * 1000))
+        self._timeout.timeout.connect(self._timed_out)
+        self._sink: QVideoSink | None = None
+
+    def attach(self, sink: QVideoSink) -> None:
+        if self._sink is not None:
+            self._sink.videoFrameChanged.disconnect(self._on_frame)
+        self._sink = sink
+        sink.videoFrameChanged.connect(self._on_frame)
+
+    def start(self, kind: str, target_ms: float) -> SeekRecord:
+        """Call just before asking the player to open or seek."""
+        if self.pending is not None:
+            self.pending.outcome = "superseded"
+        self.pending = SeekRecord(
+            kind, target_ms, time.time(), time.perf_counter(), from_ms=self.last_frame_ms, armed=kind != "open"
+        )
+        self._timeout.start()
+        return self.pending
+
+    def cancel(self) -> None:
+        self.pending = None
+        self._timeout.stop()
+
+    def reset(self) -> None:
+        self.cancel()
+        self.history.clear()
+        self.frames = 0
+        self.last_frame_ms = None
+
+    def arm(self) -> None:
+        """The new media has loaded: frames from now on belong to it (called by the playback)."""
+        if self.pending is not None:
+            self.pending.armed = True
+
+    def observe(self, events: list[Event]) -> None:
+        """Attribute proxy events to the pending seek (connected to the bridge)."""
+        record = self.pending
+        if record is None:
+            return
+        for event in events:
+            if event.at < record.started_wall:
+                continue
+            if isinstance(event, RequestStarted):
+                record.request_ids.add(event.request_id)
+            elif isinstance(event, SliceRead) and event.request_id in record.request_ids:
+                record.tiers.add(event.tier)
+            elif isinstance(event, UpstreamStarted):
+                record.fetch_ids.add(event.fetch_id)
+
+    def _on_frame(self, frame: QVideoFrame) -> None:
+        if not frame.isValid():
+            return
+        self.frames += 1
+        start_ms = frame.startTime() / 1000.0 if frame.startTime() >= 0 else -1.0
+        self.frame.emit(start_ms)
+        self.last_frame_ms = start_ms
+        record = self.pending
+        if record is None or not record.armed or not self._lands(record, start_ms):
+            return
+        self._flush_events()  # the reads behind this frame's bytes are already queued: count them first
+        record.latency_ms = (time.perf_counter() - record.started) * 1000.0
+        record.frame_ms = start_ms
+        self._finish(record, "shown")
+
+    def _lands(self, record: SeekRecord, start_ms: float) -> bool:
+        if record.kind == "open":
+            return True
+        if abs(start_ms - record.target_ms) > self.tolerance_ms:
+            return False
+        origin = record.from_ms
+        continues_old = origin is not None and 0.0 <= start_ms - origin <= _STALE_MS
+        return not continues_old or abs(record.target_ms - origin) <= _STALE_MS
+
+    def _timed_out(self) -> None:
+        if self.pending is not None:
+            self._finish(self.pending, "timeout")
+
+    def _finish(self, record: SeekRecord, outcome: str) -> None:
+        record.outcome = outcome
+        self.pending = None
+        self._timeout.stop()
+        self.history.append(record)
+        self.finished.emit(record)

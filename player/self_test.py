@@ -1,0 +1,255 @@
+"""``pieceplayer --self-test``: play headless, seek, and prove frames arrive near every target.
+
+CI and the packaged build run this to show that playback works end to end: the bundled demo piece (or a given
+CID/URL) is served by the emulated CDN with 50 ms of latency through a fresh proxy cache, played by a real
+QMediaPlayer into a video sink, and seeked. The last stdout line is one JSON object with the figures; the exit
+status is 0 only if frames were decoded and every seek showed a frame near its target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtMultimedia import QVideoSink
+
+from player.bridge import EventBridge
+from player.controller import Controller
+from player.host import HostConfig, ProxyHost
+from player.playback import Playback
+from player.probe import explain_failure
+from player.resources import DemoError, demo_pieces
+from player.seek_monitor import DEFAULT_TOLERANCE_MS, SeekRecord
+from player.settings import DEFAULT_DEMO_LATENCY_MS, Settings
+from player.target import Target
+from proxy.upstream import Source, template_source
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEEKS_S = (10.0, 45.0, 5.0, 30.0, 10.0)
+TIME_LIMIT_S = 60.0
+#: Playing time between seeks, so each seek starts from steady playback as a viewer's would.
+PLAY_BETWEEN_S = 0.6
+#: Seeks are kept this far before the end, where a frame is still certain to follow.
+END_MARGIN_S = 1.0
+
+
+@dataclass
+class SelfTestPlan:
+    target: Target | None = None
+    #: The demo CDN before the other upstreams (no CID given, or --demo).
+    demo_first: bool = True
+    upstreams: list[str] = field(default_factory=list)
+    direct: bool = False
+    seeks_s: list[float] | None = None
+    demo_dir: Path | None = None
+    time_limit_s: float = TIME_LIMIT_S
+    latency_ms: float = DEFAULT_DEMO_LATENCY_MS
+
+
+class SelfTestFailed(Exception):
+    """A check failed; the message says which, in words."""
+
+
+def clamp_seeks(seeks_s: list[float], duration_s: float) -> list[float]:
+    """Keep each target inside the media, ``END_MARGIN_S`` before its end."""
+    ceiling = max(0.0, duration_s - END_MARGIN_S)
+    return [round(min(max(0.0, s), ceiling), 3) for s in seeks_s]
+
+
+def _say(text: str) -> None:
+    print(f"self-test: {text}", file=sys.stderr, flush=True)
+
+
+async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
+    """Run the plan; returns the exit status and the summary (which says what failed, if anything)."""
+    summary: dict = {
+        "ok": False,
+        "error": None,
+        "ttff_ms": None,
+        "seeks": [],
+        "frames": 0,
+        "stalls": 0,
+        "upstream_bytes": None,
+        "served_bytes": None,
+    }
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pieceplayer-self-test-") as cache_dir:
+        session = _Session(plan, Path(cache_dir), summary)
+        try:
+            await asyncio.wait_for(session.run(), plan.time_limit_s)
+        except SelfTestFailed as exc:
+            summary["error"] = str(exc)
+        except TimeoutError:
+            summary["error"] = f"the self-test did not finish within {plan.time_limit_s:g} s"
+        finally:
+            await session.collect()
+            await session.close()
+    if summary["error"] is None:
+        summary["error"] = verdict(summary)
+    summary["ok"] = summary["error"] is None
+    summary["elapsed_s"] = round(time.monotonic() - started, 2)
+    return (0 if summary["ok"] else 1), summary
+
+
+def verdict(summary: dict) -> str | None:
+    """Why a finished run still fails the contract: no frames, or a seek that showed no frame near its target."""
+    if not summary["frames"]:
+        return "no video frame was decoded"
+    missed = [r["target_s"] for r in summary["seeks"] if r["latency_ms"] is None]
+    if missed:
+        targets = ", ".join(f"{t:g}" for t in missed)
+        return f"no frame within ±{DEFAULT_TOLERANCE_MS / 1000:g} s of the seek target(s) {targets} s"
+    return None
+
+
+class _Session:
+    def __init__(self, plan: SelfTestPlan, cache_dir: Path, summary: dict) -> None:
+        self.plan = plan
+        self.summary = summary
+        self.cache_dir = cache_dir
+        self.host: ProxyHost | None = None
+        self.controller: Controller | None = None
+
+    def _sources(self) -> list[Source]:
+        sources = [template_source(t) for t in self.plan.upstreams]
+        if not sources and self.plan.target is not None:
+            sources = Settings().sources()
+        return sources
+
+    async def run(self) -> None:
+        plan, summary = self.plan, self.summary
+        demo = []
+        if plan.demo_dir is not None:
+            try:
+                demo = demo_pieces(plan.demo_dir)
+            except DemoError as exc:
+                if plan.target is None:
+                    raise SelfTestFailed(f"no demo piece to play: {exc}") from None
+        config = HostConfig(
+            cache_dir=self.cache_dir,
+            sources=self._sources(),
+            demo_dir=plan.demo_dir if demo else None,
+            demo_first=plan.demo_first,
+            demo_latency_ms=plan.latency_ms,
+        )
+        self.host = ProxyHost(config)
+        self.host.start()
+        bridge = EventBridge(self.host.bus)
+        playback = Playback(QVideoSink(), bridge.flush, audio=False)
+        controller = self.controller = Controller(self.host, playback, bridge, sources=config.sources, demo=demo)
+        target, title = (plan.target, None) if plan.target is not None else controller.demo_target(0)
+        opened = controller.open(target, title=title, direct=plan.direct)
+        if opened is None:
+            raise SelfTestFailed(controller.error or "the piece could not be opened")
+        summary.update(
+            piece=target.cid_text or target.text,
+            title=opened.title,
+            via=opened.via,
+            direct=opened.via == "direct",
+        )
+        _say(f"playing {opened.title} via {opened.via}: {opened.url}")
+        record = playback.seeks.pending
+        assert record is not None
+        first = await self._wait(playback, record)
+        if first.latency_ms is None:
+            raise SelfTestFailed("no frame was decoded within the time limit of the first frame")
+        summary["ttff_ms"] = round(first.latency_ms, 1)
+        _say(f"first frame after {first.latency_ms:.0f} ms")
+        duration_s = await self._duration(playback)
+        summary["duration_s"] = round(duration_s, 3)
+        targets = clamp_seeks(list(plan.seeks_s or DEFAULT_SEEKS_S), duration_s)
+        results = summary["seeks"] = []
+        for target_s in targets:
+            await asyncio.sleep(PLAY_BETWEEN_S)
+            seek = playback.seek(target_s * 1000.0)
+            if seek is None:
+                raise SelfTestFailed(f"the player refused to seek to {target_s:g} s")
+            done = await self._wait(playback, seek)
+            cached = done.cached and opened.via == "proxy"
+            latency = round(done.latency_ms, 1) if done.latency_ms is not None else None
+            results.append({"target_s": target_s, "latency_ms": latency, "cached": cached})
+            if done.frame_ms is not None:
+                results[-1]["frame_s"] = round(done.frame_ms / 1000.0, 3)
+            _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "no frame"))
+        await asyncio.sleep(PLAY_BETWEEN_S)
+
+    async def _wait(self, playback: Playback, record: SeekRecord) -> SeekRecord:
+        """Until the record is final; a player error ends the test with the proxy's explanation."""
+        done: asyncio.Future[SeekRecord] = asyncio.get_running_loop().create_future()
+
+        def finished(finished_record: SeekRecord) -> None:
+            if finished_record is record and not done.done():
+                done.set_result(record)
+
+        def failed(text: str) -> None:
+            if not done.done():
+                done.set_exception(SelfTestFailed(text))
+
+        playback.seeks.finished.connect(finished)
+        playback.failed.connect(failed)
+        try:
+            if record.outcome != "pending":
+                return record
+            return await done
+        except SelfTestFailed as exc:
+            url = playback.url or ""
+            raise SelfTestFailed(str(await explain_failure(url, str(exc)))) from None
+        finally:
+            playback.seeks.finished.disconnect(finished)
+            playback.failed.disconnect(failed)
+
+    async def _duration(self, playback: Playback) -> float:
+        for _ in range(100):
+            duration = playback.player.duration()
+            if duration > 0:
+                return duration / 1000.0
+            await asyncio.sleep(0.05)
+        raise SelfTestFailed("the player never learnt the media's duration")
+
+    async def collect(self) -> None:
+        """Fill in the figures, also after a failure (they help to see what went wrong)."""
+        summary, controller = self.summary, self.controller
+        if controller is None or self.host is None or self.host.runner is None:
+            return
+        playback = controller.playback
+        via = controller.current.via if controller.current is not None else "proxy"
+        summary["frames"] = playback.seeks.frames
+        summary["stalls"] = playback.stalls.count
+        summary["stalled_s"] = round(playback.stalls.total_now(), 3)
+        latencies = [r["latency_ms"] for r in summary.get("seeks", []) if r["latency_ms"] is not None]
+        if latencies:
+            ordered = sorted(latencies)
+            summary["seek_median_ms"] = ordered[len(ordered) // 2]
+            summary["seek_max_ms"] = ordered[-1]
+        summary["source"] = controller.source or None
+        if via == "proxy":
+            snapshot = await self.host.snapshot()
+            summary["upstream_bytes"] = snapshot["bytes_upstream"]
+            summary["served_bytes"] = snapshot["bytes_served"]
+            summary["upstream_requests"] = snapshot["upstream_requests"]
+            summary["player_requests"] = snapshot["requests"]
+        else:  # without the proxy, only our own demo CDN can say how many bytes it sent
+            emulator = self.host.emulator
+            url = controller.current.url if controller.current is not None else ""
+            ours = emulator is not None and bool(emulator.base_url) and url.startswith(emulator.base_url)
+            sent = emulator.counters.bytes_sent if ours and emulator is not None else None
+            summary["upstream_bytes"] = sent
+            summary["served_bytes"] = sent
+
+    async def close(self) -> None:
+        if self.controller is not None:
+            self.controller.close()
+        elif self.host is not None:
+            self.host.stop()
+
+
+def print_summary(summary: dict) -> None:
+    """The contract: one JSON object as the last line on stdout."""
+    print(json.dumps(summary, separators=(",", ":")), flush=True)

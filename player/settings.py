@@ -1,0 +1,146 @@
+"""What the player remembers between runs: upstream choices, cache, window, volume, recent pieces.
+
+Stored with QSettings in an INI file under the platform's config folder (platformdirs), so it is a plain text
+file a user can read, and tests can point it at a temporary path. Values are stored as JSON text: QSettings' INI
+backend would turn a one-element list into a string and numbers into strings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from PySide6.QtCore import QByteArray, QSettings
+
+from player.host import HostConfig
+from proxy.cache import DEFAULT_DISK_CAP, DEFAULT_SLICE_SIZE
+from proxy.config import APP_NAME, default_cache_dir
+from proxy.upstream import Source, filbeam_source, template_source
+
+log = logging.getLogger(__name__)
+
+HISTORY_LENGTH = 20
+NETWORKS = ("mainnet", "calibration")
+SLICE_SIZES = (256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20)
+DEFAULT_DEMO_LATENCY_MS = 50.0
+
+
+def default_settings_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "settings.ini"
+
+
+class _Value:
+    """A typed setting: ``settings.volume`` reads and writes ``volume`` in the file."""
+
+    def __init__(self, default: Any) -> None:
+        self.default = default
+        self.key = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, settings: Settings | None, owner: type) -> Any:
+        if settings is None:
+            return self
+        raw = settings.store.value(self.key)
+        if raw is None:
+            return self.default
+        try:
+            value = json.loads(raw)
+        except (TypeError, ValueError):
+            log.warning("ignoring an unreadable setting %s=%r", self.key, raw)
+            return self.default
+        if self.default is not None and type(value) is not type(self.default):
+            if isinstance(self.default, float) and isinstance(value, int):
+                return float(value)
+            return self.default
+        return value
+
+    def __set__(self, settings: Settings, value: Any) -> None:
+        settings.store.setValue(self.key, json.dumps(value))
+
+
+class _Bytes:
+    """Opaque Qt state (window geometry, dock layout)."""
+
+    def __init__(self) -> None:
+        self.key = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    def __get__(self, settings: Settings | None, owner: type) -> Any:
+        if settings is None:
+            return self
+        value = settings.store.value(self.key)
+        return value if isinstance(value, QByteArray) else None
+
+    def __set__(self, settings: Settings, value: QByteArray) -> None:
+        settings.store.setValue(self.key, value)
+
+
+class Settings:
+    network = _Value("mainnet")
+    payer = _Value("")
+    templates = _Value([])
+    cache_dir_text = _Value("")
+    cache_size = _Value(DEFAULT_DISK_CAP)
+    slice_size = _Value(DEFAULT_SLICE_SIZE)
+    demo_latency_ms = _Value(DEFAULT_DEMO_LATENCY_MS)
+    hover_prefetch = _Value(True)
+    history = _Value([])
+    volume = _Value(0.8)
+    muted = _Value(False)
+    panel_visible = _Value(True)
+    geometry = _Bytes()
+    window_state = _Bytes()
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_settings_path()
+        self.store = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.cache_dir_text) if self.cache_dir_text else default_cache_dir()
+
+    @cache_dir.setter
+    def cache_dir(self, path: Path | None) -> None:
+        self.cache_dir_text = str(path) if path and Path(path) != default_cache_dir() else ""
+
+    def remember(self, text: str) -> None:
+        """Put a played CID or URL first in the history (once), keeping the last few."""
+        history = [text, *(h for h in self.history if h != text)]
+        self.history = history[:HISTORY_LENGTH]
+
+    def sources(self) -> list[Source]:
+        """The configured upstreams: FilBeam for the payer (if set), then custom templates, in order."""
+        sources: list[Source] = []
+        if self.payer:
+            try:
+                sources.append(filbeam_source(self.payer, self.network))
+            except ValueError as exc:
+                log.warning("ignoring the FilBeam setting: %s", exc)
+        for template in self.templates:
+            try:
+                sources.append(template_source(template))
+            except ValueError as exc:
+                log.warning("ignoring an upstream template: %s", exc)
+        return sources
+
+    def sync(self) -> None:
+        self.store.sync()
+
+    def host_config(self, demo_dir: Path | None, *, demo_first: bool, sources: list[Source]) -> HostConfig:
+        """The proxy these settings ask for (``sources``: the command line's, then the configured ones)."""
+        return HostConfig(
+            cache_dir=self.cache_dir,
+            sources=[*sources, *self.sources()],
+            demo_dir=demo_dir,
+            demo_first=demo_first,
+            demo_latency_ms=self.demo_latency_ms,
+            slice_size=self.slice_size,
+            disk_cap=self.cache_size,
+        )

@@ -1,0 +1,79 @@
+"""The video, or a card in its place when there is nothing to show (an error, nothing opened yet).
+
+QVideoWidget renders through a native surface that other widgets cannot be drawn over reliably, so messages
+replace the video in a stack instead of floating above it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtMultimediaWidgets import QVideoWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from player.icons import icon
+
+_TEXT_WIDTH = 620
+
+
+class MessageCard(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageCard")
+        self.symbol = QLabel()
+        self.symbol.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel()
+        self.title.setObjectName("cardTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text = QLabel()
+        self.text.setObjectName("cardText")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail = QLabel()
+        self.detail.setObjectName("cardDetail")
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box = QWidget()  # a column of bounded width, centred: wrapped labels then get their full height
+        box.setObjectName("cardColumn")
+        box.setMaximumWidth(_TEXT_WIDTH)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.symbol)
+        column.addSpacing(8)
+        column.addWidget(self.title)
+        column.addWidget(self.text)
+        column.addSpacing(6)
+        column.addWidget(self.detail)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(box, 4)
+        row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(1)
+
+    def show_message(self, title: str, text: str, symbol: str, detail: str = "") -> None:
+        self.symbol.setPixmap(icon(symbol).pixmap(56, 56))
+        self.title.setText(title)
+        self.text.setText(text)
+        self.detail.setText(detail)
+        self.detail.setVisible(bool(detail))
+
+
+class VideoArea(QStackedWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.video = QVideoWidget()
+        self.video.setObjectName("video")
+        self.card = MessageCard()
+        self.addWidget(self.video)
+        self.addWidget(self.card)
+
+    def show_video(self) -> None:
+        self.setCurrentWidget(self.video)
+
+    def show_message(self, title: str, text: str, symbol: str = "info", detail: str = "") -> None:
+        self.card.show_message(title, text, symbol, detail)
+        self.setCurrentWidget(self.card)
