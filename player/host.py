@@ -31,8 +31,6 @@ from proxy.upstream import Source, UpstreamError, template_source
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: ProxyConfig needs one source to start; it is replaced before the first request is served.
-_UNSET_SOURCE = template_source("http://127.0.0.1:9/{cid}")
 EMULATOR_LABEL = "emulator"
 
 
@@ -65,7 +63,7 @@ class ProxyHost:
         if config.demo_dir is not None:
             self.emulator = Emulator(config.demo_dir, Knobs(latency_ms=config.demo_latency_ms))
         proxy_config = ProxyConfig(
-            sources=[_UNSET_SOURCE],
+            sources=[],  # set once the demo CDN (if any) is listening
             cache_dir=config.cache_dir,
             cache={"slice_size": config.slice_size, "disk_cap": config.disk_cap, "memory_cap": config.memory_cap},
         )
@@ -111,14 +109,14 @@ class ProxyHost:
         return bool(self.sources())
 
     def _apply_sources(self) -> None:
-        sources = self.sources() or [_UNSET_SOURCE]
+        sources = self.sources()
+        runner = self.runner
+        if runner is not None:
 
-        async def swap() -> None:
-            server = self.runner.server if self.runner else None
-            if server is not None and server.upstream is not None:
-                server.upstream.sources[:] = sources
+            async def swap() -> None:  # synchronous for the caller: the next request sees the new sources
+                runner.server.set_sources(sources)
 
-        self.call(swap)
+            self.call(swap)
 
     def source_label(self, name: str) -> str:
         """A short name for the status bar: FilBeam, SP <host>, emulator, or the upstream's host."""
@@ -157,9 +155,8 @@ class ProxyHost:
 
     async def run(self, make: Callable[[], Awaitable[T]]) -> T:
         """Await ``make()`` on the proxy loop from the GUI's (qasync) loop without blocking the GUI."""
-        assert self.runner is not None and self.runner.loop is not None
-        future = asyncio.run_coroutine_threadsafe(_await(make), self.runner.loop)
-        return await asyncio.wrap_future(future)
+        assert self.runner is not None
+        return await asyncio.wrap_future(self.runner.submit(make))
 
     async def snapshot(self) -> dict:
         """The proxy's counters (the ``/stats`` document)."""
@@ -177,20 +174,16 @@ class ProxyHost:
         if runner is None:
             return
 
-        def prefetch() -> None:
-            prefetcher = runner.server.prefetcher
-            if prefetcher is not None:
-                prefetcher.hover(key, time_s)
-
-        runner.call_soon(prefetch)
+        runner.call_soon(lambda: runner.server.hover(key, time_s))
 
     def clear_cache(self) -> None:
-        async def clear() -> None:
-            server = self.runner.server if self.runner else None
-            if server is not None and server.cache is not None:
-                server.cache.clear()
+        runner = self.runner
+        if runner is not None:
 
-        self.call(clear)
+            async def clear() -> None:
+                runner.server.clear_cache()
+
+            self.call(clear)
 
     def set_demo_latency(self, latency_ms: float) -> None:
         self.config.demo_latency_ms = latency_ms
@@ -213,7 +206,3 @@ class ProxyHost:
                 log.warning("the demo CDN did not stop cleanly: %s", exc)
         self.runner.stop()
         self.runner = None
-
-
-async def _await(make: Callable[[], Awaitable[T]]) -> T:
-    return await make()

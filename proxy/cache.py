@@ -32,6 +32,7 @@ from pathlib import Path
 from proxy.cid import PieceCid
 from proxy.disk import DiskSliceStore
 from proxy.events import (
+    CacheCleared,
     Event,
     EventBus,
     PieceKnown,
@@ -40,6 +41,7 @@ from proxy.events import (
     SliceRead,
     SliceRejected,
     SliceStored,
+    UpstreamProgress,
     UpstreamRetry,
     next_id,
 )
@@ -60,6 +62,12 @@ DEFAULT_READAHEAD = 8 * MiB
 #: Longest single upstream range, in slices, even for a reader that wants more.
 MAX_RUN_SLICES = 32
 DEFAULT_MAX_FETCHES = 16
+#: A reader waiting on a slice checks this often whether the fetch that should bring it is too slow…
+STEAL_CHECK_SECONDS = 0.2
+#: …which it is when reaching the slice would take longer than this (or twice that fetch's first-byte time).
+STEAL_AFTER_SECONDS = 0.5
+#: A fetch's rate is measured once it has been receiving for this long.
+MIN_RATE_WINDOW = 0.1
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ class SliceBuffer:
     that is behind finishes what it can and then asks again; ``error`` says why, if it was a failure.
     """
 
-    __slots__ = ("_changed", "data", "ended", "error", "filled", "index", "length", "served")
+    __slots__ = ("_changed", "data", "ended", "error", "filled", "index", "length", "owner", "served")
 
     def __init__(self, index: int, length: int) -> None:
         self.index = index
@@ -118,6 +126,8 @@ class SliceBuffer:
         #: A player request read from it while it was filling (it is not "fetched but never served").
         self.served = False
         self.error: UpstreamError | None = None
+        #: The fetch filling it.
+        self.owner: _Fetch | None = None
         self._changed = asyncio.Event()
 
     @property
@@ -173,6 +183,19 @@ class _Fetch:
     body_end: int | None = None
     source: Source | None = None
     task: asyncio.Task | None = None
+    #: After a reader took over the slices from here on (this fetch was too slow to reach them), the last byte
+    #: this fetch may still usefully deliver.
+    limit: int | None = None
+    received: int = 0
+    #: Loop time of the first body byte, and seconds from the request to it.
+    first_byte_at: float | None = None
+    ttfb: float = 0.0
+
+    def rate(self, now: float) -> float | None:
+        """Bytes per second since the first body byte, once there is enough to tell."""
+        if self.first_byte_at is None or now - self.first_byte_at < MIN_RATE_WINDOW or not self.received:
+            return None
+        return self.received / (now - self.first_byte_at)
 
 
 @dataclass(eq=False)
@@ -492,7 +515,11 @@ class SliceCache:
         size = self.slice_size
         here = cursor.pos // size
         last = cursor.window_end // size
-        first_missing = next((i for i in range(here, last + 1) if self._missing(piece, i)), None)
+        if self._missing(piece, here) and (stream := self._covering(piece, here)) is not None:
+            self._claim(piece, stream, here)  # the reader waits on the stream; if it is too slow, it steals back
+        first_missing = next(
+            (i for i in range(here, last + 1) if self._missing(piece, i) and self._covering(piece, i) is None), None
+        )
         if first_missing is None:
             return
         if first_missing != here and first_missing - here > (last - here) // 2:
@@ -524,7 +551,7 @@ class SliceCache:
         reach that reader's position.
         """
         size = self.slice_size
-        target_end = fetch.body_end if fetch.body_end is not None else (fetch.last + 1) * size - 1
+        target_end = self._target_end(fetch)
         allowance = self.routing.gap_allowance(piece.key, fetch.source)
         return any(
             fetch.pos < (c.window_end // size + 1) * size
@@ -532,6 +559,56 @@ class SliceCache:
             and (allowance is None or c.pos - fetch.pos <= allowance)
             for c in piece.cursors
         )
+
+    def _target_end(self, fetch: _Fetch) -> int:
+        """The last byte this fetch will deliver: its body's end, or its claimed run before the answer came."""
+        end = fetch.body_end if fetch.body_end is not None else (fetch.last + 1) * self.slice_size - 1
+        return end if fetch.limit is None else min(end, fetch.limit)
+
+    def _covering(self, piece: _Piece, index: int) -> _Fetch | None:
+        """A whole-piece stream already under way that will pass this slice (read-ahead must not ask twice)."""
+        start = index * self.slice_size
+        for fetch in piece.fetches:
+            allowance = self.routing.gap_allowance(piece.key, fetch.source)
+            if (
+                fetch.body_end is not None
+                and fetch.pos <= start <= self._target_end(fetch)
+                and (allowance is None or start - fetch.pos <= allowance)
+            ):
+                return fetch
+        return None
+
+    def steal_if_slow(self, piece: _Piece, buffer: SliceBuffer) -> bool:
+        """A reader waits for a slice a stream has not reached: take the slice back if the stream is too slow.
+
+        This happens when a FilBeam whole-piece answer streams from byte 0 and the player seeks ahead of it: at a
+        few hundred KB/s, waiting for the stream to arrive can take many seconds where a new range request takes
+        one round trip. The slice and those after it are released from the slow fetch (which stops short of
+        them) and the reader's next look starts a fetch of its own.
+        """
+        owner = buffer.owner
+        if owner is None or buffer.filled or buffer.ended:
+            return False
+        now = asyncio.get_running_loop().time()
+        rate = owner.rate(now)
+        start = buffer.index * self.slice_size
+        if rate is None or owner.pos >= start:
+            return False
+        eta = (start - owner.pos) / rate
+        if eta <= max(STEAL_AFTER_SECONDS, 2 * owner.ttfb):
+            return False
+        owner.limit = start - 1
+        for index in [i for i in owner.buffers if i >= buffer.index]:
+            taken = owner.buffers.pop(index)
+            if taken.filled:
+                owner.buffers[index] = taken
+                continue
+            if piece.inflight.get(index) is taken:
+                del piece.inflight[index]
+            taken.end()
+        log.info("piece %s: fetch %d would need %.1f s to reach slice %d; asking again", piece.key[:16], owner.id,
+                 eta, buffer.index)  # fmt: skip
+        return True
 
     # --- fetching ------------------------------------------------------------------------------------------
 
@@ -546,6 +623,7 @@ class SliceCache:
 
     def _claim(self, piece: _Piece, fetch: _Fetch, index: int) -> SliceBuffer:
         buffer = SliceBuffer(index, self._slice_length(piece, index))
+        buffer.owner = fetch
         fetch.buffers[index] = buffer
         piece.inflight[index] = buffer
         return buffer
@@ -557,7 +635,9 @@ class SliceCache:
             async with self._fetch_slots:
                 if piece.size is not None and not self._wanted(piece, fetch):
                     return
+                opened = asyncio.get_running_loop().time()
                 body = await self._open(piece, fetch)
+                fetch.ttfb = asyncio.get_running_loop().time() - opened
                 await self._check_version(piece, fetch, body)
                 self._learn(piece, fetch, body)
                 async with contextlib.aclosing(body.chunks()) as chunks:
@@ -700,12 +780,21 @@ class SliceCache:
         """Route a contiguous chunk into the slices it covers; keep complete slices that were missing."""
         view = memoryview(chunk)
         size = self.slice_size
+        if fetch.first_byte_at is None:
+            fetch.first_byte_at = asyncio.get_running_loop().time()
+        fetch.received += len(chunk)
         while view:
             index, offset = divmod(fetch.pos, size)
             length = self._slice_length(piece, index)
             take = min(len(view), length - offset)
             buffer = fetch.buffers.get(index)
-            if buffer is None and offset == 0 and self._missing(piece, index) and self._wanted(piece, fetch):
+            if (
+                buffer is None
+                and offset == 0
+                and (fetch.limit is None or fetch.pos <= fetch.limit)
+                and self._missing(piece, index)
+                and self._wanted(piece, fetch)
+            ):
                 buffer = self._claim(piece, fetch, index)
             if buffer is not None:
                 buffer.append(view[:take])
@@ -725,6 +814,7 @@ class SliceCache:
         assert buffer.data is not None
         by_reason = self.stats.fetched_by_reason
         by_reason[fetch.reason] = by_reason.get(fetch.reason, 0) + buffer.length
+        self.bus.publish(UpstreamProgress(fetch_id=fetch.id, piece=piece.key, bytes_received=fetch.received))
         if not buffer.served:
             piece.unserved[buffer.index] = fetch.reason
         self.memory.put(piece.key, buffer.index, buffer.data)
@@ -752,6 +842,9 @@ class SliceCache:
         """Forget every cached byte (the settings' "clear cache"); pieces being read refetch what they need."""
         self.memory.clear()
         self.disk.clear()
+        for piece in self._pieces.values():
+            piece.unserved.clear()
+        self.bus.publish(CacheCleared())
 
     async def close(self) -> None:
         self.verifier.close()
@@ -799,6 +892,7 @@ class SliceReader:
                 continue
             buffer = piece.inflight.get(index)
             if buffer is None:
+                await asyncio.sleep(0)  # never spin without letting the fetches run
                 continue
             self._publish_read(index, "inflight" if buffer.filled > 0 else "upstream")
             buffer.served = buffer.served or cursor.request_id is not None
@@ -857,7 +951,11 @@ class SliceReader:
                     raise buffer.error
                 return  # abandoned without error: the caller looks again and refetches if still needed
             else:
-                await buffer.wait()
+                try:
+                    async with asyncio.timeout(STEAL_CHECK_SECONDS):
+                        await buffer.wait()
+                except TimeoutError:
+                    self._cache.steal_if_slow(self._piece, buffer)
 
     def close(self) -> None:
         if not self._closed:

@@ -129,6 +129,11 @@ class SliceRejected(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CacheCleared(Event):
+    """Every cached slice was dropped (the settings' "clear cache")."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class CacheProblem(Event):
     """The disk cache could not do its job (full, read-only…); the proxy keeps serving from memory."""
 
@@ -162,6 +167,15 @@ class UpstreamResponse(Event):
     body_start: int
     body_end: int
     ttfb: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpstreamProgress(Event):
+    """A fetch completed another slice; ``bytes_received`` is its running total (at most one event per slice)."""
+
+    fetch_id: int
+    piece: str
+    bytes_received: int
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -68,13 +68,19 @@ class ProxyRunner:
 
     def call(self, make: Callable[[], Awaitable[T]], timeout: float | None = 30.0) -> T:
         """Run ``make()`` on the proxy loop from another thread and wait for its result."""
+        return self.submit(make).result(timeout)
+
+    def submit(self, make: Callable[[], Awaitable[T]]) -> concurrent.futures.Future[T]:
+        """Start ``make()`` on the proxy loop from another thread; the future resolves with its result.
+
+        For a caller with a loop of its own (the GUI's qasync loop): ``await asyncio.wrap_future(...)``.
+        """
         assert self.loop is not None
 
         async def run() -> T:
             return await make()
 
-        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(run(), self.loop)
-        return future.result(timeout)
+        return asyncio.run_coroutine_threadsafe(run(), self.loop)
 
     def call_soon(self, fn: Callable[[], object]) -> None:
         """Run a plain function on the proxy loop (fire and forget)."""

@@ -129,6 +129,21 @@ class ProxyServer:
             self.bus.publish(CacheProblem(message=message))
             return PieceStore(":memory:")
 
+    # --- control from the embedding program (call on the proxy's loop) ----------------------------------------
+
+    def set_sources(self, sources: list[Source]) -> None:
+        """Replace the upstreams, in order (the GUI's settings changed, or a pasted URL names a host)."""
+        assert self.upstream is not None
+        self.upstream.sources[:] = sources
+
+    def hover(self, piece_key: str, time_s: float) -> tuple[int, int] | None:
+        """Prefetch what a seek to ``time_s`` would read (the seek bar's hover); None before the piece's map."""
+        return self.prefetcher.hover(piece_key, time_s) if self.prefetcher is not None else None
+
+    def clear_cache(self) -> None:
+        assert self.cache is not None
+        self.cache.clear()
+
     async def stop(self) -> None:
         if self.prefetcher is not None:
             await self.prefetcher.close()

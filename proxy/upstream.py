@@ -319,9 +319,7 @@ class Upstream:
         timeouts: Timeouts | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not sources:
-            raise ValueError("at least one upstream source is needed")
-        self.sources = sources
+        self.sources = list(sources)
         self.bus = bus
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
@@ -383,6 +381,11 @@ class Upstream:
         """
         errors: list[UpstreamError] = []
         order = sources if sources is not None else self.candidates(key)
+        if not self.sources:
+            raise UpstreamError(
+                503,
+                "No upstream is configured: set a FilBeam payer address or an upstream URL in the settings",
+            )
         if not order:
             reasons = "; ".join(
                 f"{s.name}: {self.blocked_reason(key, s.name)}"

@@ -15,7 +15,14 @@ import pytest
 
 from proxy.cid import parse_piece_cid
 from proxy.emulator import Emulator, Knobs
-from proxy.events import PieceVerified, SourceRefused, UpstreamRetry
+from proxy.events import (
+    PieceVerified,
+    SourceRefused,
+    UpstreamFinished,
+    UpstreamResponse,
+    UpstreamRetry,
+    UpstreamStarted,
+)
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import Source, provider_source
 from tests.conftest import MiB, piece_of
@@ -101,6 +108,9 @@ async def test_402_mid_session_moves_to_the_provider_and_says_why(routed, cdn, p
     url = f"{proxy.base_url}/piece/{cid}"
     async with http.get(url, headers={"Range": "bytes=0-99"}) as response:
         assert await response.read() == data[:100]
+    async with asyncio.timeout(10):  # the CDN's whole-piece answer finishes its slice and stops
+        while not any(isinstance(e, UpstreamFinished) for e in events):
+            await asyncio.sleep(0.02)
     cdn.knobs.update(quota_rate=1.0)
     async with http.get(url, headers={"Range": f"bytes={2 * MiB}-{2 * MiB + 99}"}) as response:
         assert (response.status, await response.read()) == (206, data[2 * MiB : 2 * MiB + 100])
@@ -208,3 +218,39 @@ async def test_corrupt_piece_is_caught_by_commp_and_purged(media_dir, cdn, tmp_p
     finally:
         await proxy.stop()
         await liar.stop()
+
+
+async def test_read_ahead_does_not_fetch_again_what_a_whole_piece_stream_is_bringing(cdn, tmp_path, http):
+    """A CDN miss streams the whole piece from byte 0; read-ahead must ride on it, not pay for the bytes twice."""
+    cdn.knobs.update(bandwidth=4_000_000)
+    proxy = await start_proxy(cdn, None, tmp_path / "cache", readahead=MiB)
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert await response.read() == data
+        assert cdn.counters.requests == 1
+        assert cdn.counters.bytes_sent == len(data)
+    finally:
+        await proxy.stop()
+
+
+async def test_seek_ahead_of_a_slow_whole_piece_stream_asks_again_instead_of_waiting(cdn, tmp_path, http):
+    """At 300 KB/s the miss stream would need seconds to reach a seek target that a new range gets in one trip."""
+    cdn.knobs.update(bandwidth=300_000)
+    proxy = await start_proxy(cdn, None, tmp_path / "cache")
+    events: list = []
+    proxy.bus.subscribe(events.append)
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    url = f"{proxy.base_url}/piece/{cid}"
+    try:
+        async with http.get(url) as response:
+            assert await response.content.readexactly(100_000) == data[:100_000]
+        target = 2 * MiB + 12345
+        async with asyncio.timeout(20), http.get(url, headers={"Range": f"bytes={target}-"}) as response:
+            assert await response.content.readexactly(1000) == data[target : target + 1000]
+        far = [e for e in events if isinstance(e, UpstreamStarted) and e.start == 2 * MiB]
+        assert far, "the seek got its own range request instead of waiting for the stream"
+        answers = [e.status for e in events if isinstance(e, UpstreamResponse)]
+        assert answers[:2] == [200, 206]  # the miss streams from byte 0; the seek's own request is a hit
+    finally:
+        await proxy.stop()
