@@ -1,0 +1,44 @@
+"""Helpers every scenario shares: fair ordering, seek positions, and recording a probe as a sample."""
+
+from __future__ import annotations
+
+import random
+
+from bench.client import Probe
+from bench.contenders import Contender
+from bench.model import Cell, ScenarioResult
+from bench.plan import MiB, RunContext
+
+#: Seek targets avoid the last slice so that every probe can read on for a while.
+_TAIL = 2 * MiB
+
+
+def rotated(contenders: list[Contender], turn: int) -> list[Contender]:
+    """A different contender goes first each turn, so a slow drift of the machine favours nobody."""
+    if not contenders:
+        return []
+    turn %= len(contenders)
+    return contenders[turn:] + contenders[:turn]
+
+
+def spread_offsets(ctx: RunContext, count: int, rng: random.Random) -> list[int]:
+    """``count`` seek targets in distinct, evenly sized stretches of the piece, in random order, none aligned to
+    a slice boundary, so no target lands in a slice an earlier target (or its read-ahead) brought in."""
+    usable = ctx.piece.size - _TAIL
+    stretch = usable // count
+    offsets = [i * stretch + rng.randrange(1, max(2, stretch // 2)) for i in range(count)]
+    rng.shuffle(offsets)
+    return offsets
+
+
+def record_ttfb(cell: Cell, result: Probe) -> None:
+    if result.ok and result.ttfb_s is not None:
+        cell.samples.append(result.ttfb_s * 1000)
+    else:
+        cell.errors.append(result.error or "no first byte")
+
+
+def mark_unavailable(result: ScenarioResult, ctx: RunContext) -> None:
+    for name, reason in ctx.unavailable.items():
+        for measure in result.measures.values():
+            measure.cell(name).skipped = reason
