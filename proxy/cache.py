@@ -25,16 +25,29 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxy.cid import PieceCid
 from proxy.disk import DiskSliceStore
-from proxy.events import EventBus, PieceKnown, RequestProgress, SliceEvicted, SliceRead, SliceStored, next_id
+from proxy.events import (
+    Event,
+    EventBus,
+    PieceKnown,
+    RequestProgress,
+    SliceEvicted,
+    SliceRead,
+    SliceRejected,
+    SliceStored,
+    UpstreamRetry,
+    next_id,
+)
+from proxy.routing import DEFAULT_STREAM_GAP, RoutingPolicy
 from proxy.sniff import SNIFF_BYTES, sniff_content_type
 from proxy.store import PieceRecord, PieceStore
-from proxy.upstream import Upstream, UpstreamBody, UpstreamError
+from proxy.upstream import Source, Upstream, UpstreamBody, UpstreamError
+from proxy.verify import PieceToVerify, PieceVerifier
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +70,8 @@ class CacheConfig:
     disk_cap: int = DEFAULT_DISK_CAP
     readahead: int = DEFAULT_READAHEAD
     max_fetches: int = DEFAULT_MAX_FETCHES
+    #: Bytes of a FilBeam 200-from-zero the proxy streams to reach a reader when a provider could answer.
+    stream_gap: int = DEFAULT_STREAM_GAP
 
 
 @dataclass(frozen=True)
@@ -79,9 +94,10 @@ class PieceInfo:
 class CacheStats:
     hits: int = 0
     misses: int = 0
-    joined: int = 0
     bytes_from_cache: int = 0
     bytes_from_upstream: int = 0
+    #: Bytes of complete slices fetched, by the reason of the fetch ("read", "readahead", "prefetch: …").
+    fetched_by_reason: dict[str, int] = field(default_factory=dict)
 
 
 class SliceBuffer:
@@ -91,7 +107,7 @@ class SliceBuffer:
     that is behind finishes what it can and then asks again; ``error`` says why, if it was a failure.
     """
 
-    __slots__ = ("_changed", "data", "ended", "error", "filled", "index", "length")
+    __slots__ = ("_changed", "data", "ended", "error", "filled", "index", "length", "served")
 
     def __init__(self, index: int, length: int) -> None:
         self.index = index
@@ -99,6 +115,8 @@ class SliceBuffer:
         self.data: bytearray | None = None
         self.filled = 0
         self.ended = False
+        #: A player request read from it while it was filling (it is not "fetched but never served").
+        self.served = False
         self.error: UpstreamError | None = None
         self._changed = asyncio.Event()
 
@@ -134,6 +152,10 @@ class Cursor:
     end: int
     window: int
     request_id: int | None = None
+    #: Why this reader exists when it is not a player's request (a prefetch); its fetches carry the reason.
+    reason: str | None = None
+    #: Open-ended readers (a player's ``bytes=N-``) get the piece's read-ahead window, which may change.
+    open_ended: bool = False
 
     @property
     def window_end(self) -> int:
@@ -149,6 +171,7 @@ class _Fetch:
     pos: int
     buffers: dict[int, SliceBuffer] = field(default_factory=dict)
     body_end: int | None = None
+    source: Source | None = None
     task: asyncio.Task | None = None
 
 
@@ -164,8 +187,19 @@ class _Piece:
     fetches: set[_Fetch] = field(default_factory=set)
     cursors: set[Cursor] = field(default_factory=set)
     verified: bool | None = None
+    #: The Content-Type an upstream sent (used only when the piece's head is not at hand to sniff).
+    upstream_type: str | None = None
+    #: Read-ahead for open-ended readers of this piece (set from the media's byte rate), else the default.
+    readahead: int | None = None
+    #: Whether the head listener has seen enough of the piece's first bytes.
+    head_seen: bool = False
+    #: Slices fetched but not yet served to any player request, with the reason they were fetched.
+    unserved: dict[int, str] = field(default_factory=dict)
     #: Resolved when a discovery fetch learns the size of a piece whose CID does not carry it (v1).
     discovery: asyncio.Future | None = None
+
+
+HeadListener = Callable[[PieceInfo, memoryview], bool]
 
 
 class MemoryLRU:
@@ -223,7 +257,19 @@ class SliceCache:
         self.memory = MemoryLRU(config.memory_cap, bus)
         self.disk = DiskSliceStore(Path(config.directory) / "slices", config.slice_size, config.disk_cap, bus)
         self.stats = CacheStats()
+        self.routing = RoutingPolicy(upstream, config.stream_gap)
+        #: Called with a piece and its first bytes as they arrive, until it returns True (``proxy.prefetch``).
+        self.head_listener: HeadListener | None = None
         self._pieces: dict[str, _Piece] = {}
+        self.verifier = PieceVerifier(
+            Path(config.directory) / "pieces.sqlite3",
+            bus,
+            config.slice_size,
+            self._read_cached,
+            self.cached_indexes,
+            self._verified,
+        )
+        bus.subscribe(self._on_slice_lost)
         self._fetch_slots = asyncio.Semaphore(config.max_fetches)
 
     # --- pieces --------------------------------------------------------------------------------------------
@@ -252,7 +298,52 @@ class SliceCache:
                 self._start_fetch(piece, 0, 0, "discover")
             await asyncio.shield(piece.discovery)
         self._remember(piece)
+        assert piece.size is not None
+        if piece.verified is not True:
+            self.verifier.track(PieceToVerify(piece.key, piece.cid, piece.size))
+        if not piece.head_seen and self.head_listener is not None and not self._missing(piece, 0):
+            head = self._read_cached(piece.key, 0, self._slice_length(piece, 0) - 1)
+            if head is not None:
+                piece.head_seen = self.head_listener(self._info(piece), memoryview(head))
         return self._info(piece)
+
+    def _verified(self, key: str, ok: bool) -> None:
+        """The verifier's verdict: remember it; a piece whose bytes do not match its CID is purged."""
+        piece = self._pieces.get(key)
+        if piece is None:
+            return
+        piece.verified = ok
+        if not ok:
+            self.purge(key)
+        self._remember(piece)
+
+    def _on_slice_lost(self, event: Event) -> None:
+        """A slice of a verified piece left the disk: the piece must be verified again once it is whole."""
+        if isinstance(event, (SliceEvicted, SliceRejected)) and getattr(event, "tier", "disk") == "disk":
+            piece = self._pieces.get(event.piece)
+            if piece is not None and piece.verified is True and piece.size is not None:
+                piece.verified = None
+                self._remember(piece)
+                self.verifier.track(PieceToVerify(piece.key, piece.cid, piece.size))
+
+    def _read_cached(self, key: str, start: int, end: int) -> bytes | None:
+        """Bytes ``start … end`` from memory or disk, or None if any slice of them is not cached."""
+        piece = self._pieces[key]
+        parts = []
+        for index in range(start // self.slice_size, end // self.slice_size + 1):
+            data = self.memory.get(key, index)
+            if data is None:
+                data = self.disk.read(key, index, self._slice_length(piece, index))
+            if data is None:
+                return None
+            base = index * self.slice_size
+            parts.append(memoryview(data)[max(start - base, 0) : end - base + 1])
+        return b"".join(parts)
+
+    def info(self, key: str) -> PieceInfo | None:
+        """What is known of a piece already described, or None."""
+        piece = self._pieces.get(key)
+        return self._info(piece) if piece is not None and piece.size is not None else None
 
     def _info(self, piece: _Piece) -> PieceInfo:
         assert piece.size is not None
@@ -280,34 +371,74 @@ class SliceCache:
             )
         )
 
+    def unserved_bytes_by_reason(self) -> dict[str, int]:
+        """Bytes fetched ahead (read-ahead, prefetch, streamed past) that no player request has read yet."""
+        totals: dict[str, int] = {}
+        for piece in self._pieces.values():
+            for index, reason in piece.unserved.items():
+                totals[reason] = totals.get(reason, 0) + self._slice_length(piece, index)
+        return totals
+
     def cached_indexes(self, key: str) -> set[int]:
         return self.disk.indexes(key) | self.memory.indexes(key)
 
     async def content_type(self, info: PieceInfo) -> str:
-        """The sniffed type; reads the piece's first bytes through the cache (joining a fetch in flight)."""
+        """The piece's type, sniffed from its first bytes when they are cached or on their way.
+
+        When the piece's head is neither (a first request in the middle of a piece), the type the upstream sent
+        is used — FilBeam and Curio sniff the same magic numbers — rather than paying a round trip and a slice of
+        egress just to sniff.
+        """
         piece = self._pieces[info.key]
         if piece.content_type is None:
-            head = bytearray()
-            async with contextlib.aclosing(self.read(info, 0, min(info.size, SNIFF_BYTES) - 1)) as chunks:
-                async for chunk in chunks:
-                    head += chunk
-            piece.content_type = sniff_content_type(bytes(head))
+            head_at_hand = 0 in piece.inflight or not self._missing(piece, 0)
+            if not head_at_hand and piece.upstream_type:
+                piece.content_type = piece.upstream_type.split(";")[0].strip()
+            else:
+                head = bytearray()
+                async with contextlib.aclosing(self.read(info, 0, min(info.size, SNIFF_BYTES) - 1)) as chunks:
+                    async for chunk in chunks:
+                        head += chunk
+                piece.content_type = sniff_content_type(bytes(head))
             self._remember(piece)
         return piece.content_type
 
     # --- reading -------------------------------------------------------------------------------------------
 
     def open(
-        self, info: PieceInfo, start: int, end: int, *, request_id: int | None = None, window: int | None = None
+        self,
+        info: PieceInfo,
+        start: int,
+        end: int,
+        *,
+        request_id: int | None = None,
+        window: int | None = None,
+        reason: str | None = None,
     ) -> SliceReader:
-        """A reader of bytes ``start … end``; it starts the fetches it needs right away."""
+        """A reader of bytes ``start … end``; it starts the fetches it needs right away.
+
+        An open-ended reader (to the piece's end) reads ahead by the piece's window; a closed range wants all of
+        its bytes. ``reason`` marks a prefetch: its fetches and the slices they bring are accounted to it.
+        """
         piece = self._pieces[info.key]
+        open_ended = window is None and end >= info.size - 1
         if window is None:
-            window = self.config.readahead if end >= info.size - 1 else end - start
-        cursor = Cursor(start, end, window, request_id)
+            window = self._readahead(piece) if open_ended else end - start
+        cursor = Cursor(start, end, window, request_id, reason, open_ended)
         piece.cursors.add(cursor)
         self._ensure(piece, cursor)
         return SliceReader(self, piece, cursor)
+
+    def _readahead(self, piece: _Piece) -> int:
+        return piece.readahead if piece.readahead is not None else self.config.readahead
+
+    def set_readahead(self, key: str, window: int) -> None:
+        """Read-ahead for this piece's open-ended readers, now and later (set from the media's byte rate)."""
+        piece = self._pieces[key]
+        piece.readahead = window
+        for cursor in piece.cursors:
+            if cursor.open_ended:
+                cursor.window = window
 
     async def read(self, info: PieceInfo, start: int, end: int, **kwargs) -> AsyncIterator[memoryview]:
         reader = self.open(info, start, end, **kwargs)
@@ -345,13 +476,21 @@ class SliceCache:
         run_end = first_missing
         while run_end < last and run_end - first_missing + 1 < MAX_RUN_SLICES and self._missing(piece, run_end + 1):
             run_end += 1
-        self._start_fetch(piece, first_missing, run_end, "read" if first_missing == here else "readahead")
+        reason = cursor.reason or ("read" if first_missing == here else "readahead")
+        self._start_fetch(piece, first_missing, run_end, reason)
 
     def _release(self, piece: _Piece, cursor: Cursor) -> None:
+        """A reader left: stop every fetch nobody wants any more (one midway through a slice finishes it)."""
         piece.cursors.discard(cursor)
         for fetch in list(piece.fetches):
-            if not self._wanted(piece, fetch) and fetch.task is not None:
+            if not self._wanted(piece, fetch) and not self._mid_slice(fetch) and fetch.task is not None:
                 fetch.task.cancel()
+
+    def _mid_slice(self, fetch: _Fetch) -> bool:
+        """Is the fetch partway through a slice it claimed? Finishing it costs at most one slice of egress and
+        keeps bytes already paid for; dropping it would throw them away."""
+        buffer = fetch.buffers.get(fetch.pos // self.slice_size)
+        return buffer is not None and 0 < buffer.filled < buffer.length
 
     def _wanted(self, piece: _Piece, fetch: _Fetch) -> bool:
         """Does any reader want the bytes this fetch is about to pull (or is it racing through a gap to them)?
@@ -362,8 +501,12 @@ class SliceCache:
         """
         size = self.slice_size
         target_end = fetch.body_end if fetch.body_end is not None else (fetch.last + 1) * size - 1
+        allowance = self.routing.gap_allowance(piece.key, fetch.source)
         return any(
-            fetch.pos < (c.window_end // size + 1) * size and target_end >= c.pos for c in piece.cursors
+            fetch.pos < (c.window_end // size + 1) * size
+            and target_end >= c.pos
+            and (allowance is None or c.pos - fetch.pos <= allowance)
+            for c in piece.cursors
         )
 
     # --- fetching ------------------------------------------------------------------------------------------
@@ -390,23 +533,12 @@ class SliceCache:
             async with self._fetch_slots:
                 if piece.size is not None and not self._wanted(piece, fetch):
                     return
-                end = (fetch.last + 1) * self.slice_size - 1
-                if piece.size is not None:
-                    end = min(end, piece.size - 1)
-                body = await self.upstream.open(
-                    piece.cid,
-                    piece.key,
-                    fetch.first * self.slice_size,
-                    end,
-                    size=piece.size,
-                    fetch_id=fetch.id,
-                    reason=fetch.reason,
-                )
+                body = await self._open(piece, fetch)
                 self._learn(piece, fetch, body)
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:
                         self._deliver(piece, fetch, chunk)
-                        if not self._wanted(piece, fetch):
+                        if not self._wanted(piece, fetch) and not self._mid_slice(fetch):
                             break
         except UpstreamError as exc:
             error = exc
@@ -422,6 +554,38 @@ class SliceCache:
                 body.close()
             self._end_fetch(piece, fetch, error)
 
+    async def _open(self, piece: _Piece, fetch: _Fetch) -> UpstreamBody:
+        """Open the fetch's range on the best source; switch sources rather than stream a long gap."""
+        start = fetch.first * self.slice_size
+        end = (fetch.last + 1) * self.slice_size - 1
+        if piece.size is not None:
+            end = min(end, piece.size - 1)
+        opening = dict(size=piece.size, fetch_id=fetch.id, reason=fetch.reason)
+        urgent = fetch.reason == "read"
+        body = await self.upstream.open(
+            piece.cid, piece.key, start, end, sources=self.routing.order(piece.key, start, urgent=urgent), **opening
+        )
+        gap_cached = any(not self._missing(piece, i) for i in range(fetch.first))
+        if body.start < start and not self.routing.accept_full_body(
+            piece.key, body.source, start, gap_cached=gap_cached
+        ):
+            alternatives = self.routing.true_range_sources(piece.key, exclude=body.source)
+            self.bus.publish(
+                UpstreamRetry(
+                    fetch_id=fetch.id,
+                    piece=piece.key,
+                    source=body.source.name,
+                    resume_from=start,
+                    delay=0.0,
+                    error=f"{body.source.name} answered with the whole piece from byte 0 (a CDN cache miss); "
+                    f"asking {alternatives[0].name} for the range instead of paying to stream {start} bytes",
+                )
+            )
+            body.close()
+            body = await self.upstream.open(piece.cid, piece.key, start, end, sources=alternatives, **opening)
+        fetch.source = body.source
+        return body
+
     def _learn(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
         if piece.size is None:
             self._set_size(piece, body.size)
@@ -431,6 +595,7 @@ class SliceCache:
         fetch.pos = body.start
         fetch.body_end = body.end
         piece.source = body.source.name
+        piece.upstream_type = piece.upstream_type or body.content_type
         if body.etag and piece.etags.get(body.source.name) != body.etag:
             piece.etags[body.source.name] = body.etag
 
@@ -453,6 +618,10 @@ class SliceCache:
                 buffer = self._claim(piece, fetch, index)
             if buffer is not None:
                 buffer.append(view[:take])
+                if index == 0 and not piece.head_seen and self.head_listener is not None:
+                    assert buffer.data is not None
+                    head = memoryview(buffer.data)[: buffer.filled]
+                    piece.head_seen = self.head_listener(self._info(piece), head)
                 if buffer.complete:
                     self._complete(piece, fetch, buffer)
             fetch.pos += take
@@ -463,6 +632,10 @@ class SliceCache:
         if piece.inflight.get(buffer.index) is buffer:
             del piece.inflight[buffer.index]
         assert buffer.data is not None
+        by_reason = self.stats.fetched_by_reason
+        by_reason[fetch.reason] = by_reason.get(fetch.reason, 0) + buffer.length
+        if not buffer.served:
+            piece.unserved[buffer.index] = fetch.reason
         self.memory.put(piece.key, buffer.index, buffer.data)
         self.bus.publish(SliceStored(piece=piece.key, index=buffer.index, tier="memory"))
         self.disk.write(piece.key, buffer.index, buffer.data)
@@ -490,6 +663,7 @@ class SliceCache:
         self.disk.clear()
 
     async def close(self) -> None:
+        self.verifier.close()
         tasks = [f.task for p in self._pieces.values() for f in p.fetches if f.task is not None]
         for task in tasks:
             task.cancel()
@@ -517,7 +691,8 @@ class SliceReader:
             cache._ensure(piece, cursor)
             index, offset = divmod(cursor.pos, size)
             stop = min(cache._slice_length(piece, index), cursor.end - index * size + 1)
-            cache.bus.publish(RequestProgress(request_id=cursor.request_id or 0, piece=piece.key, position=cursor.pos))
+            if cursor.request_id is not None:
+                cache.bus.publish(RequestProgress(request_id=cursor.request_id, piece=piece.key, position=cursor.pos))
             data = self._cached(index)
             if data is not None:
                 chunk = memoryview(data)[offset:stop]
@@ -530,6 +705,7 @@ class SliceReader:
             if buffer is None:
                 continue
             self._publish_read(index, "inflight" if buffer.filled > 0 else "upstream")
+            buffer.served = buffer.served or cursor.request_id is not None
             async for chunk in self._stream(buffer, offset, stop):
                 yield chunk
 
@@ -548,6 +724,8 @@ class SliceReader:
         return data
 
     def _publish_read(self, index: int, tier: str) -> None:
+        if self.cursor.request_id is not None:
+            self._piece.unserved.pop(index, None)
         if tier in ("upstream", "inflight"):
             self._cache.stats.misses += 1
         self._cache.bus.publish(

@@ -4,12 +4,14 @@ Nobody can reach Filecoin from a test machine, and a first-time user should see 
 a payer address, so this serves the files of a folder under their real PieceCIDs, answering as the real services
 do (``shared/research/filbeam.md`` §2 and §4):
 
-* ``filbeam`` mode: the first request for a piece is a CDN cache miss — a **200 with the whole piece from byte 0**
-  whatever ``Range`` says, without ``Content-Length`` (FilBeam streams it through a TransformStream); later
-  requests are cache hits with true 206 answers. ``ETag: "<cid>"``, one-year ``Cache-Control``, ``X-Data-Set-ID``,
-  FilBeam's own 402/404 wording, and 401 for any ``Authorization`` header.
-* ``curio`` mode: a storage provider's ``/piece/{cid}`` with complete Range support as Go's ``http.ServeContent``
-  gives it (single, suffix, multipart, 416, ``If-Range``; a Range on HEAD is honoured, as Go does).
+* ``filbeam`` mode: the first GET of a piece is a CDN cache miss — a **200 with the whole piece from byte 0**
+  whatever ``Range`` says, without ``Content-Length`` (FilBeam streams it through a TransformStream); later GETs
+  are cache hits with true 206 answers. A HEAD never matches the cached GET, so it always gets the miss headers.
+  ``ETag: "<cid>"``, one-year ``Cache-Control``, ``X-Data-Set-ID``, and the worker's own words for its 401, 402,
+  404 and 502 answers (``filbeam/worker`` ``piece-retriever/lib/{request,store}.js``, ``bin/piece-retriever.js``).
+* ``curio`` mode: a storage provider's ``/piece/{cid}`` with Range support exactly as Go's ``http.ServeContent``
+  gives it (``src/net/http/fs.go``: single, suffix, multipart, 416, ``If-Range``, ``If-None-Match``…), including
+  Go's quirks, because a proxy must survive the real server, not an idealised one.
 
 Knobs (flags, and the :class:`Knobs` object tests and benchmarks change at run time): time to first byte,
 bandwidth per connection and in total, and faults. Counters (requests, bytes sent per piece, a request log) are
@@ -23,35 +25,47 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import http
 import json
 import logging
+import mimetypes
 import random
+import re
 import secrets
 import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from aiohttp import web
 
 from proxy.cid import CidError, parse_piece_cid
 from proxy.commp import commp_of_file
-from proxy.sniff import SNIFF_BYTES, sniff_content_type
+from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, sniff_content_type
 
 log = logging.getLogger(__name__)
 
-#: A manifest written next to served files (or in the user cache when the folder is read-only), so start-up
-#: does not recompute CommP for files it has seen.
+#: A cache of computed PieceCIDs written next to served files (or in the user cache when the folder is read-only),
+#: so start-up does not recompute CommP for files it has seen.
 COMMP_CACHE_NAME = ".pieceplayer-commp.json"
 #: The demo folder's manifest (``resources/demo/manifest.json``) also names each file's PieceCID.
 DEMO_MANIFEST_NAME = "manifest.json"
 FILBEAM_CACHE_CONTROL = "public, max-age=31536000"
 CURIO_CACHE_CONTROL = "public, max-age=29030400, immutable"
+#: Curio's constant modification time is ``time.UnixMilli(1)``; Go prints it with second precision.
 EPOCH_HTTP_DATE = "Thu, 01 Jan 1970 00:00:00 GMT"
+#: The payer an emulated FilBeam names in its 402 answers (the real one reads it from the host name).
+EMULATED_PAYER = "0x" + "0" * 40
+MODES = ("filbeam", "curio")
+#: When the emulated CDN edge holds a piece: after the first GET, after the first complete 200, never, always.
+EDGE_FILL_MODES = ("first-request", "complete", "never", "always")
 _WRITE_CHUNK = 64 * 1024
 _LOG_LENGTH = 10_000
+_HASH_BLOCK = 1 << 20
 
 
 @dataclass
@@ -59,13 +73,11 @@ class Knobs:
     """Everything a test or benchmark may turn. Fractions are probabilities per request."""
 
     mode: str = "filbeam"
-    latency_ms: float = 50.0
+    latency_ms: float = 50.0  # time to first byte (headers) of every answer
     bandwidth: int | None = None  # bytes/s per connection
     total_bandwidth: int | None = None  # bytes/s across all connections
-    #: When FilBeam's edge counts a piece as cached: after the first request for it, after the first complete
-    #: transfer, or never (every request is a miss).
     edge_fill: str = "first-request"
-    miss_content_length: bool = False
+    miss_content_length: bool = False  # send Content-Length on a CDN miss (FilBeam's is UNVERIFIED)
     # faults
     drop_after: int | None = None  # close the connection after this many body bytes
     error_rate: float = 0.0
@@ -76,16 +88,48 @@ class Knobs:
     wrong_content_range: bool = False  # announce start+1…end+1 while sending start…end
     wrong_total: bool = False  # announce a total one byte larger than the piece
     short_body: bool = False  # announce the full length, send half, close
-    etag_change: bool = False  # a different ETag than before
+    etag_change: bool = False  # a different ETag on every answer
     stall_ms: float = 0.0  # extra wait before the first byte
     seed: int | None = None
 
+    def __post_init__(self) -> None:
+        self._check()
+
     def update(self, **changes: object) -> None:
+        """Change knobs by name; an unknown name or value raises ValueError and changes nothing."""
         names = {f.name for f in fields(self)}
-        for name, value in changes.items():
+        for name in changes:
             if name not in names:
-                raise ValueError(f"unknown emulator knob {name!r}")
+                raise ValueError(f"unknown emulator knob {name!r} (known: {', '.join(sorted(names))})")
+        before = asdict(self)
+        for name, value in changes.items():
             setattr(self, name, value)
+        try:
+            self._check()
+        except ValueError:
+            for name, value in before.items():
+                setattr(self, name, value)
+            raise
+
+    def _check(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"emulator mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.edge_fill not in EDGE_FILL_MODES:
+            raise ValueError(f"edge_fill must be one of {', '.join(EDGE_FILL_MODES)}, not {self.edge_fill!r}")
+        for name in ("error_rate", "quota_rate", "not_found_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ValueError(f"{name} is a fraction between 0 and 1, not {value!r}")
+        if not isinstance(self.error_status, int) or not 400 <= self.error_status <= 599:
+            raise ValueError(f"error_status must be an HTTP error status (400–599), not {self.error_status!r}")
+        for name in ("bandwidth", "total_bandwidth", "drop_after"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < (0 if name == "drop_after" else 1)):
+                raise ValueError(f"{name} must be a positive whole number of bytes or None, not {value!r}")
+        for name in ("latency_ms", "stall_ms"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number of milliseconds, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +148,18 @@ class PieceCounters:
     bytes_sent: int = 0
 
 
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    piece: str
+    range: str | None
+    status: int
+    bytes_sent: int
+    complete: bool
+    #: For a piece answer in filbeam mode: whether the emulated CDN edge held the piece (None otherwise).
+    edge_hit: bool | None = None
+
+
 @dataclass
 class Counters:
     requests: int = 0
@@ -111,7 +167,7 @@ class Counters:
     bytes_sent: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
     by_piece: dict[str, PieceCounters] = field(default_factory=dict)
-    log: deque = field(default_factory=lambda: deque(maxlen=_LOG_LENGTH))
+    log: deque[LoggedRequest] = field(default_factory=lambda: deque(maxlen=_LOG_LENGTH))
 
     def as_json(self) -> dict:
         return {
@@ -121,16 +177,6 @@ class Counters:
             "by_status": {str(k): v for k, v in self.by_status.items()},
             "by_piece": {k: asdict(v) for k, v in self.by_piece.items()},
         }
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    method: str
-    piece: str
-    range: str | None
-    status: int
-    bytes_sent: int
-    complete: bool
 
 
 class _TokenBucket:
@@ -152,21 +198,38 @@ class _TokenBucket:
                 await asyncio.sleep(-self._allowance / self.rate)
 
 
+@dataclass
+class _Transfer:
+    """Body bytes written so far by one answer (kept outside the writer so a broken write still counts)."""
+
+    sent: int = 0
+
+
+# --- which files, under which CIDs ---------------------------------------------------------------------------
+
+
 def load_pieces(directory: Path) -> dict[str, ServedPiece]:
-    """Every regular file in ``directory`` under its v1 and v2 PieceCIDs (CommP cached in a manifest)."""
-    known = _load_known_cids(directory)
+    """Every regular file in ``directory`` under its v1 and v2 PieceCIDs.
+
+    A PieceCID comes from the demo manifest when the file still has the size and SHA-256 recorded there, else
+    from the CommP cache when name, size and modification time still match, else it is computed (and cached).
+    """
+    if not directory.is_dir():
+        raise FileNotFoundError(f"the emulator serves a folder, and {directory} is not one")
+    manifest = _manifest_entries(directory)
+    cache = _load_commp_cache(directory)
     pieces: dict[str, ServedPiece] = {}
     updated = False
     for path in sorted(directory.iterdir()):
         if not path.is_file() or path.name.startswith(".") or path.name == DEMO_MANIFEST_NAME:
             continue
         stat = path.stat()
-        fingerprint = f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}"
-        v2 = known.get(fingerprint) or known.get(f"{path.name}:{stat.st_size}")
+        key = _fingerprint(path)
+        v2 = _manifest_cid(manifest.get(path.name), path, stat.st_size) or cache.get(key)
         if v2 is None:
             log.info("computing the PieceCID of %s (%d bytes)…", path.name, stat.st_size)
             v2 = commp_of_file(path).v2()
-            known[fingerprint] = v2
+            cache[key] = v2
             updated = True
         cid = parse_piece_cid(v2)
         with open(path, "rb") as handle:
@@ -174,8 +237,57 @@ def load_pieces(directory: Path) -> dict[str, ServedPiece]:
         served = ServedPiece(path, stat.st_size, cid.v1(), v2, content_type, 1000 + len(pieces) // 2)
         pieces[served.v2] = pieces[served.v1] = served
     if updated:
-        _save_known_cids(directory, known)
+        _save_commp_cache(directory, cache)
     return pieces
+
+
+def remember_piece_cid(path: Path, v2: str) -> None:
+    """Record a PieceCID computed elsewhere (``make_demo.py --large``), so serving its folder starts at once."""
+    cache = _load_commp_cache(path.parent)
+    cache[_fingerprint(path)] = v2
+    _save_commp_cache(path.parent, cache)
+
+
+def _fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _manifest_entries(directory: Path) -> dict[str, dict]:
+    manifest = directory / DEMO_MANIFEST_NAME
+    if not manifest.exists():
+        return {}
+    try:
+        entries = json.loads(manifest.read_text())["pieces"]
+        return {entry["file"]: entry for entry in entries if isinstance(entry, dict) and "file" in entry}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring %s, which cannot be read as a demo manifest: %s", manifest, exc)
+        return {}
+
+
+def _manifest_cid(entry: dict | None, path: Path, size: int) -> str | None:
+    """The manifest's CID for this file, if the file is still the one the manifest describes."""
+    if entry is None or entry.get("size") != size:
+        return None
+    try:
+        cid = parse_piece_cid(str(entry.get("piece_cid")))
+    except CidError:
+        return None
+    if cid.payload_size != size:
+        return None
+    expected = entry.get("sha256")
+    if expected is not None and _sha256_of(path) != expected:
+        log.info("%s changed since the manifest was written; its PieceCID is computed again", path.name)
+        return None
+    return cid.v2()
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _commp_cache_path(directory: Path) -> Path:
@@ -198,25 +310,24 @@ def _writable(directory: Path) -> bool:
         return False
 
 
-def _load_known_cids(directory: Path) -> dict[str, str]:
-    known: dict[str, str] = {}
-    demo = directory / DEMO_MANIFEST_NAME
-    if demo.exists():
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            for entry in json.loads(demo.read_text())["pieces"]:
-                known[f"{entry['file']}:{entry['size']}"] = entry["piece_cid"]
+def _load_commp_cache(directory: Path) -> dict[str, str]:
     with contextlib.suppress(OSError, ValueError):
-        known.update(json.loads(_commp_cache_path(directory).read_text()))
-    return known
+        known = json.loads(_commp_cache_path(directory).read_text())
+        if isinstance(known, dict):
+            return {str(k): str(v) for k, v in known.items()}
+    return {}
 
 
-def _save_known_cids(directory: Path, known: dict[str, str]) -> None:
+def _save_commp_cache(directory: Path, known: dict[str, str]) -> None:
     path = _commp_cache_path(directory)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(known, indent=1, sort_keys=True))
     except OSError as exc:
         log.warning("could not cache PieceCIDs in %s: %s", path, exc)
+
+
+# --- the origin ---------------------------------------------------------------------------------------------
 
 
 class Emulator:
@@ -235,7 +346,7 @@ class Emulator:
         self._runner: web.AppRunner | None = None
 
     def reset(self) -> None:
-        """Forget counters and the CDN edge cache (the next request per piece is a miss again)."""
+        """Forget counters and the CDN edge cache (the next GET per piece is a miss again)."""
         self.counters = Counters()
         self._edge.clear()
 
@@ -270,7 +381,10 @@ class Emulator:
 
     async def _set_knobs(self, request: web.Request) -> web.Response:
         try:
-            self.knobs.update(**await request.json())
+            changes = await request.json()
+            if not isinstance(changes, dict):
+                raise ValueError("send a JSON object of knob names and values")
+            self.knobs.update(**changes)
         except (ValueError, TypeError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response(asdict(self.knobs))
@@ -287,52 +401,72 @@ class Emulator:
         self.counters.requests += 1
         if request.method == "HEAD":
             self.counters.head_requests += 1
-        response = await self._answer(request, cid, knobs)
+        await self._first_byte_wait(knobs)
+        answer = self._answer_filbeam if knobs.mode == "filbeam" else self._answer_curio
+        response = await answer(request, cid, knobs)
         self.counters.by_status[response.status] = self.counters.by_status.get(response.status, 0) + 1
         return response
 
-    async def _answer(self, request: web.Request, cid: str, knobs: Knobs) -> web.StreamResponse:
-        filbeam = knobs.mode == "filbeam"
-        if filbeam and "Authorization" in request.headers:
-            return self._text(request, cid, 401, "Unauthorized")
-        if filbeam and not cid.startswith(("baga", "bafk")):
-            return self._text(request, cid, 404, f"Invalid CID: {cid}. It is not a valid CommP (v1 or v2).")
-        if not filbeam:
-            try:
-                parse_piece_cid(cid)
-            except CidError as exc:
-                return self._text(request, cid, 400, f"invalid piece CID: {exc}")
-        piece = self.pieces.get(cid)
+    def _roll_fault(self, knobs: Knobs) -> str | None:
         roll = self._rng.random()
-        if piece is None or roll < knobs.not_found_rate:
-            text = (
-                f"Piece_cid '{cid}' does not exist or may not have been indexed yet."
-                if filbeam
-                else "piece not found"  # Curio: ErrNoDeal → 404
-            )
-            return self._text(request, cid, 404, text)
-        roll -= knobs.not_found_rate
-        if roll < knobs.quota_rate:
-            return self._text(
-                request,
-                cid,
-                402,
-                f"CDN egress quota exhausted for payer {'0x' + '0' * 40} and data set {piece.data_set_id}.",
-            )
-        roll -= knobs.quota_rate
-        if roll < knobs.error_rate:
-            await asyncio.sleep(knobs.latency_ms / 1000)
-            text = (
-                "No available service provider found. Attempted: ID=1 (Service URL=http://127.0.0.1)"
-                if filbeam
-                else "internal error"
-            )
-            return self._text(request, cid, knobs.error_status, text)
+        rates = (("not_found", knobs.not_found_rate), ("quota", knobs.quota_rate), ("error", knobs.error_rate))
+        for name, rate in rates:
+            if roll < rate:
+                return name
+            roll -= rate
+        return None
+
+    async def _answer_filbeam(self, request: web.Request, cid: str, knobs: Knobs) -> web.StreamResponse:
+        # The worker's order: the path's CID shape, then Authorization, then the index lookup.
+        if not cid.startswith(("baga", "bafk")):
+            return self._plain(request, cid, 404, f"Invalid CID: {cid}. It is not a valid CommP (v1 or v2).")
+        authorization = request.headers.get("Authorization")
+        if authorization is not None:
+            return self._plain(request, cid, 401, _filbeam_unauthorized(authorization))
+        piece = self.pieces.get(cid)
+        fault = self._roll_fault(knobs)
+        if piece is None or fault == "not_found":
+            return self._plain(request, cid, 404, f"Piece_cid '{cid}' does not exist or may not have been indexed yet.")
+        if fault == "quota":
+            return self._quota_exhausted(request, cid, piece)
+        if fault == "error":
+            if knobs.error_status != 502:
+                return self._plain(request, cid, knobs.error_status, http.HTTPStatus(knobs.error_status).phrase)
+            text = f"No available service provider found. Attempted: ID=1 (Service URL={self.base_url})"
+            headers = {"X-Data-Set-ID": str(piece.data_set_id), "Content-Security-Policy": "default-src 'none'"}
+            return self._plain(request, cid, 502, text, headers)
         return await self._send_piece(request, cid, piece, knobs)
 
-    def _text(self, request: web.Request, cid: str, status: int, text: str) -> web.Response:
-        headers = {"Cache-Control": FILBEAM_CACHE_CONTROL} if self.knobs.mode == "filbeam" else {}
+    async def _answer_curio(self, request: web.Request, cid: str, knobs: Knobs) -> web.StreamResponse:
+        # Curio's piece handler answers its own errors with a bare status line and no body.
+        try:
+            parse_piece_cid(cid)
+        except CidError:
+            return self._plain(request, cid, 400, "")
+        piece = self.pieces.get(cid)
+        fault = self._roll_fault(knobs)
+        if piece is None or fault == "not_found":
+            return self._plain(request, cid, 404, "")
+        if fault == "quota":
+            return self._quota_exhausted(request, cid, piece)
+        if fault == "error":
+            return self._plain(request, cid, knobs.error_status, "")
+        return await self._send_piece(request, cid, piece, knobs)
+
+    def _quota_exhausted(self, request: web.Request, cid: str, piece: ServedPiece) -> web.Response:
+        text = (
+            f"CDN egress quota exhausted for payer '{EMULATED_PAYER}' and data set '{piece.data_set_id}'. "
+            "Please top up your CDN egress quota."
+        )
+        return self._plain(request, cid, 402, text)
+
+    def _plain(
+        self, request: web.Request, cid: str, status: int, text: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """A body-less or short plain-text answer (errors, 304, 412, 416)."""
         self.counters.log.append(LoggedRequest(request.method, cid, request.headers.get("Range"), status, 0, True))
+        if not text:
+            return web.Response(status=status, headers=headers)
         return web.Response(status=status, text=text, headers=headers)
 
     def _headers(self, cid: str, piece: ServedPiece, knobs: Knobs) -> dict[str, str]:
@@ -342,91 +476,123 @@ class Emulator:
             "ETag": etag,
             "Last-Modified": EPOCH_HTTP_DATE,
             "Accept-Ranges": "bytes",
+            "Vary": "Accept-Encoding",
         }
+        extension = mimetypes.guess_extension(piece.content_type) if piece.content_type != OCTET_STREAM else None
+        if extension:
+            name = f"{cid}{extension}"
+            headers["Content-Disposition"] = f"inline; filename=\"{name}\"; filename*=UTF-8''{name}"
         if knobs.mode == "filbeam":
-            headers.update(
-                {
-                    "Cache-Control": FILBEAM_CACHE_CONTROL,
-                    "X-Data-Set-ID": str(piece.data_set_id),
-                    "Content-Security-Policy": "default-src 'none'",
-                }
-            )
+            # The worker passes the provider's headers through, then sets its own Cache-Control and adds these.
+            headers["Cache-Control"] = FILBEAM_CACHE_CONTROL
+            headers["X-Data-Set-ID"] = str(piece.data_set_id)
+            headers["Content-Security-Policy"] = "default-src 'none'"
         else:
-            headers.update(
-                {
-                    "Cache-Control": CURIO_CACHE_CONTROL,
-                    "Vary": "Accept-Encoding",
-                    "Access-Control-Allow-Origin": "*",
-                }
-            )
+            headers["Cache-Control"] = CURIO_CACHE_CONTROL
+            headers["Access-Control-Allow-Origin"] = "*"
         return headers
 
     def _next_generation(self) -> int:
         self._etag_generation += 1
         return self._etag_generation
 
+    def _edge_hit(self, piece: ServedPiece, knobs: Knobs, is_get: bool) -> bool:
+        """Whether this answer comes from the CDN edge cache (true Range support) or is a miss (200 from byte 0)."""
+        if knobs.mode != "filbeam" or knobs.edge_fill == "always":
+            return True
+        if not is_get:
+            return False  # a HEAD never matches the cached GET (research §2): always the miss path
+        hit = piece.v2 in self._edge
+        if knobs.edge_fill == "first-request":
+            self._edge.add(piece.v2)
+        return hit
+
     async def _send_piece(self, request: web.Request, cid: str, piece: ServedPiece, knobs: Knobs) -> web.StreamResponse:
         headers = self._headers(cid, piece, knobs)
         size = piece.size
-        edge_hit = knobs.mode != "filbeam" or piece.v2 in self._edge
-        if knobs.mode == "filbeam" and knobs.edge_fill == "first-request":
-            self._edge.add(piece.v2)
-        ranges: list[tuple[int, int]] | None = None
-        if edge_hit and not knobs.ignore_range:
-            decision = go_serve_content_ranges(
-                request.headers.get("Range"), request.headers.get("If-Range"), headers["ETag"], size
-            )
-            if isinstance(decision, int):
-                await self._first_byte_wait(knobs)
-                headers["Content-Range"] = f"bytes */{size}"
-                return self._text_with(request, cid, decision, "invalid range", headers)
-            ranges = decision
-        status, parts, boundary = 200, [(0, size - 1)] if size else [], None
-        if ranges:
+        is_get = request.method == "GET"
+        hit = self._edge_hit(piece, knobs, is_get)
+        ranges: list[tuple[int, int]] = []
+        if hit:
+            precondition = go_check_preconditions(request.method, request.headers, headers["ETag"])
+            if precondition is not None:
+                for name in ("Content-Type", "Content-Disposition", "Last-Modified"):
+                    headers.pop(name, None)
+                return self._plain(request, cid, precondition, "", headers)
+            if not knobs.ignore_range:
+                range_header = request.headers.get("Range", "")
+                if range_header and not go_if_range_holds(request.headers.get("If-Range"), headers["ETag"]):
+                    range_header = ""
+                try:
+                    ranges = go_parse_range(range_header, size)
+                except GoRangeError as exc:
+                    if not (exc.no_overlap and size == 0):
+                        return self._unsatisfiable(request, cid, exc, headers, size)
+                if sum(length for _, length in ranges) > size:
+                    ranges = []  # Go: "probably an attack, or a dumb client. Ignore the range request."
+        status, parts, framing = 200, [(0, size)], None
+        if len(ranges) == 1:
             status, parts = 206, ranges
-            if len(ranges) == 1:
-                start, end = ranges[0]
-                shown = (start + 1, end + 1) if knobs.wrong_content_range else (start, end)
-                total = size + 1 if knobs.wrong_total else size
-                headers["Content-Range"] = f"bytes {shown[0]}-{shown[1]}/{total}"
-            else:
-                boundary = secrets.token_hex(15)
-                headers["Content-Type"] = f"multipart/byteranges; boundary={boundary}"
+            start, length = ranges[0]
+            shift = 1 if knobs.wrong_content_range else 0
+            total = size + 1 if knobs.wrong_total else size
+            headers["Content-Range"] = f"bytes {start + shift}-{start + length - 1 + shift}/{total}"
+        elif ranges:
+            status, parts = 206, ranges
+            boundary = secrets.token_hex(30)
+            headers["Content-Type"] = f"multipart/byteranges; boundary={boundary}"
+            framing = _multipart_framing(parts, boundary, piece.content_type, size)
         response = web.StreamResponse(status=status, headers=headers)
-        framing = _multipart_framing(parts, boundary, piece.content_type, size) if boundary else None
-        length = sum(e - s + 1 for s, e in parts) + (sum(len(a) + len(b) for a, b in framing) if framing else 0)
-        miss_without_length = knobs.mode == "filbeam" and not edge_hit and not knobs.miss_content_length
-        if miss_without_length and request.method == "GET":
+        length = sum(n for _, n in parts) + (sum(len(a) + len(b) for a, b in framing) if framing else 0)
+        if knobs.mode == "filbeam" and not hit and not knobs.miss_content_length and is_get:
             response.enable_chunked_encoding()
         else:
             response.content_length = length
-        await self._first_byte_wait(knobs)
         await response.prepare(request)
-        sent = 0
+        transfer = _Transfer()
         complete = False
         try:
-            if request.method == "GET":
-                sent = await self._write_body(request, response, piece, parts, framing, knobs)
-                complete = sent >= length
+            if is_get:
+                await self._write_body(request, response, piece, parts, framing, knobs, transfer)
+                complete = transfer.sent >= length
                 if complete:
                     await response.write_eof()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
+        except ConnectionError:
+            pass  # the client went away; what was sent is counted below
         finally:
-            self.counters.bytes_sent += sent
-            counters = self.counters.by_piece.setdefault(piece.v2, PieceCounters())
-            counters.requests += 1
-            counters.bytes_sent += sent
-            self.counters.log.append(
-                LoggedRequest(request.method, cid, request.headers.get("Range"), status, sent, complete)
-            )
-            if complete and knobs.mode == "filbeam" and knobs.edge_fill == "complete" and status == 200:
+            self._count(request, cid, piece, status, transfer.sent, complete, hit if knobs.mode == "filbeam" else None)
+            if complete and status == 200 and knobs.mode == "filbeam" and knobs.edge_fill == "complete":
                 self._edge.add(piece.v2)
         return response
 
-    def _text_with(self, request: web.Request, cid: str, status: int, text: str, headers: dict) -> web.Response:
-        self.counters.log.append(LoggedRequest(request.method, cid, request.headers.get("Range"), status, 0, True))
-        return web.Response(status=status, text=text, headers=headers)
+    def _unsatisfiable(
+        self, request: web.Request, cid: str, exc: GoRangeError, headers: dict[str, str], size: int
+    ) -> web.Response:
+        """Go's ``Error(w, err.Error(), 416)``: plain text, ``Content-Range`` only when nothing overlapped."""
+        headers = {**headers, "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"}
+        headers.pop("Content-Disposition", None)
+        if exc.no_overlap:
+            headers["Content-Range"] = f"bytes */{size}"
+        self.counters.log.append(LoggedRequest(request.method, cid, request.headers.get("Range"), 416, 0, True))
+        return web.Response(status=416, body=f"{exc}\n".encode(), headers=headers)
+
+    def _count(
+        self,
+        request: web.Request,
+        cid: str,
+        piece: ServedPiece,
+        status: int,
+        sent: int,
+        complete: bool,
+        edge_hit: bool | None,
+    ) -> None:
+        self.counters.bytes_sent += sent
+        counters = self.counters.by_piece.setdefault(piece.v2, PieceCounters())
+        counters.requests += 1
+        counters.bytes_sent += sent
+        self.counters.log.append(
+            LoggedRequest(request.method, cid, request.headers.get("Range"), status, sent, complete, edge_hit)
+        )
 
     async def _first_byte_wait(self, knobs: Knobs) -> None:
         delay = (knobs.latency_ms + knobs.stall_ms) / 1000
@@ -441,7 +607,8 @@ class Emulator:
         parts: list[tuple[int, int]],
         framing: list[tuple[bytes, bytes]] | None,
         knobs: Knobs,
-    ) -> int:
+        transfer: _Transfer,
+    ) -> None:
         budget = _body_budget(parts, knobs)
         connection_bucket = _TokenBucket(knobs.bandwidth) if knobs.bandwidth else None
         if knobs.total_bandwidth and (self._total_bucket is None or self._total_bucket.rate != knobs.total_bandwidth):
@@ -450,47 +617,53 @@ class Emulator:
         chunk_size = _WRITE_CHUNK
         if knobs.bandwidth:
             chunk_size = max(1024, min(chunk_size, knobs.bandwidth // 50))
-        sent = 0
+
+        async def write(data: bytes) -> None:
+            if connection_bucket is not None:
+                await connection_bucket.take(len(data))
+            if total_bucket is not None:
+                await total_bucket.take(len(data))
+            await response.write(data)
+            transfer.sent += len(data)
+
+        body_sent = 0
         # Reads of a local file in 64 KiB blocks: page-cache fast, so inline like the proxy's disk tier.
         with open(piece.path, "rb") as handle:  # noqa: ASYNC230
-            for i, (start, end) in enumerate(parts):
-                pieces_of_part = [framing[i][0]] if framing else []
-                for data in pieces_of_part:
-                    sent += await self._pace_write(response, data, connection_bucket, total_bucket)
+            for i, (start, length) in enumerate(parts):
+                if framing:
+                    await write(framing[i][0])
                 handle.seek(start)
-                remaining = end - start + 1
+                remaining = length
                 while remaining > 0:
                     n = min(chunk_size, remaining)
                     if budget is not None:
-                        n = min(n, budget - sent)
+                        n = min(n, budget - body_sent)
                         if n <= 0:
                             _drop(request)
-                            return sent
+                            return
                     data = handle.read(n)
                     if not data:
                         break
-                    sent += await self._pace_write(response, data, connection_bucket, total_bucket)
+                    await write(data)
+                    body_sent += len(data)
                     remaining -= len(data)
                 if framing:
-                    sent += await self._pace_write(response, framing[i][1], connection_bucket, total_bucket)
-        if budget is not None and sent >= budget:
+                    await write(framing[i][1])
+        if budget is not None and body_sent >= budget:
             _drop(request)
-        return sent
 
-    async def _pace_write(
-        self, response: web.StreamResponse, data: bytes, conn: _TokenBucket | None, total: _TokenBucket | None
-    ) -> int:
-        if conn is not None:
-            await conn.take(len(data))
-        if total is not None:
-            await total.take(len(data))
-        await response.write(data)
-        return len(data)
+
+def _filbeam_unauthorized(authorization: str) -> str:
+    """The worker's 401 wording: only known bot Bearer tokens pass, and the emulator knows none."""
+    prefix, _, token = authorization.partition(" ")
+    if prefix != "Bearer" or not token or " " in token:
+        return "Unauthorized: Authorization header must use Bearer scheme"
+    return f"Unauthorized: Invalid Access Token {token[:1]}...{token[-1:]}"
 
 
 def _body_budget(parts: list[tuple[int, int]], knobs: Knobs) -> int | None:
     """How many body bytes to send before dropping the connection (None: all of them)."""
-    total = sum(e - s + 1 for s, e in parts)
+    total = sum(length for _, length in parts)
     budget = knobs.drop_after
     if knobs.short_body:
         budget = total // 2 if budget is None else min(budget, total // 2)
@@ -507,77 +680,164 @@ def _multipart_framing(
 ) -> list[tuple[bytes, bytes]]:
     """Go's ``mime/multipart`` framing: each part's header block, and the closing delimiter after the last."""
     framing = []
-    for i, (start, end) in enumerate(parts):
+    for i, (start, length) in enumerate(parts):
         head = (
             ("\r\n" if i else "")
-            + f"--{boundary}\r\nContent-Range: bytes {start}-{end}/{size}\r\nContent-Type: {content_type}\r\n\r\n"
+            + f"--{boundary}\r\nContent-Range: bytes {start}-{start + length - 1}/{size}\r\n"
+            + f"Content-Type: {content_type}\r\n\r\n"
         ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode() if i == len(parts) - 1 else b""
         framing.append((head, tail))
     return framing
 
 
-def go_serve_content_ranges(
-    range_header: str | None, if_range: str | None, etag: str, size: int
-) -> list[tuple[int, int]] | int | None:
-    """Go ``net/http`` ``serveContent`` range handling, as Curio answers: ranges, None (200) or 416.
+# --- Go net/http serveContent, as Curio answers (golang/go src/net/http/fs.go) ---------------------------------
 
-    Go's rules that differ from a strict RFC reading, kept on purpose: the unit must be exactly ``bytes=``; an
-    invalid header is a 416, not ignored; ranges that add up to more than the file are ignored (200); ranges are
-    not coalesced.
+_GO_INT = re.compile(r"^[+-]?[0-9]+$")
+_GO_INT64_MAX = (1 << 63) - 1
+_ETAG = re.compile(r'^\s*((?:W/)?"[\x21\x23-\x7e\x80-\xff]*")')
+
+
+class GoRangeError(ValueError):
+    """Go's ``parseRange`` error: ``no_overlap`` is ``errNoOverlap`` (416 with ``bytes */N``), else syntax."""
+
+    def __init__(self, message: str, no_overlap: bool = False) -> None:
+        super().__init__(message)
+        self.no_overlap = no_overlap
+
+
+def _go_parse_int(text: str) -> int | None:
+    """``strconv.ParseInt(text, 10, 64)``: ASCII digits with an optional sign, within int64; None on error."""
+    if not _GO_INT.match(text):
+        return None
+    value = int(text)
+    return value if -_GO_INT64_MAX - 1 <= value <= _GO_INT64_MAX else None
+
+
+def go_parse_range(header: str, size: int) -> list[tuple[int, int]]:
+    """Go's ``parseRange``: (start, length) per range, in request order, not coalesced; raises GoRangeError.
+
+    Kept quirks: only the exact prefix ``bytes=`` is a byte range (anything else is a 416, not ignored); a range
+    past the end is skipped, and only when every range is skipped is it ``errNoOverlap``; ``bytes=-0`` yields a
+    zero-length range at the end, which Go then answers 206 with ``Content-Range: bytes N-(N-1)/N``.
     """
-    if not range_header:
-        return None
-    if if_range is not None and if_range.strip() != etag:
-        return None
-    if not range_header.startswith("bytes="):
-        return 416
+    if not header:
+        return []
+    if not header.startswith("bytes="):
+        raise GoRangeError("invalid range")
     ranges: list[tuple[int, int]] = []
     no_overlap = False
-    for spec in range_header[len("bytes=") :].split(","):
-        spec = spec.strip()
+    for spec in header[len("bytes=") :].split(","):
+        spec = spec.strip(" \t")
         if not spec:
             continue
         first, dash, last = spec.partition("-")
-        first, last = first.strip(), last.strip()
         if not dash:
-            return 416
+            raise GoRangeError("invalid range")
+        first, last = first.strip(" \t"), last.strip(" \t")
         if not first:
-            if not last.isdigit():
-                return 416
-            n = min(int(last), size)
-            if n == 0:
-                no_overlap = True
-                continue
-            ranges.append((size - n, size - 1))
+            if not last or last[0] == "-":
+                raise GoRangeError("invalid range")
+            suffix = _go_parse_int(last)
+            if suffix is None or suffix < 0:
+                raise GoRangeError("invalid range")
+            start = size - min(suffix, size)
+            ranges.append((start, size - start))
             continue
-        if not first.isdigit() or (last and not last.isdigit()):
-            return 416
-        start = int(first)
+        start = _go_parse_int(first)
+        if start is None or start < 0:
+            raise GoRangeError("invalid range")
         if start >= size:
             no_overlap = True
             continue
-        end = size - 1 if not last else int(last)
-        if start > end:
-            return 416
-        ranges.append((start, min(end, size - 1)))
-    if not ranges:
-        return 416 if no_overlap else None
-    if sum(e - s + 1 for s, e in ranges) > size:
-        return None
+        if not last:
+            ranges.append((start, size - start))
+            continue
+        end = _go_parse_int(last)
+        if end is None or start > end:
+            raise GoRangeError("invalid range")
+        ranges.append((start, min(end, size - 1) - start + 1))
+    if no_overlap and not ranges:
+        raise GoRangeError("invalid range: failed to overlap", no_overlap=True)
     return ranges
+
+
+def go_if_range_holds(if_range: str | None, etag: str, last_modified_unix: int = 0) -> bool:
+    """Go's ``checkIfRange``: a strong ETag match, or a date equal to Last-Modified (to the second)."""
+    if not if_range:
+        return True
+    match = _ETAG.match(if_range)
+    if match:
+        candidate = match.group(1)
+        return candidate == etag and candidate.startswith('"')
+    try:
+        return int(parsedate_to_datetime(if_range).timestamp()) == last_modified_unix
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
+def go_check_preconditions(
+    method: str, headers: Mapping[str, str], etag: str, last_modified_unix: int = 0
+) -> int | None:
+    """Go's ``checkPreconditions`` (RFC 7232 §6): 412, 304, or None to go on.
+
+    Curio's modification time is 1 ms after the epoch, so any valid If-Modified-Since date means "not modified"
+    and If-Unmodified-Since never fails.
+    """
+    if_match = headers.get("If-Match")
+    if if_match and not _etag_list_matches(if_match, etag, weak=False):
+        return 412
+    if_none_match = headers.get("If-None-Match")
+    if if_none_match:
+        if _etag_list_matches(if_none_match, etag, weak=True):
+            return 304 if method in ("GET", "HEAD") else 412
+        return None
+    since = headers.get("If-Modified-Since")
+    if since and method in ("GET", "HEAD"):
+        try:
+            if last_modified_unix <= parsedate_to_datetime(since).timestamp():
+                return 304
+        except (TypeError, ValueError, IndexError):
+            return None
+    return None
+
+
+def _etag_list_matches(header: str, etag: str, *, weak: bool) -> bool:
+    """Whether a comma-separated ETag list (or ``*``) names ``etag``; Go stops at the first malformed entry."""
+    rest = header
+    while True:
+        rest = rest.strip(" \t")
+        if rest.startswith(","):
+            rest = rest[1:]
+            continue
+        if not rest:
+            return False
+        if rest.startswith("*"):
+            return True
+        match = _ETAG.match(rest)
+        if match is None:
+            return False
+        candidate = match.group(1)
+        if weak and candidate.removeprefix("W/") == etag.removeprefix("W/"):
+            return True
+        if not weak and candidate == etag and candidate.startswith('"'):
+            return True
+        rest = rest[match.end() :]
+
+
+# --- command line ----------------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m proxy.emulator", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", required=True, type=Path, help="folder of files to serve")
-    parser.add_argument("--mode", choices=["filbeam", "curio"], default="filbeam")
+    parser.add_argument("--mode", choices=MODES, default="filbeam")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=50.0, help="time to first byte (default 50 ms)")
     parser.add_argument("--bandwidth", type=int, help="bytes/s per connection")
     parser.add_argument("--total-bandwidth", type=int, help="bytes/s across all connections")
-    parser.add_argument("--edge-fill", choices=["first-request", "complete", "never"], default="first-request")
+    parser.add_argument("--edge-fill", choices=EDGE_FILL_MODES, default="first-request")
     parser.add_argument("--miss-content-length", action="store_true", help="send Content-Length on a CDN miss")
     parser.add_argument("--drop-after", type=int, help="close each connection after N body bytes")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered with an error")
@@ -597,17 +857,20 @@ def build_parser() -> argparse.ArgumentParser:
 async def _serve(args: argparse.Namespace) -> None:
     knob_names = {f.name for f in fields(Knobs)}
     knobs = Knobs(**{k: v for k, v in vars(args).items() if k in knob_names})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL is printed: a caller may signal at once
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     emulator = Emulator(args.dir, knobs)
     base = await emulator.start(args.host, args.port)
     print(base, flush=True)
-    for cid in emulator.piece_cids():
+    cids = emulator.piece_cids()
+    if not cids:
+        print(f"emulator: {args.dir} has no files to serve", file=sys.stderr)
+    for cid in cids:
         piece = emulator.pieces[cid]
-        print(f"{base}/{cid}  {piece.path.name}  {piece.size} bytes", file=sys.stderr)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+        print(f"{base}/{cid}  {piece.path.name}  {piece.size} bytes", file=sys.stderr, flush=True)
     await stop.wait()
     await emulator.stop()
 
@@ -618,7 +881,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.dir.is_dir():
         print(f"emulator: {args.dir} is not a folder", file=sys.stderr)
         return 2
-    asyncio.run(_serve(args))
+    try:
+        asyncio.run(_serve(args))
+    except ValueError as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -189,6 +189,63 @@ class UpstreamRetry(Event):
     delay: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class SourceRefused(Event):
+    """A source refused a piece (402 payment, 404 not indexed yet, …) and is not asked for it for a while."""
+
+    piece: str
+    source: str
+    reason: str
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class PieceVerified(Event):
+    """The fully cached piece was hashed against its CommP root: ``ok`` or purged for refetching."""
+
+    piece: str
+    ok: bool
+    seconds: float
+    bytes_hashed: int
+
+
+# --- what the proxy learnt from the container --------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaLayoutKnown(Event):
+    """The container's shape from the piece's head: kind, where its index is, what will be read out of order."""
+
+    piece: str
+    kind: str
+    reason: str
+    index_range: tuple[int, int] | None  # inclusive
+    prefetch: tuple[tuple[int, int, str], ...]  # (start, end inclusive, what)
+    duration_s: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaIndexed(Event):
+    """The piece's byte ↔ time map is built. ``index`` is a :class:`proxy.media.MediaIndex` (read-only use)."""
+
+    piece: str
+    duration_s: float
+    byte_rate: float
+    keyframes: tuple[tuple[float, int], ...]
+    readahead: int
+    index: object
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prefetch(Event):
+    """The proxy decided to fetch bytes nobody asked for yet, and why (``moov`` after ``mdat``, Cues, hover…)."""
+
+    piece: str
+    start: int
+    end: int
+    reason: str
+
+
 Subscriber = Callable[[Event], None]
 
 

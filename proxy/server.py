@@ -22,7 +22,9 @@ import hmac
 import json
 import logging
 import secrets
+import socket
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,7 @@ from aiohttp import web
 from proxy.cache import CacheConfig, PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
 from proxy.events import EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
+from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.ranges import RangePlan, plan_response
 from proxy.store import PieceStore
 from proxy.upstream import Source, Upstream, UpstreamError
@@ -38,6 +41,8 @@ from proxy.upstream import Source, Upstream, UpstreamError
 log = logging.getLogger(__name__)
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+#: Socket send buffer for piece responses (Linux doubles it for bookkeeping).
+SEND_BUFFER_BYTES = 256 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 #: Placeholder type while the real one is being sniffed; ``plan_response`` is re-run with the real one.
 _PENDING_TYPE = "application/octet-stream"
@@ -52,6 +57,7 @@ class ProxyConfig:
     #: None: a fresh random token; "": no token (``--no-token``).
     token: str | None = None
     cache: dict = field(default_factory=dict)
+    prefetch: PrefetchConfig = field(default_factory=PrefetchConfig)
 
 
 @dataclass
@@ -60,6 +66,8 @@ class ServerStats:
     bytes_served: int = 0
     open_streams: int = 0
     errors: int = 0
+    #: Bytes served per piece key: with the upstream counters, what each piece cost against what it gave.
+    served_by_piece: dict[str, int] = field(default_factory=dict)
 
 
 class ProxyServer:
@@ -74,6 +82,7 @@ class ProxyServer:
         self.upstream: Upstream | None = None
         self.cache: SliceCache | None = None
         self.store: PieceStore | None = None
+        self.prefetcher: MediaPrefetcher | None = None
         self._runner: web.AppRunner | None = None
         self._allowed_hosts: set[str] = set()
 
@@ -82,6 +91,7 @@ class ProxyServer:
         self.upstream = Upstream(self.config.sources, self.bus)
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
         self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
+        self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
         app = web.Application(middlewares=[self._guard], client_max_size=1024)
         prefix = f"/{self.token}" if self.token else ""
         for name in ("piece", "video"):
@@ -101,6 +111,8 @@ class ProxyServer:
         return self.base_url
 
     async def stop(self) -> None:
+        if self.prefetcher is not None:
+            await self.prefetcher.close()
         if self.cache is not None:
             await self.cache.close()
         if self._runner is not None:
@@ -147,6 +159,7 @@ class ProxyServer:
             "upstream_requests": egress.requests,
             "upstream_bytes_by_source": dict(egress.by_source),
             "upstream_bytes_by_piece": {k: dict(v) for k, v in egress.by_piece.items()},
+            "served_bytes_by_piece": dict(self.stats.served_by_piece),
             "cache_hits": cache.stats.hits,
             "cache_misses": cache.stats.misses,
             "bytes_from_cache": cache.stats.bytes_from_cache,
@@ -156,6 +169,8 @@ class ProxyServer:
             "memory_cache_bytes": cache.memory.used,
             "disk_cache_bytes": cache.disk.used,
             "disk_problem": cache.disk.problem,
+            "fetched_bytes_by_reason": dict(cache.stats.fetched_by_reason),
+            "unserved_bytes_by_reason": cache.unserved_bytes_by_reason(),
         }
 
     # --- pieces --------------------------------------------------------------------------------------------
@@ -201,6 +216,9 @@ class _Exchange:
         self.from_upstream = 0
 
     def finish(self) -> None:
+        if self.sent:
+            by_piece = self.server.stats.served_by_piece
+            by_piece[self.piece] = by_piece.get(self.piece, 0) + self.sent
         self.server.bus.publish(
             RequestFinished(
                 request_id=self.request_id,
@@ -260,30 +278,33 @@ class _Exchange:
             part = plan.parts[0].range
             reader = self.cache.open(info, part.start, part.end, request_id=self.request_id)
         try:
+            chunks = aiter(reader) if reader is not None else None
+            # The first byte decides the status: an upstream failure before it is still a proper error answer.
+            head = await anext(chunks, memoryview(b"")) if chunks is not None else None
             if info.content_type is None:
-                content_type = await self.cache.content_type(info)
-                plan = plan_response(content_type=content_type, **decide)
-            return await self._respond(info, plan, reader)
+                plan = plan_response(content_type=await self.cache.content_type(info), **decide)
+            return await self._respond(info, plan, reader, chunks, head)
         except UpstreamError as exc:
             return self._fail(exc.status, exc.error, exc.detail)
         finally:
             if reader is not None:
                 reader.close()
 
-    async def _respond(self, info: PieceInfo, plan: RangePlan, first: SliceReader | None) -> web.StreamResponse:
+    async def _respond(
+        self,
+        info: PieceInfo,
+        plan: RangePlan,
+        first: SliceReader | None,
+        chunks: AsyncIterator[memoryview] | None,
+        head: memoryview | None,
+    ) -> web.StreamResponse:
         response = web.StreamResponse(status=plan.status, headers={**plan.headers, **_constant_headers(info)})
         response.content_length = plan.content_length
-        if first is None:  # HEAD, or an empty piece
-            self.status = plan.status
+        self.status = plan.status
+        if first is None or chunks is None or head is None:  # HEAD, or an empty piece
             self.ttfb = time.monotonic() - self.t0
             await response.prepare(self.request)
             return response
-        chunks = aiter(first)
-        try:
-            head = await anext(chunks)  # an upstream failure here still becomes a proper error status
-        except StopAsyncIteration:
-            head = memoryview(b"")
-        self.status = plan.status
         self.server.bus.publish(
             RequestHeaders(
                 request_id=self.request_id,
@@ -297,6 +318,7 @@ class _Exchange:
         self.server.stats.open_streams += 1
         try:
             await response.prepare(self.request)
+            _limit_send_buffer(self.request)
             self.ttfb = time.monotonic() - self.t0
             await self._write(response, plan.parts[0].prefix)
             await self._write(response, head)
@@ -350,8 +372,21 @@ def _constant_headers(info: PieceInfo) -> dict[str, str]:
 def _error(status: int, error: str, detail: str = "", headers: dict | None = None) -> web.Response:
     body = json.dumps({"error": error, "detail": detail})
     response = web.Response(status=status, text=body, content_type="application/json", headers=headers)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _limit_send_buffer(request: web.Request) -> None:
+    """Keep the kernel from buffering megabytes ahead of the player.
+
+    Qt resets the connection on every seek, so bytes parked in a large send buffer are bytes the player never
+    reads; a modest buffer also keeps the byte map's "reading now" position honest. Loopback throughput is
+    unaffected at this size.
+    """
+    sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
 def _drop_connection(request: web.Request) -> None:

@@ -31,6 +31,7 @@ import aiohttp
 from proxy.cid import PieceCid
 from proxy.events import (
     EventBus,
+    SourceRefused,
     UpstreamFinished,
     UpstreamResponse,
     UpstreamRetry,
@@ -46,6 +47,8 @@ _UNSATISFIED_RANGE_RE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
 #: How much of an upstream's error body we keep for the user (FilBeam's reasons are one sentence).
 _ERROR_BODY_BYTES = 2048
 _USER_AGENT = "PiecePlayer/0.1 (+range proxy)"
+#: A 402 (no CDN deal, quota used up) does not fix itself within a session: stop asking for an hour.
+PAYMENT_REFUSAL_SECONDS = 3600.0
 
 
 class UpstreamError(Exception):
@@ -127,8 +130,10 @@ class RetryPolicy:
     attempts: int = 3
     base_delay: float = 0.2
     max_delay: float = 2.0
-    #: A broken body is resumed from its last good byte at most this many times per fetch.
+    #: A broken body is resumed from its last good byte; this many breaks in a row without progress end it…
     max_resumes: int = 6
+    #: …and so does this many breaks in all, however much each attempt delivered (a trickling origin).
+    max_resumes_total: int = 256
 
     def delay(self, attempt: int) -> float:
         return min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
@@ -201,17 +206,19 @@ class UpstreamBody:
     async def chunks(self) -> AsyncIterator[bytes]:
         """Yield the body, resuming broken transfers; raises :class:`UpstreamError` when it cannot."""
         position = self.start
-        resumes = 0
+        resumes = 0  # consecutive breaks without a byte of progress in between
+        total_resumes = 0
         while position <= self.end:
             response = self._response
             assert response is not None
             try:
-                chunk = await response.content.readany()
+                chunk, broken = await response.content.readany(), None
+                if not chunk:
+                    broken = "body ended early"
             except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
-                chunk, broken = b"", f"connection broke: {_describe(exc)}"
-            else:
-                broken = "body ended early" if not chunk else None
-            if broken is None:
+                # Bytes that arrived before the break are paid for: keep them, resume after them.
+                chunk, broken = _salvage(response), f"connection broke: {_describe(exc)}"
+            if chunk:
                 if len(chunk) > self.end - position + 1:
                     self._finish("failed", error="upstream sent more bytes than it announced")
                     raise UpstreamError(
@@ -220,16 +227,19 @@ class UpstreamBody:
                         source=self.source.name,
                     )
                 position += len(chunk)
+                resumes = 0
                 self.received += len(chunk)
                 self._upstream.egress.add(self.source.name, self._key, len(chunk))
                 yield chunk
+            if broken is None or position > self.end:
                 continue
             resumes += 1
-            if resumes > self._upstream.retry.max_resumes:
+            total_resumes += 1
+            if resumes > self._upstream.retry.max_resumes or total_resumes > self._upstream.retry.max_resumes_total:
                 self._finish("failed", error=broken)
                 raise UpstreamError(
                     502,
-                    f"{self.source.name} kept breaking the transfer off; gave up after {resumes - 1} resumes",
+                    f"{self.source.name} kept breaking the transfer off; gave up after {resumes - 1} resumes in a row",
                     broken,
                     source=self.source.name,
                 )
@@ -340,6 +350,7 @@ class Upstream:
 
     def block(self, key: str, source: str, seconds: float, reason: str) -> None:
         self._blocked[(key, source)] = (self._clock() + seconds, reason)
+        self.bus.publish(SourceRefused(piece=key, source=source, reason=reason, seconds=seconds))
 
     def blocked_reason(self, key: str, source: str) -> str | None:
         entry = self._blocked.get((key, source))
@@ -406,7 +417,7 @@ class Upstream:
 
     def _remember_refusal(self, key: str, source: Source, exc: UpstreamError) -> None:
         if exc.upstream_status == 402:
-            self.block(key, source.name, 600, exc.error)
+            self.block(key, source.name, PAYMENT_REFUSAL_SECONDS, exc.error)
         elif exc.upstream_status in (404, 410, 451) and source.kind != "template":
             self.block(key, source.name, 120 if exc.upstream_status == 404 else 3600, exc.error)
 
@@ -540,6 +551,23 @@ class Upstream:
         if total is None:
             raise _bad_answer(source, "it did not say how large the piece is")
         return 0, total - 1, total
+
+
+def _salvage(response: aiohttp.ClientResponse) -> bytes:
+    """The bytes aiohttp buffered before the connection broke.
+
+    ``StreamReader.readany()`` raises a recorded connection error before returning data already buffered
+    (aiohttp 3.x), which would throw away bytes the upstream has already billed; its internal
+    ``_read_nowait`` hands them over. Without it (a future aiohttp), nothing is salvaged and the resume simply
+    starts earlier — slower, never wrong.
+    """
+    read_buffered = getattr(response.content, "_read_nowait", None)
+    if read_buffered is None:
+        return b""
+    try:
+        return bytes(read_buffered(-1))
+    except Exception:  # the internal API changed shape: fall back to resuming earlier
+        return b""
 
 
 async def _read_error_body(response: aiohttp.ClientResponse) -> str:

@@ -57,6 +57,7 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("media")
     make_mp4(folder / "clip-faststart.mp4")
     make_mp4(folder / "clip-moov-at-end.mp4", faststart=False)
+    make_webm(folder / "clip.webm")
     rng = __import__("random").Random(20261126)
     for name, size in (("random-3.5MiB.bin", 3 * MiB + MiB // 2), ("random-2MiB.bin", 2 * MiB), ("tiny.bin", 1)):
         (folder / name).write_bytes(rng.randbytes(size))

@@ -1,0 +1,28 @@
+"""Understanding the media a piece carries, without Qt: container layout from the head, and a byte ↔ time map.
+
+The proxy uses :func:`sniff_layout` on a piece's first bytes to prefetch what the player will read out of order
+(an MP4 ``moov`` after ``mdat``, Matroska ``Cues``), and :func:`build_index` to turn cached byte ranges into
+cached time ranges, keyframes and seek targets. Modules, one concept each:
+
+* ``layout`` — the result types; ``container`` — the two entry points;
+* ``boxes``, ``mp4``, ``mp4_tables`` — ISO/IEC 14496-12 boxes, top-level layout, sample tables and ``sidx``;
+* ``ebml``, ``matroska`` — EBML (RFC 8794) and Matroska (RFC 9559) SeekHead and Cues;
+* ``index`` — :class:`MediaIndex`, the container-independent map.
+"""
+
+from proxy.media.container import build_index, sniff_layout
+from proxy.media.errors import ContainerError, TruncatedError
+from proxy.media.index import MediaIndex, TrackUnits
+from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
+
+__all__ = [
+    "ByteSpan",
+    "ContainerError",
+    "ContainerKind",
+    "ContainerLayout",
+    "MediaIndex",
+    "TrackUnits",
+    "TruncatedError",
+    "build_index",
+    "sniff_layout",
+]

@@ -1,0 +1,257 @@
+"""The byte ↔ time map of one piece, whatever its container: the seek index the proxy and the GUI ask.
+
+Every container index reduces to *units*: spans of bytes that carry a span of media time and can be decoded once
+all units since the last key unit are present.
+
+* MP4 sample tables give one unit per sample (or per chunk for constant-size samples, such as PCM audio): exact
+  byte ranges, exact decode order, a sync flag from ``stss``.
+* Matroska ``Cues`` give one unit per cue point: from a cued Cluster to the next cued one. Each starts with a
+  keyframe and holds every track's blocks for that time, so the map is exact at cue points and conservative in
+  between (a Cluster counts as cached only when all of it is).
+* An MP4 ``sidx`` gives one unit per subsegment (a ``moof`` + ``mdat`` run of all tracks).
+
+Units are kept in numpy arrays so that building and querying the map of an hour of video (hundreds of thousands
+of samples) takes milliseconds.
+
+"Exact" in :meth:`MediaIndex.time_ranges` means: a moment is reported cached when, for the main track (video,
+else audio) and for the first audio track, every unit needed to decode it is cached — the unit itself and all
+units of its track from the preceding key unit on, in decode order. Where an audio track has no samples (before
+its first or after its last), it does not constrain the result. It is exact to the sample for MP4 sample tables;
+where it is approximate:
+
+* other audio tracks (a second language) and subtitle/data tracks are not consulted;
+* Matroska and ``sidx`` units are whole Clusters/subsegments holding every track, so a partly cached one counts
+  as missing (the answer errs on the side of "not cached");
+* MP4 edit lists beyond the first edit (real cuts) are ignored: times are media times shifted by the first edit;
+* :meth:`MediaIndex.time_at` interpolates inside a unit and is made monotonic in the offset (B-frames reorder
+  presentation times), so it is a position on the timeline, not a frame's exact timestamp.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from proxy.media.errors import ContainerError
+
+#: Time spans closer than this (seconds) are joined: it absorbs rounding of timescale arithmetic.
+_JOIN_TOLERANCE_S = 1e-4
+#: A time asked for this close to a keyframe's is that keyframe's (times are rounded from integer ticks).
+_SAME_TIME_S = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class TrackUnits:
+    """One track's units in decode order; all arrays have the same length.
+
+    ``start``/``duration`` are presentation time in seconds, ``offset``/``size`` bytes in the piece, ``key`` marks
+    units a decoder can start at (sync samples, cue points, subsegments starting with a SAP).
+    """
+
+    kind: str
+    start: np.ndarray
+    duration: np.ndarray
+    offset: np.ndarray
+    size: np.ndarray
+    key: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offset)
+
+    @property
+    def end_time(self) -> float:
+        return float(np.max(self.start + self.duration)) if len(self) else 0.0
+
+
+class MediaIndex:
+    """Answers the byte ↔ time questions of one piece (see the module docstring for what "exact" means).
+
+    ``primary`` is the track whose keyframes drive seeking (video, else audio); ``secondary`` tracks (the first
+    audio track next to video) only narrow :meth:`time_ranges` and widen :meth:`seek_range`.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        primary: TrackUnits,
+        secondary: Sequence[TrackUnits] = (),
+        duration_s: float | None = None,
+        media_bytes: int | None = None,
+        notes: Sequence[str] = (),
+    ) -> None:
+        if len(primary) == 0:
+            raise ContainerError(f"the {primary.kind} track has no sample with bytes: nothing to index")
+        self.source = source
+        self.primary = primary
+        self.secondary = tuple(track for track in secondary if len(track))
+        self.notes = tuple(notes)
+        tracks = (primary, *self.secondary)
+        self.duration_s = float(duration_s) if duration_s and duration_s > 0 else max(t.end_time for t in tracks)
+        self.media_bytes = int(media_bytes) if media_bytes else int(sum(int(t.size.sum()) for t in tracks))
+        keys = np.flatnonzero(primary.key)
+        if len(keys) == 0:
+            keys = np.array([0])
+            self.notes += ("the main track marks no keyframe: its first unit is taken as one",)
+        order = np.argsort(primary.start[keys], kind="stable")
+        self._key_decode_index = keys[order]
+        self._key_time = primary.start[self._key_decode_index]
+        self._key_offset = primary.offset[self._key_decode_index]
+        by_offset = np.argsort(primary.offset, kind="stable")
+        self._offset_sorted = primary.offset[by_offset]
+        self._offset_size = primary.size[by_offset]
+        self._offset_duration = primary.duration[by_offset]
+        self._offset_time = np.maximum.accumulate(primary.start[by_offset])
+
+    def __repr__(self) -> str:
+        return (
+            f"MediaIndex({self.source}, {len(self.primary)} {self.primary.kind} units, "
+            f"{len(self._key_time)} keyframes, {self.duration_s:.3f} s, {self.byte_rate:.0f} B/s)"
+        )
+
+    @property
+    def byte_rate(self) -> float:
+        """Average bytes of media per second of playback (all tracks), 0.0 for a zero-length piece."""
+        return self.media_bytes / self.duration_s if self.duration_s > 0 else 0.0
+
+    def keyframes(self) -> list[tuple[float, int]]:
+        """``(time_s, byte_offset)`` of every key unit of the main track, in time order.
+
+        The offset is where a player starts reading to decode from that keyframe: the sync sample's first byte
+        (MP4), the cued Cluster's first byte (Matroska), the subsegment's first byte (``sidx``).
+        """
+        return list(zip(self._key_time.tolist(), self._key_offset.tolist(), strict=True))
+
+    def byte_at(self, time_s: float) -> int:
+        """The byte offset a player needs first to show ``time_s``: the keyframe at or before it (clamped)."""
+        k = self._key_at(time_s)
+        return int(self._key_offset[k])
+
+    def time_at(self, byte_offset: int) -> float:
+        """The media time that byte of the piece belongs to (approximate, never decreasing with the offset).
+
+        The main track's unit at or before the byte gives the time, interpolated inside the unit; bytes of
+        other tracks between two units take the earlier unit's end. Before the first unit: the first unit's
+        time; after the last: the end of the media.
+        """
+        i = int(np.searchsorted(self._offset_sorted, byte_offset, side="right")) - 1
+        if i < 0:
+            return float(self._offset_time[0])
+        size = int(self._offset_size[i])
+        inside = 1.0 if size <= 0 else min(1.0, (byte_offset - int(self._offset_sorted[i])) / size)
+        time = float(self._offset_time[i] + inside * self._offset_duration[i])
+        if i + 1 < len(self._offset_time):
+            time = min(time, float(self._offset_time[i + 1]))
+        return time
+
+    def seek_range(self, time_s: float, ahead_s: float = 0.0) -> tuple[int, int]:
+        """``(start, stop)`` bytes (stop exclusive) that decode ``time_s`` and the ``ahead_s`` seconds after it.
+
+        It spans the main track's units from the keyframe at or before ``time_s`` through the last one shown
+        before ``time_s + ahead_s``, and every secondary track's units overlapping that time: the bytes to
+        prefetch when a user hovers over that point of the slider.
+        """
+        if not math.isfinite(ahead_s) or ahead_s < 0:
+            raise ValueError(f"ahead_s must be a finite number ≥ 0, not {ahead_s!r}")
+        k = self._key_at(time_s)
+        key_time = float(self._key_time[k])
+        first = int(self._key_decode_index[k])
+        until = max(key_time, min(float(time_s), self.duration_s)) + ahead_s
+        shown = np.flatnonzero(self.primary.start[first:] < until)
+        last = first + (int(shown[-1]) if len(shown) else 0)
+        chosen = slice(first, last + 1)
+        start = int(self.primary.offset[chosen].min())
+        stop = int((self.primary.offset[chosen] + self.primary.size[chosen]).max())
+        for track in self.secondary:
+            overlap = (track.start < until) & (track.start + track.duration > key_time)
+            if overlap.any():
+                start = min(start, int(track.offset[overlap].min()))
+                stop = max(stop, int((track.offset[overlap] + track.size[overlap]).max()))
+        return start, stop
+
+    def time_ranges(self, byte_ranges: Iterable[tuple[int, int]]) -> list[tuple[float, float]]:
+        """The playable time ranges ``(t0, t1)`` given cached byte ranges ``(start, stop)`` (stop exclusive).
+
+        A moment is playable when every unit needed to decode it is cached (module docstring). The result is
+        sorted, disjoint and clipped to ``[0, duration_s]``.
+        """
+        starts, stops = _merge_byte_ranges(byte_ranges)
+        spans = _decodable_spans(self.primary, starts, stops)
+        for track in self.secondary:
+            allowed = _decodable_spans(track, starts, stops)
+            lead_in = float(track.start.min())
+            allowed = [(-math.inf, lead_in), *allowed, (track.end_time, math.inf)]
+            spans = _intersect(spans, _union(allowed))
+        return [(max(0.0, t0), min(t1, self.duration_s)) for t0, t1 in spans if t1 > 0 and t0 < self.duration_s]
+
+    def _key_at(self, time_s: float) -> int:
+        if not math.isfinite(time_s):
+            raise ValueError(f"time must be a finite number of seconds, not {time_s!r}")
+        k = int(np.searchsorted(self._key_time, time_s + _SAME_TIME_S, side="right")) - 1
+        return max(k, 0)
+
+
+def _merge_byte_ranges(byte_ranges: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, coalesced ``(starts, stops)`` arrays; empty and inverted ranges are dropped."""
+    pairs = sorted((int(a), int(b)) for a, b in byte_ranges if b > a)
+    starts: list[int] = []
+    stops: list[int] = []
+    for a, b in pairs:
+        if stops and a <= stops[-1]:
+            stops[-1] = max(stops[-1], b)
+        else:
+            starts.append(a)
+            stops.append(b)
+    return np.array(starts, dtype=np.int64), np.array(stops, dtype=np.int64)
+
+
+def _decodable_spans(track: TrackUnits, starts: np.ndarray, stops: np.ndarray) -> list[tuple[float, float]]:
+    """Merged presentation spans of the units whose bytes, and whose decode dependencies' bytes, are cached."""
+    if len(starts) == 0 or len(track) == 0:
+        return []
+    slot = np.searchsorted(starts, track.offset, side="right") - 1
+    present = (slot >= 0) & (stops[np.maximum(slot, 0)] >= track.offset + track.size)
+    present |= track.size == 0
+    group = np.cumsum(track.key)
+    missing = ~present | (group == 0)
+    missing_through = np.cumsum(missing)
+    keys = np.flatnonzero(track.key)
+    group_start = keys[np.maximum(group - 1, 0)] if len(keys) else np.zeros(len(track), dtype=np.int64)
+    missing_before_group = missing_through[group_start] - missing[group_start]
+    decodable = (group > 0) & (missing_through == missing_before_group)
+    if not decodable.any():
+        return []
+    t0 = track.start[decodable]
+    t1 = t0 + track.duration[decodable]
+    order = np.argsort(t0, kind="stable")
+    t0, t1 = t0[order], np.maximum.accumulate(t1[order])
+    breaks = np.flatnonzero(t0[1:] > t1[:-1] + _JOIN_TOLERANCE_S)
+    first = np.concatenate(([0], breaks + 1))
+    last = np.concatenate((breaks, [len(t0) - 1]))
+    return list(zip(t0[first].tolist(), t1[last].tolist(), strict=True))
+
+
+def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for t0, t1 in sorted(spans):
+        if merged and t0 <= merged[-1][1] + _JOIN_TOLERANCE_S:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], t1))
+        else:
+            merged.append((t0, t1))
+    return merged
+
+
+def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if hi > lo:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out

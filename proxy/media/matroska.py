@@ -1,0 +1,434 @@
+"""Matroska/WebM (RFC 9559, EBML RFC 8794): where ``Cues`` are, from the head; and the cue-point index.
+
+A Matroska file is an EBML header (DocType ``matroska`` or ``webm``) and a ``Segment``. The Segment starts with a
+``SeekHead`` listing where its other top-level elements are, as offsets from the Segment's data start; muxers
+(FFmpeg, mkvmerge) write ``Cues`` — the seek index — after the last ``Cluster``. FFmpeg's demuxer reads the
+elements the SeekHead points to past the head (``Tags``, ``Chapters``, ``Attachments``, a second ``SeekHead``)
+while opening, and ``Cues`` at the first seek: those are the out-of-order reads the proxy can prefetch.
+
+Element IDs used (RFC 9559 §5.1): EBML 0x1A45DFA3, DocType 0x4282, Segment 0x18538067, SeekHead 0x114D9B74,
+Seek 0x4DBB, SeekID 0x53AB, SeekPosition 0x53AC, Info 0x1549A966, TimestampScale 0x2AD7B1, Duration 0x4489,
+Tracks 0x1654AE6B, TrackEntry 0xAE, TrackNumber 0xD7, TrackType 0x83, Cues 0x1C53BB6B, CuePoint 0xBB, CueTime 0xB3,
+CueTrackPositions 0xB7, CueTrack 0xF7, CueClusterPosition 0xF1, Cluster 0x1F43B675, Tags 0x1254C367,
+Chapters 0x1043A770, Attachments 0x1941A469, Void 0xEC, CRC-32 0xBF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from proxy.media.ebml import (
+    MAX_HEADER,
+    MAX_ID_LENGTH,
+    MAX_SIZE_LENGTH,
+    Element,
+    children,
+    read_element,
+    read_float,
+    read_uint,
+)
+from proxy.media.errors import ContainerError, TruncatedError
+from proxy.media.index import MediaIndex, TrackUnits
+from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
+
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
+EBML = 0x1A45DFA3
+DOC_TYPE = 0x4282
+SEGMENT = 0x18538067
+SEEK_HEAD = 0x114D9B74
+SEEK = 0x4DBB
+SEEK_ID = 0x53AB
+SEEK_POSITION = 0x53AC
+INFO = 0x1549A966
+TIMESTAMP_SCALE = 0x2AD7B1
+DURATION = 0x4489
+TRACKS = 0x1654AE6B
+TRACK_ENTRY = 0xAE
+TRACK_NUMBER = 0xD7
+TRACK_TYPE = 0x83
+CUES = 0x1C53BB6B
+CUE_POINT = 0xBB
+CUE_TIME = 0xB3
+CUE_TRACK_POSITIONS = 0xB7
+CUE_TRACK = 0xF7
+CUE_CLUSTER_POSITION = 0xF1
+CLUSTER = 0x1F43B675
+TAGS = 0x1254C367
+CHAPTERS = 0x1043A770
+ATTACHMENTS = 0x1941A469
+VOID = 0xEC
+CRC32 = 0xBF
+
+NAMES = {
+    SEEK_HEAD: "SeekHead",
+    INFO: "Info",
+    TRACKS: "Tracks",
+    CUES: "Cues",
+    CLUSTER: "Cluster",
+    TAGS: "Tags",
+    CHAPTERS: "Chapters",
+    ATTACHMENTS: "Attachments",
+}
+#: TrackType values (RFC 9559 §5.1.4.1.3).
+_VIDEO, _AUDIO = 1, 2
+#: RFC 9559: TimestampScale defaults to 1 000 000 ns (timestamps in milliseconds).
+_DEFAULT_TIMESTAMP_SCALE = 1_000_000
+#: The longest head the layout may ask for (a SeekHead behind huge elements is not sought further).
+MAX_HEAD_BYTES = 4 << 20
+
+
+@dataclass
+class SegmentHead:
+    """What the head says about the Segment: where its data starts and ends, where its elements are."""
+
+    kind: ContainerKind
+    data_start: int
+    end: int
+    #: Top-level elements whose headers are in the head (first of each ID), in file order.
+    seen: dict[int, Element] = field(default_factory=dict)
+    #: (ID, absolute position) of every SeekHead entry read.
+    seek_entries: list[tuple[int, int]] = field(default_factory=list)
+    first_cluster: int | None = None
+    #: Where reading the head in order stopped (first Cluster, end of the head, or the end of the Segment).
+    stopped_at: int = 0
+
+    def positions(self) -> list[int]:
+        known = {pos for _id, pos in self.seek_entries} | {e.start for e in self.seen.values()} | {self.end}
+        if self.first_cluster is not None:
+            known.add(self.first_cluster)
+        return sorted(known)
+
+    def bound(self, pos: int) -> int:
+        """The next known element position after ``pos``, or the Segment's end: an element at ``pos`` ends there."""
+        return next((p for p in self.positions() if p > pos), self.end)
+
+
+def parse_segment_head(head: bytes | memoryview, size: int) -> SegmentHead:
+    """Read the EBML header, the Segment header and the top-level elements before the first Cluster in ``head``.
+
+    Raises :class:`TruncatedError` (with the head length needed) when the head ends before the SeekHead has been
+    read, :class:`ContainerError` for anything malformed.
+    """
+    data = memoryview(head)[:size]
+    kind, pos = read_ebml_header(data, size)
+    while True:
+        segment = read_element(data, pos)
+        if segment.id not in (VOID, CRC32):
+            break
+        pos = _whole(data, segment, size).end
+    if segment.id != SEGMENT:
+        raise ContainerError(f"expected a Segment at byte {segment.start}, found element 0x{segment.id:x}")
+    end = size if segment.end is None else min(segment.end, size)
+    found = SegmentHead(kind, segment.data_start, end)
+    pos = segment.data_start
+    while pos < end:
+        try:
+            element = read_element(data, pos)
+        except TruncatedError:
+            if found.seek_entries:
+                break
+            raise
+        if element.id == CLUSTER:
+            found.first_cluster = element.start
+            break
+        if element.end is None or element.end > end:
+            raise ContainerError(f"element 0x{element.id:x} at byte {element.start} overruns the Segment")
+        found.seen.setdefault(element.id, element)
+        if element.end > len(data):
+            if found.seek_entries:
+                break
+            name = NAMES.get(element.id, f"element 0x{element.id:x}")
+            raise TruncatedError(f"{name} at byte {pos} ends past the head", element.end + MAX_HEADER)
+        if element.id == SEEK_HEAD:
+            found.seek_entries += _seek_entries(data, element, found.data_start, end)
+        pos = element.end
+    found.stopped_at = pos
+    return found
+
+
+def read_ebml_header(head: bytes | memoryview, size: int) -> tuple[ContainerKind, int]:
+    """(MATROSKA or WEBM from the DocType, position after the EBML header); raises like :func:`parse_segment_head`."""
+    data = memoryview(head)[:size]
+    ebml = _whole(data, read_element(data, 0), size)
+    if ebml.id != EBML:
+        raise ContainerError(f"no EBML header at byte 0 (ID 0x{ebml.id:x})")
+    return _doc_type(data, ebml), ebml.end
+
+
+def _whole(data: memoryview, element: Element, size: int) -> Element:
+    if element.end is None:
+        raise ContainerError(f"element 0x{element.id:x} at byte {element.start} has an unknown size")
+    if element.end > size:
+        raise ContainerError(f"element 0x{element.id:x} at byte {element.start} runs past the end of the piece")
+    if element.end > len(data):
+        message = f"element 0x{element.id:x} at byte {element.start} ends past the head"
+        raise TruncatedError(message, element.end + MAX_HEADER)
+    return element
+
+
+def _doc_type(data: memoryview, ebml: Element) -> ContainerKind:
+    doc_type = "matroska"  # RFC 8794 §11.2.6: the default DocType
+    for child in children(data, ebml.data_start, ebml.end):
+        if child.id == DOC_TYPE:
+            doc_type = bytes(data[child.data_start : child.end]).rstrip(b"\0").decode("ascii", "replace")
+    if doc_type == "webm":
+        return ContainerKind.WEBM
+    if doc_type == "matroska":
+        return ContainerKind.MATROSKA
+    raise ContainerError(f"EBML DocType {doc_type!r} is not Matroska or WebM")
+
+
+def _seek_entries(data: memoryview, seek_head: Element, data_start: int, end: int) -> list[tuple[int, int]]:
+    """(element ID, absolute position) of each complete Seek entry that points inside the Segment."""
+    entries = []
+    for seek in children(data, seek_head.data_start, seek_head.end):
+        if seek.id != SEEK:
+            continue
+        seek_id = position = None
+        for child in children(data, seek.data_start, seek.end):
+            if child.id == SEEK_ID and child.size <= 4:
+                seek_id = int.from_bytes(data[child.data_start : child.end], "big")
+            elif child.id == SEEK_POSITION:
+                position = read_uint(data, child)
+        if seek_id is not None and position is not None and data_start + position < end:
+            entries.append((seek_id, data_start + position))
+    return entries
+
+
+# --- layout ----------------------------------------------------------------------------------------------
+
+
+def sniff_matroska_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
+    """The layout of a Matroska/WebM piece from its first bytes; raises :class:`ContainerError`."""
+    kind = ContainerKind.MATROSKA
+    try:
+        kind, _pos = read_ebml_header(head, size)
+        segment = parse_segment_head(head, size)
+    except TruncatedError as cut:
+        needed = min(cut.needed, size)
+        if needed > MAX_HEAD_BYTES:
+            raise ContainerError(f"no SeekHead within the first {MAX_HEAD_BYTES} bytes") from None
+        return ContainerLayout(kind, f"{cut}: need {needed} bytes", needs_more=needed)
+    available = min(len(head), size)
+    sequential_end = segment.first_cluster if segment.first_cluster is not None else available
+    prefetch = []
+    for element_id, pos in sorted(segment.seek_entries, key=lambda entry: entry[1]):
+        if element_id == CLUSTER or pos < sequential_end:
+            continue
+        span = _span(head, segment, element_id, pos)
+        if span.stop > available:
+            prefetch.append(span)
+    index, where = _cues_span(head, segment)
+    if index is None:
+        reason = f"{segment.kind.value}: no Cues listed in the SeekHead or before the first Cluster"
+    else:
+        reason = f"{segment.kind.value}: Cues {where} at bytes {index.start}–{index.last}"
+    try:
+        scale, ticks = _info(memoryview(head)[:size], segment)
+        duration_s = ticks * scale / 1e9 if ticks > 0 else None
+    except ContainerError:
+        duration_s = None
+    return ContainerLayout(segment.kind, reason, index=index, prefetch=tuple(prefetch), duration_s=duration_s)
+
+
+def _span(head: bytes | memoryview, segment: SegmentHead, element_id: int, pos: int) -> ByteSpan:
+    """The span of the element at ``pos``: exact if its header is in the head, else up to the next known one."""
+    name = NAMES.get(element_id, f"element 0x{element_id:x}")
+    at_open = element_id != CUES
+    stop = segment.bound(pos)
+    try:
+        element = read_element(head, pos)
+    except ContainerError:  # not in the head (TruncatedError), or the SeekHead points at garbage
+        element = None
+    if element is not None and element.id == element_id and element.end is not None and element.end <= segment.end:
+        return ByteSpan(pos, element.end, name, exact=True, at_open=at_open)
+    return ByteSpan(pos, stop, name, exact=False, at_open=at_open)
+
+
+def _cues_span(head: bytes | memoryview, segment: SegmentHead) -> tuple[ByteSpan | None, str]:
+    cues = segment.seen.get(CUES)
+    if cues is not None and cues.end is not None:
+        return ByteSpan(cues.start, cues.end, "Cues", at_open=False), "before the Clusters"
+    pos = next((p for element_id, p in segment.seek_entries if element_id == CUES), None)
+    if pos is None:
+        return None, ""
+    return _span(head, segment, CUES, pos), "(read at the first seek)"
+
+
+# --- the index -------------------------------------------------------------------------------------------
+
+
+def build_matroska_index(
+    head: bytes | memoryview, size: int, index_bytes: bytes | memoryview, index_offset: int
+) -> MediaIndex:
+    """The cue-point index: Info and Tracks from the head, Cues from the head or from ``index_bytes``."""
+    segment = parse_segment_head(head, size)
+    data = memoryview(head)[:size]
+    scale, duration_ticks = _info(data, segment)
+    track_types = _track_types(data, segment)
+    cues_data, cues, base = _cues_element(data, segment, memoryview(index_bytes), index_offset)
+    points = _cue_points(cues_data, cues, base, segment.data_start)
+    if not points:
+        raise ContainerError(f"Cues at byte {cues.start} hold no cue point")
+    chosen = _main_track(track_types, points)
+    times, offsets = _unit_starts([(t, pos) for t, track, pos in points if track == chosen], segment)
+    ends = np.append(offsets[1:], segment.bound(int(offsets[-1])))
+    duration_s = duration_ticks * scale / 1e9 if duration_ticks > 0 else None
+    starts = times * scale / 1e9
+    end_time = duration_s if duration_s is not None else float(starts[-1])
+    units = TrackUnits(
+        kind="cluster",
+        start=starts,
+        duration=np.maximum(np.append(starts[1:], end_time) - starts, 0.0),
+        offset=offsets,
+        size=ends - offsets,
+        key=np.ones(len(offsets), dtype=bool),
+    )
+    kind = {_VIDEO: "video", _AUDIO: "audio"}.get(track_types.get(chosen, 0), "other")
+    notes = [f"cue points of track {chosen} ({kind}); a Cluster span counts as cached only when all of it is"]
+    return MediaIndex(f"{segment.kind.value} cues", units, duration_s=duration_s, notes=notes)
+
+
+def _info(data: memoryview, segment: SegmentHead) -> tuple[int, float]:
+    info = segment.seen.get(INFO)
+    if info is None or info.end is None or info.end > len(data):
+        raise ContainerError("the Segment Info (timestamp scale, duration) is not in the head")
+    scale, duration = _DEFAULT_TIMESTAMP_SCALE, 0.0
+    for child in children(data, info.data_start, info.end):
+        if child.id == TIMESTAMP_SCALE:
+            scale = read_uint(data, child) or _DEFAULT_TIMESTAMP_SCALE
+        elif child.id == DURATION:
+            duration = read_float(data, child)
+    if not duration >= 0 or duration == float("inf"):
+        duration = 0.0
+    return scale, duration
+
+
+def _track_types(data: memoryview, segment: SegmentHead) -> dict[int, int]:
+    """TrackNumber → TrackType for the tracks in the head's Tracks element (empty if it is not there)."""
+    tracks = segment.seen.get(TRACKS)
+    if tracks is None or tracks.end is None or tracks.end > len(data):
+        return {}
+    types = {}
+    for entry in children(data, tracks.data_start, tracks.end):
+        if entry.id != TRACK_ENTRY:
+            continue
+        number = kind = None
+        for child in children(data, entry.data_start, entry.end):
+            if child.id == TRACK_NUMBER:
+                number = read_uint(data, child)
+            elif child.id == TRACK_TYPE:
+                kind = read_uint(data, child)
+        if number is not None and kind is not None:
+            types[number] = kind
+    return types
+
+
+def _cues_element(
+    head: memoryview, segment: SegmentHead, index_bytes: memoryview, index_offset: int
+) -> tuple[memoryview, Element, int]:
+    """(buffer, Cues element, buffer's absolute offset): from the head if it is there, else from ``index_bytes``."""
+    cues = segment.seen.get(CUES)
+    if cues is not None and cues.end is not None and cues.end <= len(head):
+        return head, cues, 0
+    if not index_bytes:
+        raise ContainerError("Cues are not in the head and no index bytes were given")
+    cues = read_element(index_bytes, 0, index_offset)
+    if cues.id != CUES:
+        raise ContainerError(f"the index bytes at byte {index_offset} are element 0x{cues.id:x}, not Cues")
+    if cues.end is None:
+        raise ContainerError(f"Cues at byte {index_offset} have an unknown size")
+    if cues.end - index_offset > len(index_bytes):
+        message = f"Cues at byte {index_offset} ({cues.size} bytes) are not all in the {len(index_bytes)} bytes given"
+        raise TruncatedError(message, cues.end)
+    return index_bytes, cues, index_offset
+
+
+def _cue_points(data: memoryview, cues: Element, base: int, data_start: int) -> list[tuple[int, int, int]]:
+    """(CueTime, CueTrack, absolute Cluster position) for every complete CueTrackPositions.
+
+    A long file has thousands of cue points, so this walks the Cues bytes with plain integers rather than
+    :class:`Element` objects (ten times faster); every child must still fit inside its parent.
+    """
+    raw = bytes(data[cues.data_start - base : cues.end - base])
+    points = []
+    for point_id, start, stop in _raw_children(raw, 0, len(raw), cues.data_start):
+        if point_id != CUE_POINT:
+            continue
+        time = None
+        positions = []
+        for child_id, child_start, child_stop in _raw_children(raw, start, stop, cues.data_start):
+            if child_id == CUE_TIME:
+                time = _raw_uint(raw, child_start, child_stop)
+            elif child_id == CUE_TRACK_POSITIONS:
+                track = cluster = None
+                for item_id, item_start, item_stop in _raw_children(raw, child_start, child_stop, cues.data_start):
+                    if item_id == CUE_TRACK:
+                        track = _raw_uint(raw, item_start, item_stop)
+                    elif item_id == CUE_CLUSTER_POSITION:
+                        cluster = _raw_uint(raw, item_start, item_stop)
+                if track is not None and cluster is not None:
+                    positions.append((track, data_start + cluster))
+        if time is not None:
+            points += [(time, track, pos) for track, pos in positions]
+    return points
+
+
+def _raw_children(raw: bytes, pos: int, end: int, base: int) -> list[tuple[int, int, int]]:
+    """(ID, data start, data stop) of the elements in ``raw[pos:end]``; ``base`` only places errors in the file."""
+    found = []
+    while pos < end:
+        first = raw[pos]
+        id_length = 9 - first.bit_length()
+        size_at = pos + id_length
+        if id_length > MAX_ID_LENGTH or size_at >= end:
+            raise ContainerError(f"invalid or cut element header at byte {base + pos} in Cues")
+        first = raw[size_at]
+        size_length = 9 - first.bit_length()
+        data_at = size_at + size_length
+        if size_length > MAX_SIZE_LENGTH or data_at > end:
+            raise ContainerError(f"invalid or cut element size at byte {base + size_at} in Cues")
+        size = int.from_bytes(raw[size_at:data_at], "big") & ((1 << (7 * size_length)) - 1)
+        stop = data_at + size
+        if stop > end:
+            raise ContainerError(f"element at byte {base + pos} ({size} bytes) overruns its parent in Cues")
+        found.append((int.from_bytes(raw[pos:size_at], "big"), data_at, stop))
+        pos = stop
+    return found
+
+
+def _raw_uint(raw: bytes, start: int, stop: int) -> int:
+    if stop - start > 8:
+        raise ContainerError(f"an unsigned integer in Cues has {stop - start} octets")
+    return int.from_bytes(raw[start:stop], "big")
+
+
+def _main_track(track_types: dict[int, int], points: list[tuple[int, int, int]]) -> int:
+    """The cued video track, else the cued audio track, else the most cued track."""
+    cued = [track for _time, track, _pos in points]
+    for wanted in (_VIDEO, _AUDIO):
+        for number, kind in sorted(track_types.items()):
+            if kind == wanted and number in cued:
+                return number
+    return max(set(cued), key=cued.count)
+
+
+def _unit_starts(points: list[tuple[int, int]], segment: SegmentHead) -> tuple[np.ndarray, np.ndarray]:
+    """Cue times and Cluster positions, in time order, keeping only Clusters further into the file than the last."""
+    times, offsets = [], []
+    for time, pos in sorted(points):
+        if pos >= segment.end:
+            continue
+        if offsets and pos <= offsets[-1]:
+            continue
+        times.append(time)
+        offsets.append(pos)
+    if not offsets:
+        raise ContainerError("no cue point inside the Segment")
+    if segment.first_cluster is not None and segment.first_cluster < offsets[0] and times[0] > 0:
+        times.insert(0, 0)
+        offsets.insert(0, segment.first_cluster)
+    return np.array(times, dtype=np.float64), np.array(offsets, dtype=np.int64)

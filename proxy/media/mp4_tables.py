@@ -1,0 +1,381 @@
+"""MP4 ``moov`` sample tables and ``sidx`` → :class:`TrackUnits` (ISO/IEC 14496-12).
+
+Boxes read, by clause of ISO/IEC 14496-12:
+
+* ``mvhd`` (§8.2.2) movie timescale and duration; ``mvex``/``mehd`` (§8.8.1–2) mark a fragmented movie.
+* ``trak``/``tkhd`` (§8.3.2) track_ID; ``mdia``/``mdhd`` (§8.4.2) media timescale; ``hdlr`` (§8.4.3) ``vide`` or
+  ``soun``; ``edts``/``elst`` (§8.6.6) edit list.
+* ``stbl`` (§8.5): ``stts`` decode deltas (§8.6.1.2), ``ctts`` composition offsets (§8.6.1.3), ``stss`` sync
+  samples (§8.6.2), ``stsc`` samples per chunk (§8.7.4), ``stsz``/``stz2`` sample sizes (§8.7.3), ``stco``/
+  ``co64`` chunk offsets (§8.7.5).
+* ``sidx`` segment index (§8.16.3).
+
+Edit lists are handled minimally, as most files need: leading empty edits delay the track, and the first
+non-empty edit's ``media_time`` shifts it (an encoder's B-frame or audio-priming delay), so times match what
+FFmpeg presents. Later edits (real cuts) are ignored and reported in the index notes.
+
+Tables are expanded with numpy and never by a count the bytes do not back: run-length tables (``stts``,
+``ctts``, ``stsc``) are looked up with ``searchsorted`` instead of being repeated out, and constant-size samples
+(PCM audio can have millions) become one unit per chunk.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from proxy.media.boxes import Box, children, find_path, first_child, full_box
+from proxy.media.errors import ContainerError, TruncatedError
+from proxy.media.index import TrackUnits
+
+#: More units than this in one track is not a real file (2^24 samples: 97 hours of 48 kHz AAC).
+MAX_UNITS = 1 << 24
+_KINDS = {b"vide": "video", b"soun": "audio"}
+
+
+@dataclass
+class Mp4Track:
+    track_id: int
+    handler: bytes
+    timescale: int
+    #: Edit list: leading empty edits delay the track (seconds); the first edit starts at media_shift (ticks).
+    delay_s: float
+    media_shift: int
+    units: TrackUnits | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return _KINDS.get(self.handler, self.handler.decode("latin-1"))
+
+    @property
+    def shift_s(self) -> float:
+        """Seconds to add to a media time to get its presentation time, per the (first) edit."""
+        return self.delay_s - self.media_shift / self.timescale
+
+
+@dataclass
+class Mp4Movie:
+    timescale: int
+    #: Presentation duration in seconds from ``mvhd`` (or ``mehd``), None when the file leaves it unset.
+    duration_s: float | None
+    fragmented: bool
+    tracks: list[Mp4Track]
+
+
+def parse_moov(data: bytes | memoryview, moov: Box, piece_size: int, base: int = 0) -> Mp4Movie:
+    """The tracks of a complete ``moov`` box held in ``data`` (``base`` = absolute offset of ``data[0]``).
+
+    ``piece_size`` bounds what the tables may claim: samples that would not fit in the piece are an error.
+    """
+    if first_child(data, moov, b"cmov", base) is not None:
+        raise ContainerError(f"moov at byte {moov.start} is compressed (cmov): not supported")
+    timescale, duration_s = movie_timing(data, moov, base)
+    mvex = first_child(data, moov, b"mvex", base)
+    tracks = [
+        _parse_trak(data, box, timescale, piece_size, base)
+        for box in children(data, moov.body_start - base, moov.end - base, base)
+        if box.type == b"trak"
+    ]
+    return Mp4Movie(timescale, duration_s, mvex is not None, tracks)
+
+
+def movie_timing(data: bytes | memoryview, moov: Box, base: int = 0) -> tuple[int, float | None]:
+    """(movie timescale, duration in seconds or None if unset) from ``mvhd`` — and ``mehd`` when fragmented.
+
+    Needs only the start of ``moov`` (``mvhd`` is its first child in practice), so a head can answer it.
+    """
+    mvhd = first_child(data, moov, b"mvhd", base)
+    if mvhd is None:
+        raise ContainerError(f"moov at byte {moov.start} has no mvhd")
+    timescale, duration = _timescale_and_duration(data, _held(data, mvhd, base), base)
+    mvex = find_path(data, moov, (b"mvex",), base) if duration == 0 else None
+    mehd = first_child(data, mvex, b"mehd", base) if mvex is not None else None
+    if mehd is not None:
+        duration = _mehd_duration(data, _held(data, mehd, base), base)
+    return timescale, duration / timescale if duration else None
+
+
+def _held(data: bytes | memoryview, box: Box, base: int) -> Box:
+    """``box``, checked to lie wholly in ``data`` (a head may end inside a box whose header it holds)."""
+    if box.end - base > len(data):
+        raise TruncatedError(f"{box.name} at byte {box.start} is cut off", box.end)
+    return box
+
+
+def parse_sidx(data: bytes | memoryview, sidx: Box, shift_s: float, size: int, base: int = 0) -> tuple[int, TrackUnits]:
+    """(reference_ID, one unit per subsegment) of a ``sidx`` box whose references are all media (not sidx).
+
+    ``size`` is the piece's: references must point inside it.
+    """
+    version, _flags, pos = full_box(data, sidx, base)
+    end = sidx.end - base
+    head = struct.Struct(">II" + ("QQ" if version else "II") + "HH")
+    if pos + head.size > end:
+        raise ContainerError(f"sidx at byte {sidx.start} is too short")
+    reference_id, timescale, earliest, first_offset, _reserved, count = head.unpack_from(data, pos)
+    pos += head.size
+    if timescale == 0:
+        raise ContainerError(f"sidx at byte {sidx.start} has timescale 0")
+    if pos + 12 * count > end:
+        raise ContainerError(f"sidx at byte {sidx.start} lists {count} references but holds {(end - pos) // 12}")
+    if count == 0:
+        raise ContainerError(f"sidx at byte {sidx.start} lists no references")
+    if sidx.end + first_offset >= size or earliest >= 1 << 62:
+        raise ContainerError(f"sidx at byte {sidx.start} points past the piece (first_offset {first_offset})")
+    refs = np.frombuffer(data, dtype=">u4", count=3 * count, offset=pos).reshape(count, 3).astype(np.int64)
+    if (refs[:, 0] >> 31).any():
+        raise ContainerError(f"sidx at byte {sidx.start} points to further sidx boxes (hierarchical): not supported")
+    sizes = refs[:, 0] & 0x7FFFFFFF
+    durations = refs[:, 1]
+    offsets = sidx.end + first_offset + np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    starts = earliest + np.concatenate(([0], np.cumsum(durations)[:-1]))
+    units = TrackUnits(
+        kind="subsegment",
+        start=starts / timescale + shift_s,
+        duration=durations / timescale,
+        offset=offsets,
+        size=sizes,
+        key=(refs[:, 2] >> 31).astype(bool),
+    )
+    return reference_id, units
+
+
+# --- boxes of one track ------------------------------------------------------------------------------------
+
+
+def _timescale_and_duration(data: bytes | memoryview, box: Box, base: int) -> tuple[int, int]:
+    """mvhd and mdhd share this layout: times, then timescale (u32) and duration (u32 or u64 by version)."""
+    version, _flags, pos = full_box(data, box, base)
+    layout = struct.Struct(">QQIQ" if version == 1 else ">IIII")
+    if pos + layout.size > box.end - base:
+        raise ContainerError(f"{box.name} at byte {box.start} is too short")
+    _created, _modified, timescale, duration = layout.unpack_from(data, pos)
+    if timescale == 0:
+        raise ContainerError(f"{box.name} at byte {box.start} has timescale 0")
+    unset = 0xFFFFFFFFFFFFFFFF if version == 1 else 0xFFFFFFFF
+    return timescale, 0 if duration == unset else duration
+
+
+def _mehd_duration(data: bytes | memoryview, mehd: Box, base: int) -> int:
+    version, _flags, pos = full_box(data, mehd, base)
+    layout = ">Q" if version == 1 else ">I"
+    if pos + struct.calcsize(layout) > mehd.end - base:
+        raise ContainerError(f"mehd at byte {mehd.start} is too short")
+    return struct.unpack_from(layout, data, pos)[0]
+
+
+def _parse_trak(data: bytes | memoryview, trak: Box, movie_timescale: int, piece_size: int, base: int) -> Mp4Track:
+    tkhd = first_child(data, trak, b"tkhd", base)
+    mdia = first_child(data, trak, b"mdia", base)
+    if tkhd is None or mdia is None:
+        raise ContainerError(f"trak at byte {trak.start} lacks tkhd or mdia")
+    version, _flags, pos = full_box(data, tkhd, base)
+    id_at = pos + (16 if version == 1 else 8)
+    if id_at + 4 > tkhd.end - base:
+        raise ContainerError(f"tkhd at byte {tkhd.start} is too short")
+    track_id = struct.unpack_from(">I", data, id_at)[0]
+    mdhd = first_child(data, mdia, b"mdhd", base)
+    hdlr = first_child(data, mdia, b"hdlr", base)
+    if mdhd is None or hdlr is None:
+        raise ContainerError(f"track {track_id}: mdia at byte {mdia.start} lacks mdhd or hdlr")
+    timescale, _duration = _timescale_and_duration(data, mdhd, base)
+    _v, _f, pos = full_box(data, hdlr, base)
+    if pos + 8 > hdlr.end - base:
+        raise ContainerError(f"hdlr at byte {hdlr.start} is too short")
+    handler = bytes(data[pos + 4 : pos + 8])
+    track = Mp4Track(track_id, handler, timescale, 0.0, 0, None)
+    _apply_edit_list(data, trak, track, movie_timescale, base)
+    stbl = find_path(data, mdia, (b"minf", b"stbl"), base)
+    if stbl is not None and track.kind in ("video", "audio"):
+        track.units = _sample_units(data, stbl, track, piece_size, base)
+    return track
+
+
+def _apply_edit_list(data: bytes | memoryview, trak: Box, track: Mp4Track, movie_timescale: int, base: int) -> None:
+    """Set the track's delay (leading empty edits) and media shift (the first edit's media_time)."""
+    elst = find_path(data, trak, (b"edts", b"elst"), base)
+    if elst is None:
+        return
+    version, _flags, pos = full_box(data, elst, base)
+    entry = struct.Struct(">QqHH" if version == 1 else ">IiHH")
+    count = _entry_count(data, elst, pos, entry.size, base)
+    delay = 0
+    media_time = None
+    used = 0
+    for i in range(count):
+        segment_duration, time, _rate, _fraction = entry.unpack_from(data, pos + 4 + i * entry.size)
+        if time == -1 and media_time is None:
+            delay += segment_duration
+        elif media_time is None:
+            media_time = time
+            used = i + 1
+    if count > used and media_time is not None:
+        track.notes.append(f"track {track.track_id}: edit list has {count} entries; only the first edit is applied")
+    track.delay_s = delay / movie_timescale
+    track.media_shift = media_time or 0
+
+
+def _entry_count(data: bytes | memoryview, box: Box, pos: int, entry_size: int, base: int) -> int:
+    """A table's entry_count, checked against the bytes the box really holds."""
+    end = box.end - base
+    if pos + 4 > end:
+        raise ContainerError(f"{box.name} at byte {box.start} is too short for its entry count")
+    count = struct.unpack_from(">I", data, pos)[0]
+    room = (end - pos - 4) // entry_size
+    if count > room:
+        raise ContainerError(f"{box.name} at byte {box.start} lists {count} entries but holds only {room}")
+    return count
+
+
+def _table(data: bytes | memoryview, stbl: Box, names: tuple[bytes, ...], columns: int, base: int, wide: bool = False):
+    """The first of ``names`` in ``stbl`` as an (entries × columns) int64 array of big-endian u32 (u64 if wide)."""
+    box = next((b for b in children(data, stbl.body_start - base, stbl.end - base, base) if b.type in names), None)
+    if box is None:
+        return None, None
+    _version, _flags, pos = full_box(data, box, base)
+    width = 8 if wide else 4
+    count = _entry_count(data, box, pos, width * columns, base)
+    values = np.frombuffer(data, dtype=">u8" if wide else ">u4", count=count * columns, offset=pos + 4)
+    return box, values.astype(np.int64).reshape(count, columns)
+
+
+def _sample_sizes(data: bytes | memoryview, stbl: Box, base: int) -> tuple[int, int, np.ndarray | None]:
+    """(constant sample size or 0, sample count, per-sample sizes or None) from ``stsz`` or ``stz2``."""
+    for box in children(data, stbl.body_start - base, stbl.end - base, base):
+        if box.type == b"stsz":
+            _v, _f, pos = full_box(data, box, base)
+            if pos + 8 > box.end - base:
+                raise ContainerError(f"stsz at byte {box.start} is too short")
+            constant, count = struct.unpack_from(">II", data, pos)
+            if constant:
+                return constant, count, None
+            count = _entry_count(data, box, pos + 4, 4, base)
+            return 0, count, np.frombuffer(data, ">u4", count, pos + 8).astype(np.int64)
+        if box.type == b"stz2":
+            _v, _f, pos = full_box(data, box, base)
+            if pos + 8 > box.end - base:
+                raise ContainerError(f"stz2 at byte {box.start} is too short")
+            field_size = data[pos + 3]
+            if field_size not in (4, 8, 16):
+                raise ContainerError(f"stz2 at byte {box.start} has field size {field_size}")
+            count = struct.unpack_from(">I", data, pos + 4)[0]
+            room = (box.end - base - pos - 8) * 8 // field_size
+            if count > room:
+                raise ContainerError(f"stz2 at byte {box.start} lists {count} samples but holds only {room}")
+            if field_size == 4:
+                packed = np.frombuffer(data, np.uint8, (count + 1) // 2, pos + 8)
+                sizes = np.stack((packed >> 4, packed & 0x0F), axis=1).reshape(-1)[:count]
+            else:
+                sizes = np.frombuffer(data, np.uint8 if field_size == 8 else ">u2", count, pos + 8)
+            return 0, count, sizes.astype(np.int64)
+    raise ContainerError(f"stbl at byte {stbl.start} has no stsz or stz2")
+
+
+def _run_lookup(counts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For run-length tables (count, value): each index's run number and the index's position within its run.
+
+    Indexes past the last run stay in the last run (their position keeps counting), which extrapolates.
+    """
+    run_first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    run = np.clip(np.searchsorted(run_first, index, side="right") - 1, 0, len(counts) - 1)
+    return run, index - run_first[run]
+
+
+def _decode_times(stts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decode time and delta (media timescale) of the samples numbered ``index`` (0-based), from ``stts``."""
+    counts, deltas = stts[:, 0], stts[:, 1]
+    run_time = np.concatenate(([0], np.cumsum(counts * deltas)[:-1]))
+    run, within = _run_lookup(counts, index)
+    return run_time[run] + within * deltas[run], deltas[run]
+
+
+def _sample_units(
+    data: bytes | memoryview, stbl: Box, track: Mp4Track, piece_size: int, base: int
+) -> TrackUnits | None:
+    name = f"track {track.track_id} ({track.kind})"
+    constant, sample_count, sizes = _sample_sizes(data, stbl, base)
+    _box, stco = _table(data, stbl, (b"stco",), 1, base)
+    if stco is None:
+        _box, stco = _table(data, stbl, (b"co64",), 1, base, wide=True)
+    _box, stsc = _table(data, stbl, (b"stsc",), 3, base)
+    _box, stts = _table(data, stbl, (b"stts",), 2, base)
+    _box, ctts = _table(data, stbl, (b"ctts",), 2, base)
+    stss_box, stss = _table(data, stbl, (b"stss",), 1, base)
+    if sample_count == 0:
+        return None
+    if stco is None or stsc is None or stts is None or len(stts) == 0 or len(stsc) == 0:
+        raise ContainerError(f"{name}: sample table lacks stco/co64, stsc or stts entries")
+    chunk_offsets = stco[:, 0]
+    samples_per_chunk = _samples_per_chunk(stsc, len(chunk_offsets), name)
+    chunk_first = np.concatenate(([0], np.cumsum(samples_per_chunk)[:-1]))
+    mapped = int(chunk_first[-1] + samples_per_chunk[-1])
+    if mapped < sample_count:
+        track.notes.append(f"{name}: chunks hold {mapped} of {sample_count} samples; the rest are not indexed")
+        sample_count = mapped
+    if constant * sample_count > piece_size:
+        raise ContainerError(f"{name}: {sample_count} samples of {constant} bytes do not fit in the piece")
+    scale = track.timescale
+
+    if constant and stss_box is None:
+        # One unit per chunk: constant-size samples (PCM, some audio) can number millions.
+        live = chunk_first < sample_count
+        first = chunk_first[live]
+        per_chunk = np.minimum(samples_per_chunk[live], sample_count - first)
+        if len(first) > MAX_UNITS:
+            raise ContainerError(f"{name}: {len(first)} chunks is more than an index holds ({MAX_UNITS})")
+        t0, _delta = _decode_times(stts, first)
+        t1, _delta = _decode_times(stts, first + per_chunk)
+        return TrackUnits(
+            kind=track.kind,
+            start=t0 / scale + track.shift_s,
+            duration=(t1 - t0) / scale,
+            offset=chunk_offsets[live],
+            size=per_chunk * constant,
+            key=np.ones(len(first), dtype=bool),
+        )
+
+    n = sample_count if sizes is None else min(len(sizes), sample_count)
+    if n > MAX_UNITS:
+        raise ContainerError(f"{name}: {n} samples is more than an index holds ({MAX_UNITS})")
+    if sizes is None:
+        sizes = np.full(n, constant, dtype=np.int64)
+    sizes = sizes[:n]
+    samples = np.arange(n, dtype=np.int64)
+    chunk = np.searchsorted(chunk_first, samples, side="right") - 1
+    before = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    offsets = chunk_offsets[chunk] + before - before[chunk_first[chunk]]
+    dts, deltas = _decode_times(stts, samples)
+    if ctts is not None and len(ctts):
+        run, _within = _run_lookup(ctts[:, 0], samples)
+        composition = ctts[:, 1].astype(np.uint32).view(np.int32).astype(np.int64)
+        past_end = samples >= int(ctts[:, 0].sum())
+        dts = dts + np.where(past_end, 0, composition[run])
+    if stss is None:
+        key = np.ones(n, dtype=bool)
+    else:
+        key = np.zeros(n, dtype=bool)
+        numbers = stss[:, 0]
+        key[numbers[(numbers >= 1) & (numbers <= n)] - 1] = True
+    return TrackUnits(
+        kind=track.kind,
+        start=dts / scale + track.shift_s,
+        duration=deltas / scale,
+        offset=offsets,
+        size=sizes,
+        key=key,
+    )
+
+
+def _samples_per_chunk(stsc: np.ndarray, chunks: int, name: str) -> np.ndarray:
+    """Samples in each chunk, expanded from ``stsc`` runs (first_chunk is 1-based and must increase)."""
+    if chunks == 0:
+        raise ContainerError(f"{name}: no chunk offsets")
+    first = stsc[:, 0] - 1
+    if first[0] != 0 or (np.diff(first) <= 0).any():
+        raise ContainerError(f"{name}: stsc first_chunk values do not start at 1 and increase")
+    first = first[first < chunks]
+    run_length = np.diff(np.concatenate((first, [chunks])))
+    return np.repeat(stsc[: len(first), 1], run_length)

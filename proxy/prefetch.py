@@ -1,0 +1,181 @@
+"""Act on the container before the player asks: prefetch its index, size read-ahead by bitrate, map bytes to time.
+
+A plain range proxy is only as fast as its upstream's round trips. This one reads the piece's head as it
+arrives (``proxy.media.sniff_layout``, microseconds) and:
+
+* **moov after mdat**: FFmpeg opens such an MP4 with three requests (start, tail, start again). The tail range
+  is fetched the moment the head shows ``mdat`` first, in parallel with serving the head, so the player's
+  second request finds it cached or in flight. Matroska ``Cues`` (read at the first seek) likewise.
+* **bitrate-aware read-ahead**: once the duration is known, read-ahead for open-ended readers becomes
+  ``readahead_seconds`` of media at the piece's average byte rate (clamped), instead of a fixed byte count:
+  enough not to stall at the played rate, little enough not to waste paid egress when the viewer leaves.
+* **byte ↔ time map**: the container index is built (off the loop) and published as :class:`MediaIndexed`, so
+  the GUI paints cached *time*, shows keyframes, and can ask for a hover prefetch of a seek target's bytes.
+
+Every prefetch is a :class:`Prefetch` event with its reason, and its upstream fetches carry the same reason,
+so the side panel shows why bytes moved that nobody asked for. Malformed containers give an "unknown" layout
+and the piece is proxied plainly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from proxy.cache import PieceInfo, SliceCache
+from proxy.events import EventBus, MediaIndexed, MediaLayoutKnown, Prefetch
+from proxy.media import ContainerError, ContainerLayout, MediaIndex, build_index, sniff_layout
+from proxy.upstream import UpstreamError
+
+log = logging.getLogger(__name__)
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class PrefetchConfig:
+    enabled: bool = True
+    #: Seconds of media fetched ahead of an open-ended reader once the byte rate is known.
+    readahead_seconds: float = 6.0
+    min_readahead: int = 2 * MiB
+    max_readahead: int = 64 * MiB
+    #: The largest out-of-order span prefetched at open (an index larger than this is left to the player).
+    max_index_bytes: int = 64 * MiB
+    #: A hover prefetch covers the keyframe before the target through this many seconds after it…
+    hover_seconds: float = 2.0
+    #: …and never more than this many bytes.
+    hover_max_bytes: int = 8 * MiB
+
+
+class MediaPrefetcher:
+    """Listens to pieces' heads through the cache and prefetches on their behalf."""
+
+    def __init__(self, cache: SliceCache, bus: EventBus, config: PrefetchConfig | None = None) -> None:
+        self.cache = cache
+        self.bus = bus
+        self.config = config or PrefetchConfig()
+        self.layouts: dict[str, ContainerLayout] = {}
+        self.indexes: dict[str, MediaIndex] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._hovers: dict[str, asyncio.Task] = {}
+        if self.config.enabled:
+            cache.head_listener = self.on_head
+
+    # --- the head -------------------------------------------------------------------------------------------
+
+    def on_head(self, info: PieceInfo, head: memoryview) -> bool:
+        """Decide from the first bytes; False asks to be called again when more of the first slice has arrived."""
+        layout = sniff_layout(head, info.size)
+        if layout.needs_more is not None and layout.needs_more <= min(info.size, self.cache.slice_size):
+            return False  # the answer is in the first slice: wait for more of it
+        self.layouts[info.key] = layout
+        self.bus.publish(
+            MediaLayoutKnown(
+                piece=info.key,
+                kind=str(layout.kind),
+                reason=layout.reason,
+                index_range=(layout.index.start, layout.index.last) if layout.index else None,
+                prefetch=tuple((s.start, s.last, s.what) for s in layout.prefetch),
+                duration_s=layout.duration_s,
+            )
+        )
+        if layout.duration_s:
+            self._set_readahead(info, info.size / layout.duration_s)
+        for span in layout.prefetch:
+            if span.length <= self.config.max_index_bytes:
+                when = "read while opening" if span.at_open else "read at the first seek"
+                self._spawn(self._prefetch(info, span.start, span.last, f"prefetch: {span.what} ({when})"))
+        if (layout.known and not layout.fragmented) or layout.index is not None:
+            self._spawn(self._index(info, layout))
+        return True
+
+    def _set_readahead(self, info: PieceInfo, byte_rate: float) -> int:
+        window = int(byte_rate * self.config.readahead_seconds)
+        window = max(self.config.min_readahead, min(self.config.max_readahead, window))
+        self.cache.set_readahead(info.key, window)
+        return window
+
+    async def _index(self, info: PieceInfo, layout: ContainerLayout) -> None:
+        """Read the head and the index through the cache (joining fetches in flight), then build the map."""
+        head_end = min(info.size, self.cache.slice_size) - 1
+        head = await self._bytes(info, 0, head_end, "index: head")
+        index_bytes, index_offset = b"", 0
+        span = layout.index
+        if span is not None and span.stop > head_end + 1:
+            if span.length > self.config.max_index_bytes:
+                log.info("index of %s is %d bytes: not mapped", info.key[:16], span.length)
+                return
+            index_bytes, index_offset = await self._bytes(info, span.start, span.last, "index"), span.start
+        elif span is not None:
+            index_bytes, index_offset = head[span.start : span.stop], span.start
+        try:
+            index = await asyncio.to_thread(build_index, head, info.size, index_bytes, index_offset)
+        except ContainerError as exc:
+            log.info("no byte/time map for %s: %s", info.key[:16], exc)
+            return
+        self.indexes[info.key] = index
+        window = self._set_readahead(info, index.byte_rate) if index.duration_s > 0 else self.cache.config.readahead
+        self.bus.publish(
+            MediaIndexed(
+                piece=info.key,
+                duration_s=index.duration_s,
+                byte_rate=index.byte_rate,
+                keyframes=tuple(index.keyframes()),
+                readahead=window,
+                index=index,
+            )
+        )
+
+    async def _bytes(self, info: PieceInfo, start: int, end: int, reason: str) -> bytes:
+        parts = bytearray()
+        async with contextlib.aclosing(self.cache.read(info, start, end, reason=reason)) as chunks:
+            async for chunk in chunks:
+                parts += chunk
+        return bytes(parts)
+
+    # --- prefetches -----------------------------------------------------------------------------------------
+
+    async def _prefetch(self, info: PieceInfo, start: int, end: int, reason: str) -> None:
+        """Pull bytes into the cache (nobody is waiting for them yet); best effort, errors only logged."""
+        self.bus.publish(Prefetch(piece=info.key, start=start, end=end, reason=reason))
+        async with contextlib.aclosing(self.cache.read(info, start, end, reason=reason)) as chunks:
+            async for _ in chunks:
+                pass
+
+    def hover(self, key: str, time_s: float) -> tuple[int, int] | None:
+        """Prefetch what a seek to ``time_s`` would read (opt-in, from the GUI's slider); one per piece at a time.
+
+        Returns the byte range asked for, or None when the piece has no map yet.
+        """
+        index = self.indexes.get(key)
+        info = self.cache.info(key)
+        if index is None or info is None:
+            return None
+        start, stop = index.seek_range(time_s, self.config.hover_seconds)
+        end = min(stop, start + self.config.hover_max_bytes) - 1
+        previous = self._hovers.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        self._hovers[key] = self._spawn(self._prefetch(info, start, end, f"prefetch: hover at {time_s:.1f} s"))
+        return start, end
+
+    def _spawn(self, work) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(self._guard(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @staticmethod
+    async def _guard(work) -> None:
+        try:
+            await work
+        except UpstreamError as exc:
+            log.info("prefetch gave up: %s", exc)
+        except Exception:
+            log.exception("prefetch failed")
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

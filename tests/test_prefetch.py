@@ -1,0 +1,175 @@
+"""Container-aware prefetching with real ffmpeg-made files: the proxy acts before the player asks."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from proxy.cid import parse_piece_cid
+from proxy.events import MediaIndexed, MediaLayoutKnown, Prefetch, UpstreamStarted
+from proxy.server import ProxyConfig, ProxyServer
+from proxy.upstream import template_source
+from tests.conftest import MiB, piece_of
+
+
+def recorder(server: ProxyServer) -> list:
+    events: list = []
+    server.bus.subscribe(events.append)
+    return events
+
+
+async def first_event(events: list, kind: type, within: float = 10.0):
+    async with asyncio.timeout(within):
+        while not (found := [e for e in events if isinstance(e, kind)]):
+            await asyncio.sleep(0.01)
+    return found[0]
+
+
+async def test_moov_at_end_is_prefetched_while_the_head_is_served(emulator, tmp_path, http):
+    """With a short read-ahead the head's fetch stops well before the tail: only the prefetch can bring it."""
+    emulator.knobs.update(mode="curio", latency_ms=80)
+    config = ProxyConfig([template_source(emulator.base_url + "/{cid}")], tmp_path / "cache", cache={"readahead": 1})
+    proxy = ProxyServer(config)
+    await proxy.start()
+    try:
+        await _moov_at_end_is_prefetched(proxy, emulator, http)
+    finally:
+        await proxy.stop()
+
+
+async def _moov_at_end_is_prefetched(proxy, emulator, http):
+    events = recorder(proxy)
+    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    url = f"{proxy.base_url}/piece/{cid}"
+    async with http.get(url) as response:  # the player's first request, as FFmpeg makes it
+        assert await response.content.read(4096) == data[:4096]
+        prefetch = await first_event(events, Prefetch)
+        assert prefetch.reason.startswith("prefetch: moov")
+        assert prefetch.end == len(data) - 1 and data[prefetch.start + 4 : prefetch.start + 8] == b"moov"
+    await asyncio.sleep(0.3)  # the player parses the head before it asks for the tail
+    asked_before_tail = emulator.counters.requests
+    async with http.get(url, headers={"Range": f"bytes={prefetch.start}-"}) as response:
+        assert await response.read() == data[prefetch.start :]
+    assert emulator.counters.requests == asked_before_tail, "the player's tail request must be served from cache"
+    tail_fetches = [e for e in events if isinstance(e, UpstreamStarted) and e.end == len(data) - 1]
+    assert tail_fetches and all(e.reason.startswith("prefetch: moov") for e in tail_fetches)
+
+
+async def test_faststart_mp4_prefetches_nothing_and_gets_a_byte_time_map(proxy, emulator, http):
+    events = recorder(proxy)
+    cid, data = piece_of(emulator, "clip-faststart.mp4")
+    async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-65535"}) as response:
+        assert await response.read() == data[:65536]
+    indexed = await first_event(events, MediaIndexed)
+    assert not [e for e in events if isinstance(e, Prefetch)]
+    assert indexed.duration_s == pytest.approx(12.0, abs=0.1)
+    assert [t for t, _ in indexed.keyframes[:3]] == pytest.approx([0.0, 1.0, 2.0], abs=0.05)  # -g 30 at 30 fps
+    assert indexed.byte_rate == pytest.approx(len(data) / indexed.duration_s, rel=0.01)
+
+
+async def test_read_ahead_follows_the_media_byte_rate(proxy, emulator, http):
+    events = recorder(proxy)
+    cid, data = piece_of(emulator, "clip-faststart.mp4")
+    async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-1000"}) as response:
+        await response.read()
+    indexed = await first_event(events, MediaIndexed)
+    config = proxy.prefetcher.config
+    expected = max(config.min_readahead, min(config.max_readahead, int(indexed.byte_rate * config.readahead_seconds)))
+    assert indexed.readahead == expected
+    key = parse_piece_cid(cid).root.hex()
+    reader = proxy.cache.open(proxy.cache.info(key), 0, len(data) - 1)
+    try:
+        assert reader.cursor.window == expected
+    finally:
+        reader.close()
+
+
+async def test_webm_cues_are_prefetched_for_the_first_seek(proxy, emulator, http):
+    emulator.knobs.update(mode="curio")
+    events = recorder(proxy)
+    cid, _ = piece_of(emulator, "clip.webm")
+    async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+        await response.content.read(1024)
+        layout = await first_event(events, MediaLayoutKnown)
+    assert layout.kind == "webm"
+    cues = [e for e in events if isinstance(e, Prefetch) and "Cues" in e.reason]
+    if layout.prefetch:  # small files may hold their Cues in the first slice
+        assert cues
+    indexed = await first_event(events, MediaIndexed)
+    assert indexed.duration_s == pytest.approx(6.0, abs=0.1)
+
+
+@pytest.mark.parametrize("file_name", ["random-3.5MiB.bin", "tiny.bin"])
+async def test_unknown_containers_are_proxied_plainly(proxy, emulator, http, file_name):
+    events = recorder(proxy)
+    cid, data = piece_of(emulator, file_name)
+    async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+        assert await response.read() == data
+    layout = await first_event(events, MediaLayoutKnown)
+    assert layout.kind == "unknown" and layout.reason
+    assert not [e for e in events if isinstance(e, (Prefetch, MediaIndexed))]
+
+
+async def test_truncated_mp4_falls_back_to_plain_proxying(emulator, tmp_path, http):
+    from proxy.emulator import Emulator, Knobs
+
+    broken_dir = tmp_path / "broken"
+    broken_dir.mkdir()
+    _, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    (broken_dir / "cut.mp4").write_bytes(data[: len(data) - 5000])  # moov cut short
+    origin = Emulator(broken_dir, Knobs(mode="curio", latency_ms=0))
+    await origin.start()
+    proxy = ProxyServer(ProxyConfig([template_source(origin.base_url + "/{cid}")], tmp_path / "cache"))
+    await proxy.start()
+    events = recorder(proxy)
+    try:
+        [cid] = origin.piece_cids()
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert await response.read() == data[: len(data) - 5000]
+        await asyncio.sleep(0.5)
+        assert not [e for e in events if isinstance(e, MediaIndexed)]
+    finally:
+        await proxy.stop()
+        await origin.stop()
+
+
+async def test_warm_reopen_needs_no_upstream_round_trip(emulator, tmp_path, http):
+    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    first = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], tmp_path / "cache"))
+    await first.start()
+    async with http.get(f"{first.base_url}/piece/{cid}") as response:
+        assert await response.read() == data
+    await first.stop()
+    asked = emulator.counters.requests
+    second = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], tmp_path / "cache"))
+    await second.start()
+    events = recorder(second)
+    try:
+        async with http.get(f"{second.base_url}/piece/{cid}", headers={"Range": "bytes=0-"}) as response:
+            assert response.headers["Content-Type"] == "video/mp4"
+            assert await response.read() == data
+        await first_event(events, MediaIndexed)
+        assert emulator.counters.requests == asked
+    finally:
+        await second.stop()
+
+
+async def test_hover_prefetches_the_bytes_a_seek_would_read(proxy, emulator, http):
+    emulator.knobs.update(mode="curio")
+    events = recorder(proxy)
+    cid, _ = piece_of(emulator, "clip-faststart.mp4")
+    async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-1000"}) as response:
+        await response.read()
+    indexed = await first_event(events, MediaIndexed)
+    key = parse_piece_cid(cid).root.hex()
+    start, end = proxy.prefetcher.hover(key, 9.5)
+    _, keyframe_byte = max((t, b) for t, b in indexed.keyframes if t <= 9.5)
+    assert start <= keyframe_byte <= end and end - start < 8 * MiB  # decoding starts at the keyframe before 9.5 s
+    hover = await first_event(events, Prefetch)
+    assert hover.reason == "prefetch: hover at 9.5 s" and (hover.start, hover.end) == (start, end)
+    async with asyncio.timeout(5):
+        while not all(i in proxy.cache.cached_indexes(key) for i in range(start // MiB, end // MiB + 1)):
+            await asyncio.sleep(0.02)
+    stats = proxy.snapshot()
+    assert stats["fetched_bytes_by_reason"]["prefetch: hover at 9.5 s"] > 0

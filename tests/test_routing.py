@@ -1,0 +1,210 @@
+"""Filecoin upstreams as they really behave: a FilBeam-like CDN in front, a Curio-like provider behind it.
+
+The CDN emulator answers the first request per piece with the whole piece from byte 0 (a cache miss) and bills
+every byte it streams; the provider answers true ranges. These tests pin the routing policy that decides who is
+asked for what, the refusals it remembers, and CommP verification of what ends up cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from proxy.cid import parse_piece_cid
+from proxy.emulator import Emulator, Knobs
+from proxy.events import PieceVerified, SourceRefused, UpstreamRetry
+from proxy.server import ProxyConfig, ProxyServer
+from proxy.upstream import Source, provider_source
+from tests.conftest import MiB, piece_of
+
+
+@pytest.fixture
+async def cdn(media_dir: Path):
+    # 8 MB/s: a whole-piece answer takes real time, as it does from a CDN, so abandoning it saves bytes.
+    origin = Emulator(media_dir, Knobs(mode="filbeam", latency_ms=20, bandwidth=8_000_000))
+    await origin.start()
+    yield origin
+    await origin.stop()
+
+
+@pytest.fixture
+async def provider(media_dir: Path):
+    origin = Emulator(media_dir, Knobs(mode="curio", latency_ms=60))
+    await origin.start()
+    yield origin
+    await origin.stop()
+
+
+async def start_proxy(cdn: Emulator, provider: Emulator | None, cache_dir: Path, **cache) -> ProxyServer:
+    sources = [Source("FilBeam (emulated)", "filbeam", cdn.base_url + "/{cid}")]
+    if provider is not None:
+        sources.append(provider_source(provider.base_url))
+    server = ProxyServer(ProxyConfig(sources, cache_dir, cache=cache))
+    await server.start()
+    return server
+
+
+@pytest.fixture
+async def routed(cdn, provider, tmp_path):
+    server = await start_proxy(cdn, provider, tmp_path / "cache", stream_gap=MiB)
+    events: list = []
+    server.bus.subscribe(events.append)
+    yield server, events
+    await server.stop()
+
+
+async def test_playback_from_the_start_uses_the_cdn(routed, cdn, provider, http):
+    proxy, _ = routed
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+        assert await response.read() == data
+    assert cdn.counters.requests >= 1 and provider.counters.requests == 0
+    stats = proxy.snapshot()
+    key = parse_piece_cid(cid).root.hex()
+    assert stats["upstream_bytes_by_source"] == {"FilBeam (emulated)": len(data)}
+    assert stats["upstream_bytes_by_piece"] == {key: {"FilBeam (emulated)": len(data)}}
+    assert stats["served_bytes_by_piece"] == {key: len(data)}
+
+
+async def test_far_seek_during_a_cdn_miss_is_served_by_the_provider_not_by_streaming_the_gap(
+    routed, cdn, provider, http
+):
+    proxy, events = routed
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    start = 3 * MiB
+    async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": f"bytes={start}-"}) as response:
+        assert (response.status, await response.read()) == (206, data[start:])
+    assert [r.range for r in provider.counters.log] == [f"bytes={start}-{len(data) - 1}"]
+    assert cdn.counters.bytes_sent < start, "the CDN's whole-piece answer was abandoned, not streamed to the range"
+    switches = [e for e in events if isinstance(e, UpstreamRetry) and "whole piece from byte 0" in e.error]
+    assert len(switches) == 1 and "provider" in switches[0].error
+
+
+async def test_without_a_provider_the_gap_is_streamed_and_kept(cdn, tmp_path, http):
+    proxy = await start_proxy(cdn, None, tmp_path / "cache", stream_gap=MiB)
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": f"bytes={3 * MiB}-"}) as response:
+            assert await response.read() == data[3 * MiB :]
+        assert cdn.counters.requests == 1
+        assert {0, 1, 2} <= proxy.cache.disk.indexes(parse_piece_cid(cid).root.hex())
+    finally:
+        await proxy.stop()
+
+
+async def test_402_mid_session_moves_to_the_provider_and_says_why(routed, cdn, provider, http):
+    proxy, events = routed
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    url = f"{proxy.base_url}/piece/{cid}"
+    async with http.get(url, headers={"Range": "bytes=0-99"}) as response:
+        assert await response.read() == data[:100]
+    cdn.knobs.update(quota_rate=1.0)
+    async with http.get(url, headers={"Range": f"bytes={2 * MiB}-{2 * MiB + 99}"}) as response:
+        assert (response.status, await response.read()) == (206, data[2 * MiB : 2 * MiB + 100])
+    refusals = [e for e in events if isinstance(e, SourceRefused)]
+    assert [(e.source, "quota" in e.reason) for e in refusals] == [("FilBeam (emulated)", True)]
+    asked_cdn = cdn.counters.requests
+    async with http.get(url, headers={"Range": f"bytes={MiB}-{MiB + 99}"}) as response:
+        assert await response.read() == data[MiB : MiB + 100]
+    assert cdn.counters.requests == asked_cdn, "a piece the CDN refused for payment is not asked there again"
+
+
+async def test_402_without_a_provider_reaches_the_player_in_words(cdn, tmp_path, http):
+    cdn.knobs.update(quota_rate=1.0)
+    proxy = await start_proxy(cdn, None, tmp_path / "cache")
+    cid, _ = piece_of(cdn, "random-2MiB.bin")
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert response.status == 502
+            body = await response.json()
+        assert body["error"] == "FilBeam (emulated) will not serve this piece: the payer's CDN egress quota is used up"
+        assert body["detail"].startswith("CDN egress quota exhausted")
+    finally:
+        await proxy.stop()
+
+
+async def test_not_indexed_yet_on_the_cdn_falls_back_to_the_provider(routed, cdn, provider, http):
+    proxy, events = routed
+    cdn.knobs.update(not_found_rate=1.0)
+    cid, data = piece_of(cdn, "random-2MiB.bin")
+    async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-9"}) as response:
+        assert await response.read() == data[:10]
+    assert provider.counters.requests == 1
+    assert any(isinstance(e, SourceRefused) and "indexed yet" in e.reason for e in events)
+
+
+async def test_cdn_that_lies_about_the_total_size_is_never_used(routed, cdn, provider, http):
+    proxy, _ = routed
+    cid, data = piece_of(cdn, "random-2MiB.bin")
+    cdn.knobs.update(mode="curio", wrong_total=True)  # a 206 whose total disagrees with the CID
+    async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-9"}) as response:
+        assert (response.status, await response.read()) == (206, data[:10])
+    assert provider.counters.requests == 1
+
+
+async def test_v1_cid_learns_its_size_from_the_provider_then_the_cdn_gets_the_v2_cid(cdn, provider, tmp_path, http):
+    """FilBeam only knows v2 CIDs; a pasted v1 CID is sized by the provider, after which v2 can be spelt."""
+    proxy = await start_proxy(cdn, provider, tmp_path / "cache")
+    cid, data = piece_of(cdn, "random-2MiB.bin")
+    v1 = cdn.pieces[cid].v1
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{v1}", headers={"Range": "bytes=-10"}) as response:
+            assert (response.status, await response.read()) == (206, data[-10:])
+            assert response.headers["Content-Range"] == f"bytes {len(data) - 10}-{len(data) - 1}/{len(data)}"
+        assert provider.counters.log[0].piece == v1  # sized by the provider: FilBeam cannot take a v1 CID
+        assert [r.piece for r in cdn.counters.log] == [cid]  # then the CDN is asked with the v2 spelling
+    finally:
+        await proxy.stop()
+
+
+async def wait_for_verdict(events: list, within: float = 20.0) -> PieceVerified:
+    async with asyncio.timeout(within):
+        while True:
+            verdicts = [e for e in events if isinstance(e, PieceVerified)]
+            if verdicts:
+                return verdicts[0]
+            await asyncio.sleep(0.05)
+
+
+async def test_fully_cached_piece_is_verified_against_its_commp(routed, cdn, http):
+    proxy, events = routed
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+        assert await response.read() == data
+    verdict = await wait_for_verdict(events)
+    assert verdict.ok and verdict.bytes_hashed == len(data)
+    key = parse_piece_cid(cid).root.hex()
+    assert proxy.store.get(key).verified is True
+
+
+async def test_corrupt_piece_is_caught_by_commp_and_purged(media_dir, cdn, tmp_path, http):
+    """An upstream that serves wrong bytes with perfect framing is only caught by the piece commitment."""
+    liar_dir = tmp_path / "liar"
+    liar_dir.mkdir()
+    cid, data = piece_of(cdn, "random-2MiB.bin")
+    corrupted = bytearray(data)
+    corrupted[1_500_000] ^= 0xFF
+    (liar_dir / "random-2MiB.bin").write_bytes(corrupted)
+    # The emulator trusts its manifest, so it serves the damaged file under the good file's CID.
+    manifest = {"pieces": [{"file": "random-2MiB.bin", "size": len(data), "piece_cid": cid}]}
+    (liar_dir / "manifest.json").write_text(json.dumps(manifest))
+    liar = Emulator(liar_dir, Knobs(mode="curio", latency_ms=0))
+    await liar.start()
+    proxy = ProxyServer(ProxyConfig([provider_source(liar.base_url)], tmp_path / "cache"))
+    await proxy.start()
+    events: list = []
+    proxy.bus.subscribe(events.append)
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert await response.read() == bytes(corrupted)  # framing was perfect: nothing else could tell
+        verdict = await wait_for_verdict(events)
+        assert not verdict.ok
+        key = parse_piece_cid(cid).root.hex()
+        assert proxy.cache.cached_indexes(key) == set(), "a piece that fails CommP is purged"
+        assert proxy.store.get(key).verified is False
+    finally:
+        await proxy.stop()
+        await liar.stop()
