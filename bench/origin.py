@@ -18,10 +18,10 @@ from bench.procs import ChildProcess, python_module
 
 LATENCY_MS = 50
 BANDWIDTH = 100_000_000  # bytes/s per connection
-_SETTLE_POLL_S = 0.1
-_STILL_POLLS = 4
+_SETTLE_POLL_S = 0.05
+_STILL_POLLS = 6
 _SETTLE_LIMIT_S = 120.0
-_STILL_POLLS_IN_FLIGHT = 15
+_STILL_POLLS_IN_FLIGHT = 20
 
 
 class Origin:
@@ -30,42 +30,20 @@ class Origin:
         self.log_path = log_path
         self.process: ChildProcess | None = None
         self.base = ""
-        self.notes: list[str] = []
         self._session: aiohttp.ClientSession | None = None
 
-    async def start(self, cid: str) -> str:
-        """Start the emulator; if it does not count the bytes of a response its client aborted, use the shim."""
+    async def start(self) -> str:
         self._session = aiohttp.ClientSession()
-        await self._launch("proxy.emulator")
-        if not await self._counts_aborted_responses(cid):
-            await self.process.stop()
-            await self._launch("bench.origin_shim")
-            self.notes.append(
-                "proxy.emulator counted an aborted response as 0 bytes, so upstream bytes were counted by "
-                "bench/origin_shim.py (the same emulator, counting partial bodies) until that is fixed."
-            )
-        return self.base
-
-    async def _launch(self, module: str) -> None:
         self.process = ChildProcess(
             "emulator",
             python_module(
-                module, "--dir", str(self.folder), "--mode", "curio",
+                "proxy.emulator", "--dir", str(self.folder), "--mode", "curio",
                 "--latency-ms", str(LATENCY_MS), "--bandwidth", str(BANDWIDTH),
             ),
             self.log_path,
         )  # fmt: skip
         self.base = await self.process.start()
-
-    async def _counts_aborted_responses(self, cid: str) -> bool:
-        assert self._session is not None
-        await self.reset()
-        async with self._session.get(self.template().replace("{cid}", cid), headers={"Range": "bytes=0-"}) as r:
-            await r.content.readexactly(256 * 1024)
-            r.close()
-        counted = await self.settled_bytes_sent()
-        await self.reset()
-        return counted >= 256 * 1024
+        return self.base
 
     async def stop(self) -> None:
         if self._session is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.contenders import Contender
-from bench.media import ClipRecipe, Piece
+from bench.media import Piece
 from bench.origin import Origin
 
 MiB = 1 << 20
@@ -39,9 +39,7 @@ class WatchPlan:
 @dataclass(frozen=True)
 class Plan:
     name: str
-    piece_name: str
-    piece_bytes: int
-    clip: ClipRecipe
+    piece_mib: int
     cold_repeats: int
     seek_probes: int
     throughput_repeats: int
@@ -61,9 +59,7 @@ class Plan:
 
 FULL = Plan(
     name="full",
-    piece_name="full-1GiB",
-    piece_bytes=GiB,
-    clip=ClipRecipe(seconds=60, size="1280x720", video_bitrate="6M"),
+    piece_mib=1024,
     cold_repeats=5,
     seek_probes=12,
     throughput_repeats=3,
@@ -83,9 +79,7 @@ FULL = Plan(
 
 QUICK = Plan(
     name="quick",
-    piece_name="quick-32MiB",
-    piece_bytes=32 * MiB,
-    clip=ClipRecipe(seconds=6, size="640x360", video_bitrate="2M"),
+    piece_mib=32,
     cold_repeats=3,
     seek_probes=4,
     throughput_repeats=2,

@@ -87,6 +87,10 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def python_script(path: Path, *args: str) -> list[str]:
+    return [sys.executable, str(path), *args]
+
+
 def free_port() -> int:
     """A loopback port the OS says is free (for servers, like nginx, that cannot report a port 0 choice)."""
     with socket.socket() as probe:

@@ -30,7 +30,7 @@ def say(text: str) -> None:
 async def run(plan: Plan, only: list[str] | None = None, seed: int = 8, keep_work: bool = False) -> dict:
     started = time.monotonic()
     say(f"{plan.name} plan: preparing the piece (cached under /tmp after the first run)…")
-    piece = ensure_piece(plan.piece_name, plan.piece_bytes, plan.clip)
+    piece = ensure_piece(plan.piece_mib)
     say(f"piece {piece.path} ({piece.size} bytes, {piece.duration_s:.0f} s)")
     scenarios: dict[str, dict] = {}
     work = Path(tempfile.mkdtemp(prefix="pieceplayer-bench-"))
@@ -40,7 +40,7 @@ async def run(plan: Plan, only: list[str] | None = None, seed: int = 8, keep_wor
     contenders: dict[str, Contender] = {}
     unavailable: dict[str, str] = {}
     try:
-        await origin.start(piece.cid)
+        await origin.start()
         contenders = {cls.name: cls(work, origin.template()) for cls in ALL}
         unavailable = {name: why for name, c in contenders.items() if (why := c.unavailable())}
         ctx = RunContext(plan, piece, origin, contenders, work, random.Random(seed), unavailable)
@@ -66,7 +66,7 @@ async def run(plan: Plan, only: list[str] | None = None, seed: int = 8, keep_wor
             "plan_settings": _plan_settings(plan),
             "contenders": {name: c.title for name, c in contenders.items()},
             "unavailable": unavailable,
-            "notes": origin.notes + [f"{name}: {why}" for name, why in unavailable.items()],
+            "notes": [f"{name}: {why}" for name, why in unavailable.items()],
         },
         "scenarios": scenarios,
         "goals": evaluate(scenarios),
@@ -80,16 +80,17 @@ async def _run_scenario(key: str, scenario, ctx: RunContext) -> dict:
         result: ScenarioResult = await scenario(ctx)
     except Exception as exc:  # one broken scenario must not cost the others
         traceback.print_exc()
-        return {"title": key, "error": f"{type(exc).__name__}: {exc}", "measures": {}, "notes": [], "seconds": 0}
+        crashed = ScenarioResult(key, key, "crashed before it finished")
+        crashed.notes.append(f"{key} crashed: {type(exc).__name__}: {exc}")
+        return {**crashed.as_json(), "error": f"{type(exc).__name__}: {exc}"}
     result.seconds = time.monotonic() - t0
     say(f"{key} done in {result.seconds:.0f} s")
     return result.as_json()
 
 
 def _plan_settings(plan: Plan) -> dict:
-    settings = {k: v for k, v in vars(plan).items() if k not in ("clip", "watch")}
+    settings = {k: v for k, v in vars(plan).items() if k != "watch"}
     settings["watch"] = vars(plan.watch)
-    settings["clip"] = vars(plan.clip)
     return settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bench.client import Probe
+from bench.client import Probe, new_session, probe
 from bench.contenders import Contender
 from bench.model import Cell, ScenarioResult
 from bench.plan import MiB, RunContext
@@ -42,3 +42,14 @@ def mark_unavailable(result: ScenarioResult, ctx: RunContext) -> None:
     for name, reason in ctx.unavailable.items():
         for measure in result.measures.values():
             measure.cell(name).skipped = reason
+
+
+async def fresh(ctx: RunContext, contender: Contender) -> None:
+    """Restart with an empty cache, then read the small warm-up piece once, so the next request measures a
+    piece nobody cached, not a process serving its first request ever (a player starts its proxy long before
+    the viewer opens a piece). Every contender gets the same treatment."""
+    await contender.restart()
+    async with new_session() as session:
+        warmed = await probe(session, contender.url(ctx.piece.warmup_cid), ctx.piece, 0, read=0)
+    if not warmed.ok:
+        raise RuntimeError(f"{contender.name} failed its warm-up request: {warmed.error}")

@@ -16,7 +16,7 @@ from bench.contenders import Contender
 from bench.model import ScenarioResult, percentile
 from bench.plan import MiB, RunContext
 from bench.procs import RssSampler, tree_rss_bytes
-from bench.scenarios.common import mark_unavailable, rotated
+from bench.scenarios.common import fresh, mark_unavailable, rotated
 
 _MAX_PAUSE_S = 0.2
 _IDLE_SETTLE_S = 0.5
@@ -27,7 +27,7 @@ async def many_viewers(ctx: RunContext) -> ScenarioResult:
     result = ScenarioResult(
         "concurrency",
         f"{plan.viewers} concurrent viewers, random seeks",
-        f"Per sample: the contender restarted empty, warmed with one 1-byte request; then {plan.viewers} viewers "
+        f"Per sample: the contender restarted empty (and warmed); then {plan.viewers} viewers "
         f"start within {_MAX_PAUSE_S * 1000:.0f} ms, each doing {plan.viewer_seeks} seeks to random offsets, "
         f"reading {plan.viewer_read // 1024} KiB after each and pausing 0–{_MAX_PAUSE_S * 1000:.0f} ms. "
         "p95 over every seek's first byte; memory growth = peak RSS of the process tree − idle RSS before.",
@@ -60,10 +60,9 @@ async def many_viewers(ctx: RunContext) -> ScenarioResult:
 
 async def _one_crowd(ctx: RunContext, contender: Contender, seed: int) -> tuple[list[Probe], int | None]:
     plan, piece = ctx.plan, ctx.piece
-    await contender.restart()
+    await fresh(ctx, contender)
     url = contender.url(piece.cid)
     async with new_session() as session:
-        await probe(session, url, piece, 0)
         await ctx.origin.settled_bytes_sent()
         await asyncio.sleep(_IDLE_SETTLE_S)
         pids = contender.pids()

@@ -12,7 +12,7 @@ import random
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import MiB, RunContext
-from bench.scenarios.common import mark_unavailable, rotated, spread_offsets
+from bench.scenarios.common import fresh, mark_unavailable, rotated, spread_offsets
 from proxy.cache import DEFAULT_READAHEAD
 
 
@@ -33,7 +33,7 @@ async def leave_after_1mib(ctx: RunContext) -> ScenarioResult:
                 if contender.name == "wholefile" and (skip_wholefile or turn >= ctx.plan.wholefile_samples):
                     cell.skipped = cell.skipped or skip_wholefile
                     continue
-                await contender.restart()
+                await fresh(ctx, contender)
                 await ctx.origin.settled_bytes_sent()
                 await ctx.origin.reset()
                 viewer = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0, read=MiB)
@@ -69,7 +69,7 @@ async def watch_session(ctx: RunContext) -> ScenarioResult:
         for turn in range(ctx.plan.watch_repeats):
             steps = _session_steps(ctx, random.Random(ctx.rng.randrange(1 << 30)))
             for contender in rotated(contenders, turn):
-                await contender.restart()
+                await fresh(ctx, contender)
                 await ctx.origin.settled_bytes_sent()
                 await ctx.origin.reset()
                 url = contender.url(ctx.piece.cid)

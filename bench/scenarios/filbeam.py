@@ -11,7 +11,7 @@ from __future__ import annotations
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import MiB, RunContext
-from bench.scenarios.common import mark_unavailable, record_ttfb, rotated
+from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated
 
 SEEK_FRACTION = 0.4
 
@@ -41,7 +41,7 @@ async def filbeam_cold(ctx: RunContext) -> ScenarioResult:
                             cell.skipped = cell.skipped or skip_wholefile
                         continue
                     for measure, at in ((start, 0), (seek, offset)):
-                        await contender.restart()
+                        await fresh(ctx, contender)
                         await ctx.origin.settled_bytes_sent()
                         await ctx.origin.reset()
                         outcome = await probe(session, contender.url(ctx.piece.cid), ctx.piece, at)

@@ -21,7 +21,7 @@ from bench.contenders import Contender
 from bench.model import ScenarioResult
 from bench.plan import RunContext
 from bench.procs import REPO_ROOT, python_module
-from bench.scenarios.common import mark_unavailable, rotated
+from bench.scenarios.common import fresh, mark_unavailable, rotated
 
 SELF_TEST_TIMEOUT_S = 300.0
 _PROBE_TIMEOUT_S = 60.0
@@ -95,7 +95,7 @@ async def _self_test(ctx: RunContext, contender: Contender, seeks: list[float], 
     if contender.name == "pieceplayer":
         argv += ["--upstream", ctx.origin.template()]
     else:
-        await contender.restart()
+        await fresh(ctx, contender)
         argv += ["--direct", "--upstream", contender.url("{cid}")]
     env = {
         **os.environ,

@@ -12,7 +12,7 @@ import asyncio
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import RunContext
-from bench.scenarios.common import mark_unavailable, record_ttfb, rotated, spread_offsets
+from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated, spread_offsets
 
 #: Pause between probes so one probe's aftermath (a cancelled fetch, a slice being stored) does not time the next.
 _BETWEEN_PROBES_S = 0.15
@@ -22,11 +22,14 @@ async def cold_start(ctx: RunContext) -> ScenarioResult:
     result = ScenarioResult(
         "cold_start",
         "Cold start of the piece",
-        "Each sample: the contender restarted with an empty cache, then `Range: bytes=0-` on a new connection; "
-        "time until byte 0 arrives.",
+        "Each sample: the contender restarted with an empty cache and warmed on another piece, then "
+        "`Range: bytes=0-` on a new connection; time until byte 0 arrives. The second measure skips the warm-up: "
+        "the very first request of a just-started process (nginx, our proxy) — for information.",
     )
     ttfb = result.measure("ttfb_ms", "time to first byte", "ms")
+    first_ever = result.measure("first_request_ms", "time to first byte, process just started", "ms")
     mark_unavailable(result, ctx)
+    first_ever.cell("wholefile").skipped = "keeps no state: its first request is like any other (row above)"
     skip_wholefile = ctx.wholefile_skip(1)
     async with new_session() as session:
         for turn in range(ctx.plan.cold_repeats):
@@ -35,7 +38,12 @@ async def cold_start(ctx: RunContext) -> ScenarioResult:
                 if contender.name == "wholefile" and (skip_wholefile or turn >= ctx.plan.wholefile_samples):
                     cell.skipped = cell.skipped or skip_wholefile
                     continue
-                await contender.restart()
+                if contender.name != "wholefile":
+                    await contender.restart()
+                    first = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0)
+                    record_ttfb(first_ever.cell(contender.name), first)
+                    await asyncio.sleep(_BETWEEN_PROBES_S)
+                await fresh(ctx, contender)
                 record_ttfb(cell, await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0))
                 await asyncio.sleep(_BETWEEN_PROBES_S)
     return result
@@ -52,7 +60,7 @@ async def seek_uncached(ctx: RunContext) -> ScenarioResult:
     mark_unavailable(result, ctx)
     contenders = ctx.active()
     for contender in contenders:
-        await contender.restart()
+        await fresh(ctx, contender)
     offsets = spread_offsets(ctx, ctx.plan.seek_probes, ctx.rng)
     skip_wholefile = ctx.wholefile_skip(1)
     async with new_session() as session:
@@ -80,7 +88,7 @@ async def seek_cached(ctx: RunContext) -> ScenarioResult:
     contenders = ctx.active(exclude=("wholefile",))
     ttfb.cell("wholefile").skipped = ttfb.cell("wholefile").skipped or "no cache: the same as the uncached seek"
     for contender in contenders:
-        await contender.restart()
+        await fresh(ctx, contender)
     slice_size = 1 << 20
     offsets = spread_offsets(ctx, ctx.plan.seek_probes, ctx.rng)
     async with new_session() as session:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bench.client import Download, curl_download
 from bench.model import Cell, ScenarioResult
 from bench.plan import RunContext
-from bench.scenarios.common import mark_unavailable
+from bench.scenarios.common import fresh, mark_unavailable
 
 MB = 1_000_000
 
@@ -32,7 +32,7 @@ async def sequential(ctx: RunContext) -> ScenarioResult:
             if skip_wholefile:
                 cold.cell("wholefile").skipped = skip_wholefile
                 continue
-        await contender.restart()
+        await fresh(ctx, contender)
         url = contender.url(ctx.piece.cid)
         _record(cold.cell(contender.name), await curl_download(url, ctx.piece.size))
         if contender.name == "wholefile":
