@@ -40,6 +40,11 @@ class Piece:
     warmup_cid: str
 
     @property
+    def byte_rate(self) -> float:
+        """The media's average bytes per second: what a player reads once its buffer is full."""
+        return self.size / self.duration_s if self.duration_s else float(self.size)
+
+    @property
     def folder(self) -> Path:
         return self.path.parent
 

@@ -45,7 +45,8 @@ class Plan:
     throughput_repeats: int
     viewers: int
     viewer_seeks: int
-    viewer_read: int
+    #: Seconds a viewer watches after each seek (uniformly drawn between the two).
+    viewer_watch_s: tuple[float, float]
     concurrency_repeats: int
     leave_repeats: int
     watch: WatchPlan
@@ -65,7 +66,7 @@ FULL = Plan(
     throughput_repeats=3,
     viewers=50,
     viewer_seeks=6,
-    viewer_read=1 * MiB,
+    viewer_watch_s=(1.0, 3.0),
     concurrency_repeats=3,
     leave_repeats=5,
     watch=WatchPlan(play=32 * MiB, seeks=10, per_seek=16 * MiB, reseeks=5, pace=16 * MiB),
@@ -85,7 +86,7 @@ QUICK = Plan(
     throughput_repeats=2,
     viewers=50,
     viewer_seeks=2,
-    viewer_read=256 * 1024,
+    viewer_watch_s=(0.5, 1.0),
     concurrency_repeats=1,
     leave_repeats=2,
     watch=WatchPlan(play=4 * MiB, seeks=4, per_seek=2 * MiB, reseeks=2, pace=32 * MiB),

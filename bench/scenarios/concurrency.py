@@ -1,9 +1,10 @@
 """Many viewers at once, each seeking at random: the proxy's memory growth and the slow tail of first bytes.
 
-Every viewer seeks to a random offset, reads on for a while as fast as it comes, leaves, pauses a moment and
-seeks again. All contenders get the same viewers with the same offsets in a sample. Memory is the contender's
-process tree (nginx: master + worker), sampled every 20 ms and checked against ``VmHWM``, minus what it held
-idle just before the viewers arrived.
+Every viewer seeks to a random offset and watches from there for a few seconds — reading at the media's own byte
+rate, as a player with a full buffer does — then seeks again. Viewers start within a fraction of a second of each
+other, so the first seeks arrive together. All contenders get the same viewers with the same offsets and watch
+times in a sample. Memory is the contender's process tree (nginx: master + worker), sampled every 20 ms and
+checked against ``VmHWM``, minus what it held idle just before the viewers arrived.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bench.plan import MiB, RunContext
 from bench.procs import RssSampler, tree_rss_bytes
 from bench.scenarios.common import fresh, mark_unavailable, rotated
 
-_MAX_PAUSE_S = 0.2
+_MAX_START_S = 0.5
 _IDLE_SETTLE_S = 0.5
 
 
@@ -27,10 +28,11 @@ async def many_viewers(ctx: RunContext) -> ScenarioResult:
     result = ScenarioResult(
         "concurrency",
         f"{plan.viewers} concurrent viewers, random seeks",
-        f"Per sample: the contender restarted empty (and warmed); then {plan.viewers} viewers "
-        f"start within {_MAX_PAUSE_S * 1000:.0f} ms, each doing {plan.viewer_seeks} seeks to random offsets, "
-        f"reading {plan.viewer_read // 1024} KiB after each and pausing 0–{_MAX_PAUSE_S * 1000:.0f} ms. "
-        "p95 over every seek's first byte; memory growth = peak RSS of the process tree − idle RSS before.",
+        f"Per sample: the contender restarted empty (and warmed); then {plan.viewers} viewers start within "
+        f"{_MAX_START_S * 1000:.0f} ms, each doing {plan.viewer_seeks} seeks to random offsets and watching "
+        f"{plan.viewer_watch_s[0]:g}–{plan.viewer_watch_s[1]:g} s after each (reading at the media's byte rate, "
+        f"{ctx.piece.byte_rate / 1e6:.1f} MB/s). p95 over every seek's first byte; memory growth = peak RSS of the "
+        "process tree − idle RSS before.",
     )
     p95 = result.measure("p95_ttfb_ms", "p95 seek → first byte", "ms")
     rss = result.measure("rss_growth_mib", "RSS growth", "MiB", baseline="nginx")
@@ -71,11 +73,11 @@ async def _one_crowd(ctx: RunContext, contender: Contender, seed: int) -> tuple[
         async def viewer(number: int) -> list[Probe]:
             rng = random.Random(seed * 1000 + number)
             done = []
-            await asyncio.sleep(rng.uniform(0, _MAX_PAUSE_S))
+            await asyncio.sleep(rng.uniform(0, _MAX_START_S))
             for _ in range(plan.viewer_seeks):
-                offset = rng.randrange(0, piece.size - plan.viewer_read)
-                done.append(await probe(session, url, piece, offset, read=plan.viewer_read))
-                await asyncio.sleep(rng.uniform(0, _MAX_PAUSE_S))
+                watch = int(rng.uniform(*plan.viewer_watch_s) * piece.byte_rate)
+                offset = rng.randrange(0, piece.size - watch)
+                done.append(await probe(session, url, piece, offset, read=watch, pace=piece.byte_rate))
             return done
 
         with RssSampler(pids) as sampler:
