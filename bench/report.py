@@ -46,7 +46,7 @@ def render(results: dict) -> str:
     lines += _setup(meta)
     header = ["scenario", "measure (unit, ratio to)"] + [CONTENDER_TITLES[c] for c in contenders] + ["goal", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    notes: list[str] = []
+    skipped: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for key, scenario in scenarios.items():
         for measure_key, measure in scenario["measures"].items():
             unit = measure["unit"]
@@ -55,9 +55,8 @@ def render(results: dict) -> str:
                 cell = measure["contenders"].get(name, {"skipped": "not run"})
                 row.append(cell_text(cell, unit))
                 if "median" not in cell and cell.get("skipped"):
-                    notes.append(
-                        f"{scenario['title']} / {measure['label']} / {CONTENDER_TITLES[name]}: {cell['skipped']}"
-                    )
+                    cells = skipped.setdefault((key, cell["skipped"]), [])
+                    cells.append((measure["label"], CONTENDER_TITLES[name]))
             goal = goals.get((key, measure_key))
             row += [goal["goal"], _verdict(goal)] if goal else ["", ""]
             lines.append("| " + " | ".join(row) + " |")
@@ -67,7 +66,7 @@ def render(results: dict) -> str:
         "measure column, both from this run. Goals are checked on PiecePlayer's median.",
         "",
     ]
-    lines += _notes(meta, scenarios, notes)
+    lines += _notes(meta, scenarios, skipped)
     lines += ["### How each scenario is measured", ""]
     lines += [f"- **{s['title']}** ({s['seconds']:.0f} s): {s['method']}" for s in scenarios.values()]
     lines += ["", END]
@@ -102,14 +101,28 @@ def _verdict(goal: dict) -> str:
     return "PASS" if goal["result"] == "PASS" else "**MISS**"
 
 
-def _notes(meta: dict, scenarios: dict, skipped: list[str]) -> list[str]:
+def _notes(meta: dict, scenarios: dict, skipped: dict[tuple[str, str], list[tuple[str, str]]]) -> list[str]:
+    """Run notes, scenario notes, and one line per reason a figure is missing (not one per cell)."""
     notes = list(meta.get("notes", []))
     for scenario in scenarios.values():
         notes += scenario.get("notes", [])
-    notes += [f"Not measured — {s}" for s in skipped]
+    for (key, reason), cells in skipped.items():
+        notes.append(f"Not measured — {scenarios[key]['title']}, {_which(scenarios[key], cells)}: {reason}")
     if not notes:
         return []
     return ["### Notes", "", *[f"- {n}" for n in notes], ""]
+
+
+def _which(scenario: dict, cells: list[tuple[str, str]]) -> str:
+    """ "all measures, every contender" rather than twelve pairs, when the cells form a full grid."""
+    measures = list(dict.fromkeys(m for m, _ in cells))
+    contenders = list(dict.fromkeys(c for _, c in cells))
+    if len(cells) != len(measures) * len(contenders):
+        return "; ".join(f"{m} ({c})" for m, c in cells)
+    every_measure = len(measures) == len(scenario["measures"]) and len(measures) > 1
+    measure_text = "all measures" if every_measure else ", ".join(measures)
+    contender_text = "every contender" if len(contenders) == len(CONTENDER_TITLES) else ", ".join(contenders)
+    return f"{measure_text} ({contender_text})"
 
 
 def _short(text: str, limit: int = 80) -> str:

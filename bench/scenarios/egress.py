@@ -14,6 +14,7 @@ from bench.model import ScenarioResult
 from bench.plan import MiB, RunContext
 from bench.scenarios.common import fresh, mark_unavailable, rotated, spread_offsets
 from proxy.cache import DEFAULT_READAHEAD
+from proxy.prefetch import PrefetchConfig
 
 
 async def leave_after_1mib(ctx: RunContext) -> ScenarioResult:
@@ -42,7 +43,12 @@ async def leave_after_1mib(ctx: RunContext) -> ScenarioResult:
                     cell.samples.append(upstream / MiB)
                 else:
                     cell.errors.append(viewer.error or f"read {viewer.read} bytes")
-    result.notes.append(f"PiecePlayer's read-ahead window (proxy default): {DEFAULT_READAHEAD / MiB:.0f} MiB.")
+    seconds = PrefetchConfig().readahead_seconds
+    result.notes.append(
+        f"PiecePlayer's read-ahead: {DEFAULT_READAHEAD / MiB:.0f} MiB until the container is parsed, then "
+        f"{seconds:g} s of media ({seconds * ctx.piece.byte_rate / MiB:.1f} MiB for this piece); the 1 MiB viewer's "
+        f"goal allows 1 MiB + {DEFAULT_READAHEAD / MiB:.0f} MiB."
+    )
     return result
 
 
