@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     out = args.out or REPO_ROOT / "bench" / "results" / "latest.json"
     markdown = args.markdown or (None if args.quick else REPO_ROOT / "BENCHMARKS.md")
+    # SIGTERM unwinds like Ctrl-C, so the contenders and the origin are stopped, not orphaned.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     results = asyncio.run(run(plan, only or None, args.seed, args.keep_work))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")

@@ -9,6 +9,7 @@ scenario switches to ``filbeam`` mode, where the first request for a piece is a 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -22,6 +23,9 @@ _SETTLE_POLL_S = 0.05
 _STILL_POLLS = 6
 _SETTLE_LIMIT_S = 120.0
 _STILL_POLLS_IN_FLIGHT = 20
+#: More than this between two polls (50 ms) means bytes are flowing: 1.3 MB/s, far below any transfer here.
+_FLOWING_BYTES = 64 * 1024
+_BYTES_ACKED = re.compile(r"bytes_acked:(\d+)")
 
 
 class Origin:
@@ -55,6 +59,22 @@ class Origin:
         """The storage-provider style URL template contenders are pointed at."""
         return self.base + "/piece/{cid}"
 
+    async def _socket_bytes(self) -> int:
+        """Sum of ``bytes_acked`` over the TCP connections the origin serves (``ss``; 0 if ss is missing).
+
+        Our own polling of the stats moves it by a few hundred bytes per poll; a transfer moves it by megabytes.
+        """
+        port = self.base.rsplit(":", 1)[1]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                "ss", "-tinH", "state", "established", f"( sport = :{port} )",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        except OSError:
+            return 0
+        out, _ = await process.communicate()
+        return sum(int(n) for n in _BYTES_ACKED.findall(out.decode()))
+
     async def set_knobs(self, **knobs: object) -> None:
         assert self._session is not None
         async with self._session.post(f"{self.base}/_emulator/knobs", json=knobs) as response:
@@ -74,20 +94,24 @@ class Origin:
     async def settled_bytes_sent(self) -> int:
         """Body bytes sent once nothing flows: no response in flight and the counters still for a moment.
 
-        A contender may go on fetching after its client left (finishing a slice, cancelling a read-ahead), and
-        the emulator adds a response's bytes to its counters when that response ends. A response is in flight
-        while ``requests`` (counted on arrival) exceeds the sum of ``by_status`` (counted when it ends) — except
-        that a request whose client leaves before the headers go out is never given a status (reported), so a
-        longer stillness also counts as settled.
+        A contender may go on fetching after its client left (finishing a slice, cancelling a read-ahead, or
+        reading a whole 200 on), and the emulator adds a response's bytes to its counters when that response
+        ends. A response is in flight while ``requests`` (counted on arrival) exceeds the sum of ``by_status``
+        (counted when it ends) — except that a request whose client leaves before the headers go out is never
+        given a status (reported), so a longer stillness also counts as settled, where stillness includes the
+        origin's TCP connections: a long transfer moves their ``bytes_acked`` while the counters wait.
         """
         deadline = time.monotonic() + _SETTLE_LIMIT_S
-        last, still = None, 0
+        last, still, acked = None, 0, None
         while time.monotonic() < deadline:
             await asyncio.sleep(_SETTLE_POLL_S)
             counters = await self.counters()
             in_flight = counters["requests"] - sum(counters["by_status"].values())
             now = (counters["bytes_sent"], counters["requests"], in_flight)
-            still = still + 1 if now == last else 0
+            acked_now = await self._socket_bytes()
+            flowing = acked is not None and abs(acked_now - acked) > _FLOWING_BYTES
+            acked = acked_now
+            still = still + 1 if now == last and not flowing else 0
             last = now
             if (in_flight == 0 and still >= _STILL_POLLS) or still >= _STILL_POLLS_IN_FLIGHT:
                 break

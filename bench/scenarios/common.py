@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import random
 
 from bench.client import Probe, new_session, probe
 from bench.contenders import Contender
+from bench.media import WARMUP_BYTES, WARMUP_NAME
 from bench.model import Cell, ScenarioResult
 from bench.plan import MiB, RunContext
 
+IDLE_AFTER_WARMUP_S = 0.5
 #: Seek targets avoid the last slice so that every probe can read on for a while.
 _TAIL = 2 * MiB
 
@@ -45,11 +49,16 @@ def mark_unavailable(result: ScenarioResult, ctx: RunContext) -> None:
 
 
 async def fresh(ctx: RunContext, contender: Contender) -> None:
-    """Restart with an empty cache, then read the small warm-up piece once, so the next request measures a
-    piece nobody cached, not a process serving its first request ever (a player starts its proxy long before
-    the viewer opens a piece). Every contender gets the same treatment."""
+    """Restart with an empty cache, then read the small warm-up piece once and let the contender go idle, so the
+    next request measures a piece nobody cached — not a process serving its first request ever, nor one still
+    busy with the warm-up (PiecePlayer verifies a completed piece's CommP) — as when a viewer opens a piece in a
+    player started a while ago. Every contender gets the same treatment."""
     await contender.restart()
+    warmup = dataclasses.replace(
+        ctx.piece, path=ctx.piece.folder / WARMUP_NAME, size=WARMUP_BYTES, cid=ctx.piece.warmup_cid
+    )
     async with new_session() as session:
-        warmed = await probe(session, contender.url(ctx.piece.warmup_cid), ctx.piece, 0, read=0)
+        warmed = await probe(session, contender.url(warmup.cid), warmup, 0, read=WARMUP_BYTES)
     if not warmed.ok:
         raise RuntimeError(f"{contender.name} failed its warm-up request: {warmed.error}")
+    await asyncio.sleep(IDLE_AFTER_WARMUP_S)
