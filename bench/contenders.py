@@ -54,6 +54,10 @@ class Contender:
     def url(self, cid: str) -> str:
         raise NotImplementedError
 
+    def log_files(self) -> list[Path]:
+        """Where this contender writes its complaints (all restarts included)."""
+        return [self.work / f"{self.name}.log"]
+
     def pids(self) -> list[int]:
         """Processes that stand between client and origin (their memory is this contender's cost)."""
         return [self.process.pid] if self.process is not None else []
@@ -68,6 +72,9 @@ class Contender:
 class Direct(Contender):
     name = "direct"
     title = "direct (origin)"
+
+    def log_files(self) -> list[Path]:
+        return []
 
     def url(self, cid: str) -> str:
         return self.upstream_template.replace("{cid}", cid)
@@ -119,6 +126,9 @@ class Nginx(Contender):
         )
         await self.process.start(prints_url=False)
         await wait_for_port(self.port)
+
+    def log_files(self) -> list[Path]:
+        return [self.work / "nginx.log", *sorted(self.work.glob(f"{self.name}-prefix-*/error.log"))]
 
     def url(self, cid: str) -> str:
         upstream_path = self.upstream_template.split("://", 1)[1].split("/", 1)[1]

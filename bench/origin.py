@@ -22,7 +22,7 @@ BANDWIDTH = 100_000_000  # bytes/s per connection
 _SETTLE_POLL_S = 0.05
 _STILL_POLLS = 6
 _SETTLE_LIMIT_S = 120.0
-_STILL_POLLS_IN_FLIGHT = 20
+_STILL_POLLS_IN_FLIGHT = 10
 #: More than this between two polls (50 ms) means bytes are flowing: 1.3 MB/s, far below any transfer here.
 _FLOWING_BYTES = 64 * 1024
 _BYTES_ACKED = re.compile(r"bytes_acked:(\d+)")

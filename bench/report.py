@@ -105,7 +105,7 @@ def _notes(meta: dict, scenarios: dict, skipped: dict[tuple[str, str], list[tupl
     """Run notes, scenario notes, and one line per reason a figure is missing (not one per cell)."""
     notes = list(meta.get("notes", []))
     for scenario in scenarios.values():
-        notes += scenario.get("notes", [])
+        notes += [f"{scenario['title']}: {note}" for note in scenario.get("notes", [])]
     for (key, reason), cells in skipped.items():
         notes.append(f"Not measured — {scenarios[key]['title']}, {_which(scenarios[key], cells)}: {reason}")
     if not notes:

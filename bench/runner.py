@@ -15,6 +15,7 @@ from pathlib import Path
 from bench import machine
 from bench.contenders import ALL, Contender
 from bench.goals import evaluate
+from bench.logs import LogWatch, complaints, summary
 from bench.media import ensure_piece
 from bench.model import ScenarioResult
 from bench.origin import BANDWIDTH, LATENCY_MS, Origin
@@ -44,9 +45,11 @@ async def run(plan: Plan, only: list[str] | None = None, seed: int = 8, keep_wor
         contenders = {cls.name: cls(work, origin.template()) for cls in ALL}
         unavailable = {name: why for name, c in contenders.items() if (why := c.unavailable())}
         ctx = RunContext(plan, piece, origin, contenders, work, random.Random(seed), unavailable)
+        logs = LogWatch()
         for key, scenario in SCENARIOS.items():
             if not only or key in only:
                 scenarios[key] = await _run_scenario(key, scenario, ctx)
+                scenarios[key]["notes"] += _complaints(ctx, logs)
     finally:
         for contender in contenders.values():
             await contender.stop()
@@ -86,6 +89,13 @@ async def _run_scenario(key: str, scenario, ctx: RunContext) -> dict:
     result.seconds = time.monotonic() - t0
     say(f"{key} done in {result.seconds:.0f} s")
     return result.as_json()
+
+
+def _complaints(ctx: RunContext, logs: LogWatch) -> list[str]:
+    """One note per contender (and the origin) that logged problems during the scenario just run."""
+    sources = [(c.title, c.log_files()) for c in ctx.contenders.values()] + [("the origin", [ctx.origin.log_path])]
+    notes = [summary(who, complaints(logs.new_lines(paths))) for who, paths in sources]
+    return [note for note in notes if note]
 
 
 def _plan_settings(plan: Plan) -> dict:

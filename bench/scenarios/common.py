@@ -12,7 +12,7 @@ from bench.media import WARMUP_BYTES, WARMUP_NAME
 from bench.model import Cell, ScenarioResult
 from bench.plan import MiB, RunContext
 
-IDLE_AFTER_WARMUP_S = 0.5
+IDLE_AFTER_WARMUP_S = 0.3
 #: Seek targets avoid the last slice so that every probe can read on for a while.
 _TAIL = 2 * MiB
 
