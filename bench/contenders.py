@@ -204,4 +204,4 @@ def nginx_version() -> str:
     if not NGINX.exists():
         return "not installed"
     out = subprocess.run([str(NGINX), "-v"], capture_output=True, text=True)
-    return out.stderr.strip().removeprefix("nginx version: ")
+    return out.stderr.strip().removeprefix("nginx version: ").removeprefix("nginx/")

@@ -109,7 +109,10 @@ def _commit() -> str:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True).stdout
+        outputs = (":!bench/results", ":!BENCHMARKS.md")  # what a run writes does not make the code dirty
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", *outputs], cwd=REPO_ROOT, capture_output=True, text=True
+        ).stdout
         return head + ("-dirty" if dirty.strip() else "")
     except (OSError, subprocess.CalledProcessError):
         return ""
