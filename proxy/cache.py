@@ -668,6 +668,7 @@ class SliceCache:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.disk.close()
 
 
 class SliceReader:

@@ -26,6 +26,11 @@ ROOT_BYTES = 32
 MAX_HEIGHT = 63
 #: The shortest sensible CID string; anything shorter is a typo, not a CID.
 MIN_CID_CHARS = 8
+#: The longest: a v2 piece CID is about 64 characters (base32); a pasted page of text is refused before decoding,
+#: because base58 decoding is quadratic in the length and the GUI parses on its own thread.
+MAX_CID_CHARS = 256
+#: The multiformats unsigned varint holds at most 63 bits (9 bytes), which bounds a v2 CID's padding.
+MAX_VARINT = (1 << 63) - 1
 #: How much of a user's input an error message repeats, so a pasted paragraph does not flood the screen.
 ECHO_CHARS = 24
 
@@ -103,9 +108,14 @@ def tree_shape(payload_size: int) -> tuple[int, int]:
     if payload_size < 0:
         raise CidError(f"a piece cannot have a negative size ({payload_size})")
     height = 2
-    while unpadded_capacity(height) < payload_size:
+    while unpadded_capacity(height) < payload_size and height <= MAX_HEIGHT:
         height += 1
-    return height, unpadded_capacity(height) - payload_size
+    padding = unpadded_capacity(height) - payload_size
+    if height > MAX_HEIGHT or padding > MAX_VARINT:
+        raise CidError(
+            f"a piece of {payload_size} bytes cannot be named by a v2 CID: the size is beyond what FRC-0069 encodes"
+        )
+    return height, padding
 
 
 def parse_piece_cid(text: str) -> PieceCid:
@@ -117,6 +127,8 @@ def parse_piece_cid(text: str) -> PieceCid:
         raise CidError("no piece CID given")
     if len(cid) < MIN_CID_CHARS:
         raise CidError(f"“{_echo(cid)}” is too short to be a piece CID (they start bafkzcib… or baga6ea4seaq…)")
+    if len(cid) > MAX_CID_CHARS:
+        raise CidError(f"“{_echo(cid)}” is too long to be a piece CID ({len(cid)} characters; they have about 64)")
     raw = _decode_multibase(cid)
     version, rest = _read_uvarint(raw, "CID version")
     if version == 0x12 and cid.startswith("Qm"):

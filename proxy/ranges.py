@@ -138,7 +138,8 @@ def satisfiable_ranges(specs: list[RangeSpec], size: int) -> list[ByteRange] | N
     """The ranges to send, sorted and coalesced; ``[]`` when none is satisfiable (→ 416).
 
     None means "answer with the whole representation": too many ranges, or ranges whose total exceeds the
-    representation (heavy overlap), which §14.2 allows a server to ignore.
+    representation (heavy overlap), which §14.2 allows a server to ignore; and a non-zero suffix on an empty
+    representation, which §14.1.2 calls satisfiable although no 206 can frame zero bytes.
     """
     if len(specs) > MAX_RANGES:
         return None
@@ -146,8 +147,10 @@ def satisfiable_ranges(specs: list[RangeSpec], size: int) -> list[ByteRange] | N
     for spec in specs:
         if spec.first is None:
             assert spec.last is not None
-            if spec.last == 0 or size == 0:
+            if spec.last == 0:
                 continue
+            if size == 0:
+                return None
             selected.append(ByteRange(max(0, size - spec.last), size - 1))
         elif spec.first < size:
             last = size - 1 if spec.last is None else min(spec.last, size - 1)

@@ -23,6 +23,7 @@ import json
 import logging
 import secrets
 import socket
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,11 +33,11 @@ from aiohttp import web
 
 from proxy.cache import CacheConfig, PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
-from proxy.events import EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
+from proxy.events import CacheProblem, EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.ranges import RangePlan, plan_response
 from proxy.store import PieceStore
-from proxy.upstream import Source, Upstream, UpstreamError
+from proxy.upstream import RetryPolicy, Source, Timeouts, Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ CACHE_CONTROL = "public, max-age=31536000, immutable"
 #: Socket send buffer for piece responses (Linux doubles it for bookkeeping).
 SEND_BUFFER_BYTES = 256 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+STORE_NAME = "pieces.sqlite3"
 #: Placeholder type while the real one is being sniffed; ``plan_response`` is re-run with the real one.
 _PENDING_TYPE = "application/octet-stream"
 
@@ -58,6 +60,9 @@ class ProxyConfig:
     token: str | None = None
     cache: dict = field(default_factory=dict)
     prefetch: PrefetchConfig = field(default_factory=PrefetchConfig)
+    #: Upstream timeouts and retry policy; None: the defaults of ``proxy.upstream`` (tests shorten them).
+    timeouts: Timeouts | None = None
+    retry: RetryPolicy | None = None
 
 
 @dataclass
@@ -87,8 +92,8 @@ class ProxyServer:
         self._allowed_hosts: set[str] = set()
 
     async def start(self) -> str:
-        self.store = PieceStore(Path(self.config.cache_dir) / "pieces.sqlite3")
-        self.upstream = Upstream(self.config.sources, self.bus)
+        self.store = self._open_store(Path(self.config.cache_dir))
+        self.upstream = Upstream(self.config.sources, self.bus, retry=self.config.retry, timeouts=self.config.timeouts)
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
         self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
         self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
@@ -110,6 +115,20 @@ class ProxyServer:
         log.info("proxy listening on %s", self.base_url)
         return self.base_url
 
+    def _open_store(self, cache_dir: Path) -> PieceStore:
+        """The metadata database in the cache folder or, if the folder cannot hold it (read-only, full, not a
+        folder), one in memory: the proxy still plays, it only forgets sizes and types when it exits."""
+        try:
+            return PieceStore(cache_dir / STORE_NAME)
+        except (sqlite3.Error, OSError) as exc:
+            message = (
+                f"the cache folder {cache_dir} cannot keep the piece database ({_describe(exc)}); "
+                "playing on, but nothing will be remembered after this run"
+            )
+            log.warning("%s", message)
+            self.bus.publish(CacheProblem(message=message))
+            return PieceStore(":memory:")
+
     async def stop(self) -> None:
         if self.prefetcher is not None:
             await self.prefetcher.close()
@@ -126,6 +145,13 @@ class ProxyServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
+        if not request.raw_path.startswith("/"):
+            # absolute-form (or authority-form): RFC 9112 §3.2.2 makes its authority, not Host, the target.
+            return _error(
+                403,
+                "This proxy is not a forward proxy; it only answers requests for its own address",
+                f"request target {request.raw_path[:80]!r}",
+            )
         host = request.headers.get("Host")
         if host is None or host.lower() not in self._allowed_hosts:
             return _error(
@@ -194,6 +220,13 @@ class ProxyServer:
         exchange = _Exchange(self, request, request_id, t0)
         try:
             return await exchange.run(raw_cid)
+        except Exception as exc:
+            # A bug (or a component that lets an OS error escape) must still reach the player as a JSON error it
+            # can show, not aiohttp's plain-text 500; once the headers are out, aiohttp drops the connection.
+            if exchange.started:
+                raise
+            log.exception("request for %s failed unexpectedly", raw_cid[:24])
+            return exchange._fail(500, "The proxy failed while answering; this is a PiecePlayer bug", _describe(exc))
         finally:
             exchange.finish()
 
@@ -214,6 +247,8 @@ class _Exchange:
         self.error: str | None = None
         self.from_cache = 0
         self.from_upstream = 0
+        #: True once the status line has gone out; from then on a failure can only cut the body short.
+        self.started = False
 
     def finish(self) -> None:
         if self.sent:
@@ -303,6 +338,7 @@ class _Exchange:
         self.status = plan.status
         if first is None or chunks is None or head is None:  # HEAD, or an empty piece
             self.ttfb = time.monotonic() - self.t0
+            self.started = True
             await response.prepare(self.request)
             return response
         self.server.bus.publish(
@@ -317,6 +353,7 @@ class _Exchange:
         )
         self.server.stats.open_streams += 1
         try:
+            self.started = True
             await response.prepare(self.request)
             _limit_send_buffer(self.request)
             self.ttfb = time.monotonic() - self.t0
@@ -395,3 +432,8 @@ def _drop_connection(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.close()
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) < 200 else text[:199] + "…"

@@ -75,9 +75,12 @@ def test_some_satisfiable_ranges_are_enough_for_206():
     assert (p.status, spans(p)) == (206, [(0, 9)])
 
 
-def test_any_range_of_an_empty_representation_is_416():
+def test_int_range_of_an_empty_representation_is_416_but_a_suffix_gets_the_empty_200():
     assert plan("bytes=0-", size=0).headers["Content-Range"] == "bytes */0"
-    assert plan("bytes=-5", size=0).status == 416
+    assert plan("bytes=-0", size=0).status == 416
+    # §14.1.2: "the only satisfiable form of range-spec is a suffix-range with a non-zero suffix-length"; no 206
+    # can frame zero bytes, so the Range is ignored (§14.2) and the empty representation is sent.
+    assert (plan("bytes=-5", size=0).status, plan("bytes=-5", size=0).content_length) == (200, 0)
 
 
 def test_empty_representation_without_range_is_empty_200():
