@@ -36,18 +36,30 @@ class Origin:
         self.base = ""
         self._session: aiohttp.ClientSession | None = None
 
-    async def start(self) -> str:
-        self._session = aiohttp.ClientSession()
+    async def start(self, port: int = 0) -> str:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
         self.process = ChildProcess(
             "emulator",
             python_module(
-                "proxy.emulator", "--dir", str(self.folder), "--mode", "curio",
+                "proxy.emulator", "--dir", str(self.folder), "--mode", "curio", "--port", str(port),
                 "--latency-ms", str(LATENCY_MS), "--bandwidth", str(BANDWIDTH),
             ),
             self.log_path,
         )  # fmt: skip
         self.base = await self.process.start()
         return self.base
+
+    async def revive(self) -> str | None:
+        """If the origin has died, say how and start it again on the same port (the contenders' upstream)."""
+        assert self.process is not None
+        await asyncio.sleep(0)
+        code = self.process.exit_code
+        if code is None:
+            return None
+        await self.process.stop()
+        await self.start(int(self.base.rsplit(":", 1)[1]))
+        return f"the origin exited with status {code} during this scenario (restarted on the same port)"
 
     async def stop(self) -> None:
         if self._session is not None:

@@ -34,6 +34,11 @@ class ChildProcess:
         self._log = None
 
     @property
+    def exit_code(self) -> int | None:
+        """None while it runs (or before it started); its exit status once it has ended (−N: killed by signal N)."""
+        return self._process.returncode if self._process is not None else None
+
+    @property
     def pid(self) -> int:
         assert self._process is not None
         return self._process.pid

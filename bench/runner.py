@@ -50,6 +50,8 @@ async def run(plan: Plan, only: list[str] | None = None, seed: int = 8, keep_wor
             if not only or key in only:
                 scenarios[key] = await _run_scenario(key, scenario, ctx)
                 scenarios[key]["notes"] += _complaints(ctx, logs)
+                if death := await origin.revive():
+                    scenarios[key]["notes"].append(death)
     finally:
         for contender in contenders.values():
             await contender.stop()
