@@ -1,0 +1,15 @@
+"""The scenarios of issue 8, in the order of its table: key → ``async def run(ctx) -> ScenarioResult``."""
+
+from bench.scenarios import concurrency, egress, filbeam, frames, latency, throughput
+
+SCENARIOS = {
+    "cold_start": latency.cold_start,
+    "player": frames.player,
+    "seek_uncached": latency.seek_uncached,
+    "seek_cached": latency.seek_cached,
+    "sequential": throughput.sequential,
+    "concurrency": concurrency.many_viewers,
+    "leave_after_1mib": egress.leave_after_1mib,
+    "watch_session": egress.watch_session,
+    "filbeam": filbeam.filbeam_cold,
+}

@@ -1,0 +1,64 @@
+"""Helpers every scenario shares: fair ordering, seek positions, and recording a probe as a sample."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+
+from bench.client import Probe, new_session, probe
+from bench.contenders import Contender
+from bench.media import WARMUP_BYTES, WARMUP_NAME
+from bench.model import Cell, ScenarioResult
+from bench.plan import MiB, RunContext
+
+IDLE_AFTER_WARMUP_S = 0.3
+#: Seek targets avoid the last slice so that every probe can read on for a while.
+_TAIL = 2 * MiB
+
+
+def rotated(contenders: list[Contender], turn: int) -> list[Contender]:
+    """A different contender goes first each turn, so a slow drift of the machine favours nobody."""
+    if not contenders:
+        return []
+    turn %= len(contenders)
+    return contenders[turn:] + contenders[:turn]
+
+
+def spread_offsets(ctx: RunContext, count: int, rng: random.Random) -> list[int]:
+    """``count`` seek targets in distinct, evenly sized stretches of the piece, in random order, none aligned to
+    a slice boundary, so no target lands in a slice an earlier target (or its read-ahead) brought in."""
+    usable = ctx.piece.size - _TAIL
+    stretch = usable // count
+    offsets = [i * stretch + rng.randrange(1, max(2, stretch // 2)) for i in range(count)]
+    rng.shuffle(offsets)
+    return offsets
+
+
+def record_ttfb(cell: Cell, result: Probe) -> None:
+    if result.ok and result.ttfb_s is not None:
+        cell.samples.append(result.ttfb_s * 1000)
+    else:
+        cell.errors.append(result.error or "no first byte")
+
+
+def mark_unavailable(result: ScenarioResult, ctx: RunContext) -> None:
+    for name, reason in ctx.unavailable.items():
+        for measure in result.measures.values():
+            measure.cell(name).skipped = reason
+
+
+async def fresh(ctx: RunContext, contender: Contender) -> None:
+    """Restart with an empty cache, then read the small warm-up piece once and let the contender go idle, so the
+    next request measures a piece nobody cached — not a process serving its first request ever, nor one still
+    busy with the warm-up (PiecePlayer verifies a completed piece's CommP) — as when a viewer opens a piece in a
+    player started a while ago. Every contender gets the same treatment."""
+    await contender.restart()
+    warmup = dataclasses.replace(
+        ctx.piece, path=ctx.piece.folder / WARMUP_NAME, size=WARMUP_BYTES, cid=ctx.piece.warmup_cid
+    )
+    async with new_session() as session:
+        warmed = await probe(session, contender.url(warmup.cid), warmup, 0, read=WARMUP_BYTES)
+    if not warmed.ok:
+        raise RuntimeError(f"{contender.name} failed its warm-up request: {warmed.error}")
+    await asyncio.sleep(IDLE_AFTER_WARMUP_S)

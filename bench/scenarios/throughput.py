@@ -1,0 +1,50 @@
+"""Sequential read of the whole piece: first through an empty cache, then again once it is cached.
+
+curl reads into /dev/null (a C client, so the client is not what limits a fast contender on 2 cores). The cold
+pass doubles as the priming read; the origin's per-connection cap bounds it for everyone. The cached passes are
+compared with nginx, the production reference for serving a cache from disk.
+"""
+
+from __future__ import annotations
+
+from bench.client import Download, curl_download
+from bench.model import Cell, ScenarioResult
+from bench.plan import RunContext
+from bench.scenarios.common import fresh, mark_unavailable
+
+MB = 1_000_000
+
+
+async def sequential(ctx: RunContext) -> ScenarioResult:
+    result = ScenarioResult(
+        "sequential",
+        "Sequential read of the whole piece",
+        "Per contender: restart with an empty cache, one full GET with curl (cold pass, also primes the cache), "
+        "then repeated full GETs (cached). Throughput = bytes / curl's total time.",
+    )
+    cold = result.measure("cold_mbps", "throughput, first (cold) read", "MB/s")
+    cached = result.measure("cached_mbps", "throughput, cached", "MB/s", baseline="nginx")
+    mark_unavailable(result, ctx)
+    skip_wholefile = ctx.wholefile_skip(1)
+    for contender in ctx.active():
+        if contender.name == "wholefile":
+            cached.cell("wholefile").skipped = "no cache: every read is the cold read"
+            if skip_wholefile:
+                cold.cell("wholefile").skipped = skip_wholefile
+                continue
+        await fresh(ctx, contender)
+        url = contender.url(ctx.piece.cid)
+        _record(cold.cell(contender.name), await curl_download(url, ctx.piece.size))
+        if contender.name == "wholefile":
+            continue
+        await ctx.origin.settled_bytes_sent()
+        for _ in range(ctx.plan.throughput_repeats):
+            _record(cached.cell(contender.name), await curl_download(url, ctx.piece.size))
+    return result
+
+
+def _record(cell: Cell, download: Download) -> None:
+    if download.error is None:
+        cell.samples.append(download.throughput / MB)
+    else:
+        cell.errors.append(download.error)
