@@ -619,6 +619,9 @@ class SliceCache:
                 self._claim(piece, fetch, index)
         piece.fetches.add(fetch)
         fetch.task = asyncio.get_running_loop().create_task(self._run_fetch(piece, fetch))
+        # A task cancelled before it ever ran skips its own cleanup: release its slices here, or their readers
+        # would wait forever (a client that connects and leaves within one loop tick).
+        fetch.task.add_done_callback(lambda _: self._end_fetch(piece, fetch, None))
         return fetch
 
     def _claim(self, piece: _Piece, fetch: _Fetch, index: int) -> SliceBuffer:
@@ -822,6 +825,7 @@ class SliceCache:
         self.disk.write(piece.key, buffer.index, buffer.data)
 
     def _end_fetch(self, piece: _Piece, fetch: _Fetch, error: UpstreamError | None) -> None:
+        """Release what the fetch still claims (idempotent: the task's finally and its done-callback both call)."""
         for buffer in fetch.buffers.values():
             if piece.inflight.get(buffer.index) is buffer:
                 del piece.inflight[buffer.index]

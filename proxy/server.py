@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 #: Socket send buffer for piece responses (Linux doubles it for bookkeeping).
 SEND_BUFFER_BYTES = 256 * 1024
+#: Largest single write to a response (see ``_Exchange._write``).
+WRITE_PIECE = 128 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 STORE_NAME = "pieces.sqlite3"
 #: Placeholder type while the real one is being sniffed; ``plan_response`` is re-run with the real one.
@@ -407,10 +409,14 @@ class _Exchange:
         return response
 
     async def _write(self, response: web.StreamResponse, data: bytes | memoryview) -> None:
-        if data:
-            await response.write(data)
-            self.sent += len(data)
-            self.server.stats.bytes_served += len(data)
+        """Write in pieces of :data:`WRITE_PIECE`: the transport copies whatever the socket does not take at
+        once, so a slow player would otherwise park a whole slice in the proxy's memory per connection."""
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_PIECE):
+            piece = view[start : start + WRITE_PIECE]
+            await response.write(piece)
+            self.sent += len(piece)
+            self.server.stats.bytes_served += len(piece)
 
     def _count(self, reader: SliceReader) -> None:
         self.from_cache += reader.from_cache

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy.cid import parse_piece_cid
 from proxy.emulator import Emulator, Knobs
 from proxy.events import SliceRejected, UpstreamFinished, UpstreamRetry
 from proxy.server import ProxyConfig, ProxyServer
@@ -215,3 +216,14 @@ async def test_broken_upstream_bodies_are_resumed_from_the_last_good_byte(proxy,
     ranges = [r.range for r in emulator.counters.log]
     assert all(r.startswith("bytes=") for r in ranges)
     assert emulator.counters.bytes_sent < len(data) * 1.05, "resuming must not re-download what was received"
+
+
+async def test_reader_that_leaves_before_its_fetch_ever_ran_leaves_nothing_stuck(proxy, emulator, http):
+    """A client that connects and hangs up within one loop tick: its fetch is cancelled before it starts."""
+    cid, data = piece_of(emulator, "random-3.5MiB.bin")
+    info = await proxy.cache.describe(parse_piece_cid(cid))
+    reader = proxy.cache.open(info, 0, info.size - 1)
+    reader.close()  # same tick: the fetch task has not run yet
+    await asyncio.sleep(0.1)
+    async with asyncio.timeout(10), http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-99"}) as r:
+        assert await r.read() == data[:100]
