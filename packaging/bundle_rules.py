@@ -45,13 +45,18 @@ EXCLUDED_MODULES = [
     "curses",
 ]
 
+#: Where the PySide6 wheels keep QML modules, plugins and translations: ``PySide6/Qt/…`` on Linux and macOS,
+#: ``PySide6/…`` on Windows.
+_QT_DIR = re.compile(r"PySide6/(?:Qt/)?(qml|plugins|translations)/(.*)")
+
 #: QML modules the player loads: ``import QtMultimedia`` (for ``AudioOutput``), which depends on QtQuick, which
-#: imports QtQml (with its Models and WorkerScript parts). Paths are below ``PySide6/Qt/qml/``.
+#: imports QtQml (with its Models and WorkerScript parts). Paths are below the ``qml`` folder.
 KEPT_QML = re.compile(r"(QtMultimedia/[^/]+|QtQuick/[^/]+|QtQml/[^/]+|QtQml/(Models|WorkerScript)/[^/]+)")
 
-#: Qt plugins the player never loads (paths below ``PySide6/Qt/plugins/``): embedded-device platforms and input,
-#: the GTK theme (it brings GTK, Cairo and Pango; the player draws its own dark theme and Qt's own file dialog
-#: works), Wayland *compositor* parts, image formats it never shows, and the families of unused Qt modules.
+#: Qt plugins the player never loads (paths below the ``plugins`` folder): the families of unused Qt modules and,
+#: by their Linux names, embedded-device platforms and input, the GTK theme (it brings GTK, Cairo and Pango; the
+#: player draws its own dark theme and Qt's own file dialog works), Wayland *compositor* parts, and image formats
+#: it never shows.
 DROPPED_PLUGINS = re.compile(
     r"(assetimporters|canbus|designer|egldeviceintegrations|generic|geometryloaders|geoservices|networkinformation|"
     r"position|qmltooling|renderers|renderplugins|sceneparsers|scxmldatamodel|sensors|sqldrivers|texttospeech|"
@@ -64,12 +69,14 @@ DROPPED_PLUGINS = re.compile(
     r"|wayland-shell-integration/lib(?!xdg-shell)"
 )
 
-#: Qt libraries of modules the player does not use; a plugin or QML module that needed one is dropped above.
+#: Qt libraries of modules the player does not use (libQt6X.so.6, Qt6X.dll, QtX.framework/…); a plugin or QML
+#: module that needed one is dropped above.
 DROPPED_QT_LIBS = re.compile(
-    r"libQt6(WebEngine|WebChannel|WebSockets|WebView|3D|Quick3D|Designer|Charts|DataVisualization|Graphs|Pdf|"
-    r"Location|Positioning|Sensors|Bluetooth|Nfc|Serial|RemoteObjects|Scxml|StateMachine|TextToSpeech|"
+    r"(?:.*/)?(?:lib)?Qt6?(WebEngine|WebChannel|WebSockets|WebView|3D|Quick3D|Designer|Charts|DataVisualization|"
+    r"Graphs|Pdf|Location|Positioning|Sensors|Bluetooth|Nfc|Serial|RemoteObjects|Scxml|StateMachine|TextToSpeech|"
     r"VirtualKeyboard|HttpServer|Help|Lottie|Labs|QuickControls2|QuickDialogs2|QuickTemplates2|QuickTimeline|"
     r"QuickParticles|QuickEffects|QuickVectorImage|SpatialAudio|Sql|Test|UiTools|CanvasPainter|QmlCompiler)"
+    r"[^/]*(\.so[.\d]*|\.dll|\.framework/.*)"
 )
 
 #: Libraries every Linux system has in a version at least as new as the build machine's. A bundled older
@@ -80,16 +87,16 @@ SYSTEM_LIBS = re.compile(r"lib(stdc\+\+\.so\.6|gcc_s\.so\.1)$")
 def keep_entry(dest: str) -> bool:
     """Whether a file of the analysis (by its path inside the bundle) belongs in the app."""
     path = dest.replace("\\", "/")
-    qml = path.split("PySide6/Qt/qml/", 1)
-    if len(qml) == 2:
-        return bool(KEPT_QML.fullmatch(qml[1]))
-    plugins = path.split("PySide6/Qt/plugins/", 1)
-    if len(plugins) == 2 and DROPPED_PLUGINS.match(plugins[1]):
+    qt = _QT_DIR.match(path)
+    if qt and qt.group(1) == "qml":
+        return bool(KEPT_QML.fullmatch(qt.group(2)))
+    if qt and qt.group(1) == "plugins" and DROPPED_PLUGINS.match(qt.group(2)):
         return False
-    if path.startswith("PySide6/Qt/translations/"):
+    if qt and qt.group(1) == "translations":
         return False  # the interface is English only
-    name = _name(path)
-    return not (DROPPED_QT_LIBS.match(name) or SYSTEM_LIBS.match(name))
+    if DROPPED_QT_LIBS.fullmatch(path):
+        return False
+    return not SYSTEM_LIBS.match(_name(path))
 
 
 def is_library(dest: str) -> bool:

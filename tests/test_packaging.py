@@ -21,7 +21,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "packaging"))
 
-import build  # noqa: E402
 from bundle_rules import (  # noqa: E402
     EXCLUDED_MODULES,
     UNUSED_QT_MODULES,
@@ -30,6 +29,7 @@ from bundle_rules import (  # noqa: E402
     without_dangling_links,
 )
 
+import build  # noqa: E402
 import player  # noqa: E402
 
 needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is a Debian tool")
@@ -91,6 +91,12 @@ def test_no_excluded_qt_module_is_imported_by_the_player() -> None:
         ("libstdc++.so.6", False),
         ("libxcb-cursor.so.0", True),
         ("resources/demo/manifest.json", True),
+        ("PySide6/qml/QtWebEngine/qtwebenginequickplugin.dll", False),  # the Windows wheel's layout
+        ("PySide6/qml/QtMultimedia/quickmultimediaplugin.dll", True),
+        ("PySide6/Qt6WebEngineCore.dll", False),
+        ("PySide6/Qt6Multimedia.dll", True),
+        ("PySide6/Qt/lib/QtWebEngineCore.framework/Versions/A/QtWebEngineCore", False),  # macOS
+        ("PySide6/Qt/lib/QtQuick.framework/Versions/A/QtQuick", True),
     ],
 )
 def test_the_bundle_keeps_what_the_player_loads(dest: str, kept: bool) -> None:
