@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -47,12 +48,15 @@ def explain_platform(detail: str) -> str:
     )
 
 
-def show(text: str, *, graphical: bool) -> None:
-    """Print ``text`` to stderr and, for a windowed start, show it in a dialog (this waits until it is closed)."""
+def show(text: str, *, graphical: bool, qt: bool = True) -> None:
+    """Print ``text`` to stderr and, for a windowed start, show it in a dialog (this waits until it is closed).
+
+    ``qt=False`` while Qt itself is failing: its half-made application must not be asked for a message box.
+    """
     print(f"pieceplayer: {text}", file=sys.stderr, flush=True)
     if not graphical or not _has_display():
         return
-    if not _qt_box(text):
+    if not (qt and _qt_box(text)):
         _external_box(text)
 
 
@@ -67,7 +71,7 @@ def reporting_qt_fatal(*, graphical: bool) -> Iterator[None]:
         print(message, file=sys.stderr, flush=True)  # Qt's own lines stay visible, as without this handler
         said.append(message)
         if kind == QtMsgType.QtFatalMsg:
-            show(explain_platform("\n".join(said)), graphical=graphical)
+            show(explain_platform("\n".join(said)), graphical=graphical, qt=False)
             os._exit(1)
 
     previous = qInstallMessageHandler(handler)
@@ -99,12 +103,18 @@ def _external_box(text: str) -> None:
     commands = (
         ["zenity", "--error", "--no-markup", f"--title={TITLE}", f"--text={text}"],
         ["kdialog", "--title", TITLE, "--error", text],
-        ["xmessage", "-center", "-title", TITLE, text],
+        ["xmessage", "-center", "-title", TITLE, _plain(text)],
     )
     for command in commands:
         if shutil.which(command[0]):
             subprocess.run(command, env=_system_environment(), check=False)
             return
+
+
+def _plain(text: str) -> str:
+    """For xmessage, which neither wraps lines nor shows UTF-8."""
+    text = text.replace("…", "...")
+    return "\n".join(textwrap.fill(line, 78) if line else "" for line in text.splitlines())
 
 
 def _system_environment() -> dict[str, str]:
