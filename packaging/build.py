@@ -14,6 +14,7 @@ package the .deb depends on, and the C library it needs must not be newer than t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import shutil
 import subprocess
@@ -231,6 +232,7 @@ def make_deb(bundle: Path, version: str, out_dir: Path, work: Path) -> Path:
     control = control.replace("@VERSION@", version).replace("@INSTALLED_SIZE@", str(_folder_kib(staging)))
     (staging / "DEBIAN").mkdir()
     (staging / "DEBIAN" / "control").write_text(control, encoding="utf-8")
+    (staging / "DEBIAN" / "md5sums").write_text(_md5sums(staging), encoding="utf-8")
     for path in [staging, *staging.rglob("*")]:  # a umask of 077 must not make the package unreadable
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() or path.stat().st_mode & 0o100 else 0o644)
@@ -239,6 +241,15 @@ def make_deb(bundle: Path, version: str, out_dir: Path, work: Path) -> Path:
     if subprocess.run(command, stdout=subprocess.DEVNULL).returncode != 0:
         raise BuildError("dpkg-deb failed (its message is above)")
     return out
+
+
+def _md5sums(staging: Path) -> str:
+    """DEBIAN/md5sums, so ``dpkg --verify pieceplayer`` can tell an intact installation from a damaged one."""
+    lines = []
+    for path in sorted(staging.rglob("*")):
+        if path.is_file() and not path.is_symlink() and path.relative_to(staging).parts[0] != "DEBIAN":
+            lines.append(f"{hashlib.md5(path.read_bytes()).hexdigest()}  {path.relative_to(staging).as_posix()}\n")
+    return "".join(lines)
 
 
 def make_tarball(bundle: Path, version: str, out_dir: Path, work: Path) -> Path:

@@ -185,6 +185,11 @@ def test_the_deb_installs_the_folder_the_command_the_menu_entry_and_the_icons(tm
     for size in build.ICON_SIZES:
         assert f"./usr/share/icons/hicolor/{size}x{size}/apps/pieceplayer.png" in listing
     assert "./usr/share/icons/hicolor/scalable/apps/pieceplayer.svg" in listing
+    unpacked = tmp_path / "control"
+    subprocess.run(["dpkg-deb", "-e", str(deb), str(unpacked)], check=True)
+    sums = (unpacked / "md5sums").read_text().splitlines()
+    assert any(line.endswith("  opt/pieceplayer/PiecePlayer") for line in sums)
+    assert not any("usr/bin/pieceplayer" in line for line in sums)  # a link has no checksum
 
 
 def test_the_archive_installs_for_one_user_and_uninstalls(tmp_path: Path) -> None:
