@@ -20,6 +20,7 @@ from pathlib import Path
 
 from player import __version__
 from player.resources import DemoError, default_demo_dir, demo_pieces
+from player.startup_error import explain, missing_library, reporting_qt_fatal, show
 from player.target import Target, parse_target
 from proxy.cid import CidError
 from proxy.upstream import template_source
@@ -87,9 +88,16 @@ def main(argv: list[str] | None = None) -> int:
             template_source(template)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.self_test:
-        return _self_test(args, target)
-    return _gui(args, target)
+    try:
+        if args.self_test:
+            return _self_test(args, target)
+        return _gui(args, target)
+    except ImportError as exc:  # a Qt module whose system library is missing: say so instead of a traceback
+        detail = missing_library(exc)
+        if detail is None:
+            raise
+        show(explain(detail), graphical=not args.self_test)
+        return 1
 
 
 def _qt_app(headless: bool):
@@ -100,8 +108,10 @@ def _qt_app(headless: bool):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    with reporting_qt_fatal(graphical=not headless):
+        app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("PiecePlayer")
+    app.setDesktopFileName("pieceplayer")  # Wayland matches the window to pieceplayer.desktop (its icon, its name)
     app.setOrganizationName("PiecePlayer")
     app.setApplicationVersion(__version__)
     return app

@@ -28,6 +28,7 @@ from player.resources import DemoError, demo_pieces
 from player.seek_monitor import DEFAULT_TOLERANCE_MS, SeekRecord
 from player.settings import DEFAULT_DEMO_LATENCY_MS, Settings
 from player.target import Target
+from proxy.events import PieceVerified
 from proxy.upstream import Source, template_source
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
         "stalls": 0,
         "upstream_bytes": None,
         "served_bytes": None,
+        "verified": None,
     }
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pieceplayer-self-test-") as cache_dir:
@@ -142,6 +144,7 @@ class _Session:
         self.host = ProxyHost(config)
         self.host.start()
         bridge = EventBridge(self.host.bus)
+        bridge.events.connect(self._note_verification)
         playback = Playback(QVideoSink(), bridge.flush, audio=False)
         controller = self.controller = Controller(self.host, playback, bridge, sources=config.sources, demo=demo)
         target, title = (plan.target, None) if plan.target is not None else controller.demo_target(0)
@@ -179,6 +182,12 @@ class _Session:
                 results[-1]["frame_s"] = round(done.frame_ms / 1000.0, 3)
             _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "no frame"))
         await asyncio.sleep(PLAY_BETWEEN_S)
+
+    def _note_verification(self, events: list) -> None:
+        """``verified``: the CommP check of a fully cached piece (it runs in the hashing process), else null."""
+        for event in events:
+            if isinstance(event, PieceVerified):
+                self.summary["verified"] = event.ok
 
     async def _wait(self, playback: Playback, record: SeekRecord) -> SeekRecord:
         """Until the record is final; a player error ends the test with the proxy's explanation."""

@@ -8,12 +8,14 @@ directly, without the proxy (nothing to cache by content address).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from player.units import format_bytes
 from proxy.cid import CidError, PieceCid, parse_piece_cid
 
 _SCHEMES = ("http://", "https://")
+#: The desktop file's URL scheme: a ``pieceplayer://<PieceCID>`` link on a web page opens that piece here.
+APP_SCHEME = "pieceplayer:"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ def parse_target(text: str) -> Target:
     text = text.strip()
     if not text:
         raise CidError("paste a PieceCID (bafkzcib…) or a URL")
+    if text.lower().startswith(APP_SCHEME):
+        return _app_link(text)
     if not text.lower().startswith(_SCHEMES):
         if "://" in text:
             raise CidError(f"only http:// and https:// URLs can be played, not {text.split('://')[0]}://")
@@ -65,6 +69,14 @@ def parse_target(text: str) -> Target:
         template = f"{parts.scheme}://{parts.netloc}{path}" + (f"?{parts.query}" if parts.query else "")
         return Target(text=text, cid=cid, cid_text=segment, template=template)
     return Target(text=text, direct_url=text)
+
+
+def _app_link(text: str) -> Target:
+    """``pieceplayer://<cid>``; browsers may add a trailing slash or percent-escapes, which are ignored."""
+    cid_text = unquote(text[len(APP_SCHEME) :]).strip().strip("/")
+    if not cid_text:
+        raise CidError("this pieceplayer:// link names no piece: it should end with a PieceCID (bafkzcib…)")
+    return Target(text=cid_text, cid=parse_piece_cid(cid_text), cid_text=cid_text)
 
 
 def piece_path(cid_text: str) -> str:

@@ -41,6 +41,12 @@ def test_a_provider_url_keeps_its_path_and_query_around_the_cid() -> None:
     assert target.cid_text == PIECE.v1()
 
 
+@pytest.mark.parametrize("link", ["pieceplayer://{cid}", "pieceplayer://{cid}/", "PiecePlayer:{cid}"])
+def test_a_pieceplayer_link_opens_its_piece(link: str) -> None:
+    target = parse_target(link.format(cid=PIECE.v2()))
+    assert target.cid == PIECE and target.cid_text == target.text == PIECE.v2() and target.template is None
+
+
 def test_a_url_without_a_piece_plays_directly() -> None:
     target = parse_target("https://example.com/videos/clip.mp4")
     assert target.cid is None and target.direct_url == "https://example.com/videos/clip.mp4"
@@ -51,6 +57,8 @@ def test_a_url_without_a_piece_plays_directly() -> None:
     [
         ("", "paste a PieceCID"),
         ("ftp://host/file", "only http:// and https://"),
+        ("pieceplayer://", "names no piece"),
+        ("pieceplayer://not-a-cid", "CID"),
         ("https:///piece", "no host name"),
         ("bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "IPFS CID"),
     ],
