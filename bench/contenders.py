@@ -18,6 +18,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import aiohttp
+
 from bench.procs import ChildProcess, free_port, python_module, wait_for_port
 
 NGINX = Path("/usr/sbin/nginx")
@@ -97,6 +99,12 @@ class PiecePlayer(Contender):
     def url(self, cid: str) -> str:
         assert self.process is not None
         return f"{self.process.url}/piece/{cid}"
+
+    async def stats(self, session: aiohttp.ClientSession) -> dict:
+        """The proxy's ``/stats`` document (bytes fetched ahead and never served, among others)."""
+        assert self.process is not None
+        async with session.get(f"{self.process.url}/stats") as response:
+            return await response.json()
 
 
 class Nginx(Contender):
@@ -195,6 +203,12 @@ class WholeFile(Contender):
     def url(self, cid: str) -> str:
         assert self.process is not None
         return f"{self.process.url}/piece/{cid}"
+
+    async def stats(self, session: aiohttp.ClientSession) -> dict:
+        """The proxy's ``/stats`` document (bytes fetched ahead and never served, among others)."""
+        assert self.process is not None
+        async with session.get(f"{self.process.url}/stats") as response:
+            return await response.json()
 
 
 ALL = (Direct, PiecePlayer, Nginx, WholeFile)

@@ -48,6 +48,9 @@ GOALS = (
         baseline=None,
     ),
     Goal("watch_session", "upstream_per_served", "≤ 1.1", lambda v, b: v <= 1.1, baseline=None),
+    Goal("watch_session", "unserved_percent", "≤ 5 % of bytes served", lambda v, b: v <= 5, baseline=None),
+    Goal("media", "moov_end_first_frame_ms", "≤ 0.75 × direct", lambda v, b: v <= 0.75 * b),
+    Goal("media", "warm_first_frame_ms", "≤ 30 ms", lambda v, b: v <= 30, baseline=None),
 )
 
 

@@ -19,11 +19,14 @@ from pathlib import Path
 
 from bench.procs import REPO_ROOT, python_script
 from proxy.commp import commp_of_file
+from proxy.emulator import remember_piece_cid
+from proxy.media import sniff_layout
 
 #: Where generated pieces are kept between runs (never committed). ``PIECEPLAYER_BENCH_CACHE`` overrides it.
 DEFAULT_CACHE = Path(os.environ.get("PIECEPLAYER_BENCH_CACHE", "/tmp/pieceplayer-bench"))
 MAKE_DEMO = REPO_ROOT / "resources" / "make_demo.py"
 _INFO_NAME = ".piece.json"  # hidden: the emulator serves every other file in the folder
+_MOOV_INFO_NAME = ".moov-at-end.json"
 WARMUP_NAME = "warmup.bin"
 WARMUP_BYTES = 1 << 20
 
@@ -105,3 +108,34 @@ def _warmup_cid(folder: Path) -> str:
     if not warmup.exists() or warmup.stat().st_size != WARMUP_BYTES:
         warmup.write_bytes(random.Random(WARMUP_NAME).randbytes(WARMUP_BYTES))
     return commp_of_file(warmup).v2()
+
+
+def ensure_moov_at_end(piece: Piece) -> Piece:
+    """The same media remuxed with its ``moov`` after ``mdat`` (what FFmpeg writes without ``+faststart``), in the
+    same folder so the one origin serves both. Players open it with three requests: start, tail, start again."""
+    path = piece.folder / f"{piece.path.stem}-moov-at-end.mp4"
+    info_path = piece.folder / _MOOV_INFO_NAME
+    if info_path.exists() and path.exists():
+        cached = _from_json(json.loads(info_path.read_text()))
+        if cached.path == path and path.stat().st_size == cached.size:
+            return cached
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(piece.path), "-map", "0", "-c", "copy", str(path)],
+        check=True,
+    )
+    with open(path, "rb") as handle:
+        layout = sniff_layout(handle.read(1 << 20), path.stat().st_size)
+    if not layout.prefetch:
+        raise RuntimeError(f"ffmpeg put the index of {path} at the front: {layout.reason}")
+    cid = commp_of_file(path).v2()
+    remember_piece_cid(path, cid)
+    moved = Piece(
+        path=path,
+        size=path.stat().st_size,
+        cid=cid,
+        duration_s=piece.duration_s,
+        description=piece.description.replace("index first", "index last"),
+        warmup_cid=piece.warmup_cid,
+    )
+    info_path.write_text(json.dumps(moved.as_json(), indent=1))
+    return moved

@@ -109,6 +109,8 @@ class RunContext:
     rng: random.Random
     #: Contenders that cannot run here (name → reason), e.g. nginx not installed.
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: The same media with its ``moov`` at the end (issue 10's container-aware open).
+    moov_at_end: Piece | None = None
 
     def active(self, *, exclude: tuple[str, ...] = ()) -> list[Contender]:
         return [c for name, c in self.contenders.items() if name not in self.unavailable and name not in exclude]

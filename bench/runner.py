@@ -16,7 +16,7 @@ from bench import machine
 from bench.contenders import ALL, Contender
 from bench.goals import evaluate
 from bench.logs import LogWatch, complaints, summary
-from bench.media import ensure_piece
+from bench.media import ensure_moov_at_end, ensure_piece
 from bench.model import ScenarioResult
 from bench.origin import BANDWIDTH, LATENCY_MS, Origin
 from bench.plan import Plan, RunContext
@@ -33,6 +33,7 @@ async def run(plan: Plan, only: list[str] | None = None, seed: int = 8, keep_wor
     say(f"{plan.name} plan: preparing the piece (cached under /tmp after the first run)…")
     piece = ensure_piece(plan.piece_mib)
     say(f"piece {piece.path} ({piece.size} bytes, {piece.duration_s:.0f} s)")
+    moov_at_end = ensure_moov_at_end(piece)
     scenarios: dict[str, dict] = {}
     work = Path(tempfile.mkdtemp(prefix="pieceplayer-bench-"))
     if keep_work:
@@ -44,7 +45,7 @@ async def run(plan: Plan, only: list[str] | None = None, seed: int = 8, keep_wor
         await origin.start()
         contenders = {cls.name: cls(work, origin.template()) for cls in ALL}
         unavailable = {name: why for name, c in contenders.items() if (why := c.unavailable())}
-        ctx = RunContext(plan, piece, origin, contenders, work, random.Random(seed), unavailable)
+        ctx = RunContext(plan, piece, origin, contenders, work, random.Random(seed), unavailable, moov_at_end)
         logs = LogWatch()
         for key, scenario in SCENARIOS.items():
             if not only or key in only:

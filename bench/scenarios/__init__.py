@@ -1,10 +1,11 @@
 """The scenarios of issue 8, in the order of its table: key → ``async def run(ctx) -> ScenarioResult``."""
 
-from bench.scenarios import concurrency, egress, filbeam, frames, latency, throughput
+from bench.scenarios import concurrency, egress, filbeam, frames, latency, media_aware, throughput
 
 SCENARIOS = {
     "cold_start": latency.cold_start,
     "player": frames.player,
+    "media": media_aware.media_aware,
     "seek_uncached": latency.seek_uncached,
     "seek_cached": latency.seek_cached,
     "sequential": throughput.sequential,

@@ -65,6 +65,7 @@ async def watch_session(ctx: RunContext) -> ScenarioResult:
     )
     ratio = result.measure("upstream_per_served", "upstream bytes / bytes served", "×")
     upstream_mib = result.measure("upstream_mib", "upstream bytes pulled", "MiB")
+    unserved = result.measure("unserved_percent", "fetched ahead, never served (% of bytes served)", "%")
     mark_unavailable(result, ctx)
     skip_wholefile = ctx.wholefile_skip(1 + watch.seeks + watch.reseeks)
     for measure in (ratio, upstream_mib):
@@ -91,6 +92,10 @@ async def watch_session(ctx: RunContext) -> ScenarioResult:
                     continue
                 ratio.cell(contender.name).samples.append(upstream / served)
                 upstream_mib.cell(contender.name).samples.append(upstream / MiB)
+                if contender.name == "pieceplayer":
+                    stats = await contender.stats(session)
+                    ahead = sum(stats["unserved_bytes_by_reason"].values())
+                    unserved.cell(contender.name).samples.append(100 * ahead / served)
     return result
 
 

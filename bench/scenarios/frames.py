@@ -18,6 +18,7 @@ import random
 import shutil
 
 from bench.contenders import Contender
+from bench.media import Piece
 from bench.model import ScenarioResult
 from bench.plan import RunContext
 from bench.procs import REPO_ROOT, python_module
@@ -63,7 +64,6 @@ async def player(ctx: RunContext) -> ScenarioResult:
     if help_text is None:
         result.skip_all(list(ctx.contenders), "player --self-test not available on this branch yet")
         return result
-    extra = ["--timeout", f"{SELF_TEST_TIMEOUT_S - 30:g}"] if "--timeout" in help_text else []
     skip_wholefile = ctx.wholefile_skip(1 + 2 * plan.player_seeks)
     if skip_wholefile:
         for measure in measures:
@@ -74,7 +74,7 @@ async def player(ctx: RunContext) -> ScenarioResult:
         targets = sorted(round(rng.uniform(0.05, 0.9) * ctx.piece.duration_s, 1) for _ in range(plan.player_seeks))
         rng.shuffle(targets)
         for contender in rotated(contenders, turn):
-            report, error = await _self_test(ctx, contender, targets + targets, turn, extra)
+            report, error = await self_test(ctx, contender, targets + targets, str(turn))
             if error:
                 for measure in measures:
                     measure.cell(contender.name).errors.append(error)
@@ -89,17 +89,31 @@ async def player(ctx: RunContext) -> ScenarioResult:
     return result
 
 
-async def _self_test(
-    ctx: RunContext, contender: Contender, seeks: list[float], turn: int, extra: list[str]
+async def self_test(
+    ctx: RunContext,
+    contender: Contender,
+    seeks: list[float],
+    tag: str,
+    *,
+    piece: Piece | None = None,
+    keep: bool = False,
 ) -> tuple[dict, str | None]:
-    home = ctx.work / f"player-home-{contender.name}-{turn}"
-    shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
-    argv = ["--self-test", "--seeks", ",".join(f"{s:g}" for s in seeks), *extra]
+    """Run the player's self-test on ``piece`` (default: the run's piece) through ``contender``.
+
+    A fresh player home (cache, settings) and a fresh contender, unless ``keep``: then the home named ``tag``
+    and the running contender are reused — a warm re-open.
+    """
+    piece = piece or ctx.piece
+    home = ctx.work / f"player-home-{contender.name}-{tag}"
+    if not keep:
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+    argv = ["--self-test", "--seeks", ",".join(f"{s:g}" for s in seeks), "--timeout", f"{SELF_TEST_TIMEOUT_S - 30:g}"]
     if contender.name == "pieceplayer":
         argv += ["--upstream", ctx.origin.template()]
     else:
-        await fresh(ctx, contender)
+        if not keep:
+            await fresh(ctx, contender)
         argv += ["--direct", "--upstream", contender.url("{cid}")]
     env = {
         **os.environ,
@@ -110,7 +124,7 @@ async def _self_test(
         "XDG_DATA_HOME": str(home / "data"),
     }
     process = await asyncio.create_subprocess_exec(
-        *python_module("player", *argv, ctx.piece.cid),
+        *python_module("player", *argv, piece.cid),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=REPO_ROOT,
