@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -63,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeks", type=parse_seeks, metavar="S,S,…", help="self-test seek targets in seconds (default 10,45,5,30,10)"
     )
     parser.add_argument("--demo-dir", type=Path, metavar="DIR", help="serve this folder as the demo instead")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help="the slice cache for this run (default: the settings' folder; the self-test's own is a fresh one)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="self-test time limit (default 60)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -141,6 +148,7 @@ def _self_test(args: argparse.Namespace, target: Target | None) -> int:
         seeks_s=args.seeks,
         demo_dir=args.demo_dir or default_demo_dir(),
         time_limit_s=args.timeout,
+        cache_dir=args.cache_dir,
     )
     status, summary = _run(app, run_self_test(plan))
     if summary.get("error"):
@@ -169,7 +177,10 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
     settings = Settings()
     cli_sources = [template_source(t) for t in args.upstream]
     demo_mode = args.demo or target is None
-    host = ProxyHost(settings.host_config(demo_dir, demo_first=demo_mode, sources=cli_sources))
+    config = settings.host_config(demo_dir, demo_first=demo_mode, sources=cli_sources)
+    if args.cache_dir is not None:  # this run only; the settings keep their folder
+        config = dataclasses.replace(config, cache_dir=args.cache_dir)
+    host = ProxyHost(config)
     try:
         host.start()
     except RuntimeError as exc:

@@ -9,6 +9,7 @@ status is 0 only if frames were decoded and every seek showed a frame near its t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -52,6 +53,8 @@ class SelfTestPlan:
     demo_dir: Path | None = None
     time_limit_s: float = TIME_LIMIT_S
     latency_ms: float = DEFAULT_DEMO_LATENCY_MS
+    #: A cache to keep (a warm re-open measures the second run on it); None: a fresh one, deleted afterwards.
+    cache_dir: Path | None = None
 
 
 class SelfTestFailed(Exception):
@@ -82,8 +85,11 @@ async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
         "verified": None,
     }
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="pieceplayer-self-test-") as cache_dir:
-        session = _Session(plan, Path(cache_dir), summary)
+    with contextlib.ExitStack() as stack:
+        cache_dir = plan.cache_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="pieceplayer-self-test-"))
+        )
+        session = _Session(plan, cache_dir, summary)
         try:
             await asyncio.wait_for(session.run(), plan.time_limit_s)
         except SelfTestFailed as exc:

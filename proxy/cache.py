@@ -59,6 +59,8 @@ DEFAULT_MEMORY_CAP = 64 * MiB
 DEFAULT_DISK_CAP = 2048 * MiB
 #: How far past an open-ended reader's position the cache fetches before the reader asks.
 DEFAULT_READAHEAD = 8 * MiB
+#: The least an open-ended reader reads ahead when it starts (its window then grows with what it reads).
+RAMP_START = 2 * MiB
 #: Longest single upstream range, in slices, even for a reader that wants more.
 MAX_RUN_SLICES = 32
 DEFAULT_MAX_FETCHES = 16
@@ -166,10 +168,30 @@ class Cursor:
     reason: str | None = None
     #: Open-ended readers (a player's ``bytes=N-``) get the piece's read-ahead window, which may change.
     open_ended: bool = False
+    #: Where the reader started: an open-ended reader's window grows with what it has read since (see below).
+    origin: int = -1
+
+    def __post_init__(self) -> None:
+        if self.origin < 0:
+            self.origin = self.pos
 
     @property
     def window_end(self) -> int:
-        return min(self.end, self.pos + self.window)
+        return min(self.end, self.pos + self.ahead)
+
+    @property
+    def ahead(self) -> int:
+        """How far ahead this reader wants bytes now.
+
+        An open-ended reader starts with a quarter of its window (at least ``RAMP_START``) and earns more as it
+        reads: ahead = what it has read since it started, up to the full window — the kernel's read-ahead ramp.
+        A viewer who seeks and leaves a second later costs a small window of paid egress, not a full one; a viewer
+        who keeps watching soon has the full window, long before the first ramp step could run dry.
+        """
+        if not self.open_ended:
+            return self.window
+        start = max(RAMP_START, self.window // 4)
+        return min(self.window, max(start, self.pos - self.origin))
 
 
 @dataclass(eq=False)

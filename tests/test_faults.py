@@ -232,7 +232,9 @@ DROP_OFFSETS = {
 @pytest.mark.parametrize("offset", DROP_OFFSETS.values(), ids=DROP_OFFSETS.keys())
 async def test_connection_dropped_mid_body_is_resumed_without_a_wrong_byte(emulator, tmp_path, http, offset, mode):
     emulator.knobs.update(mode=mode)
-    proxy = await start_proxy(emulator, tmp_path / "cache")
+    # A read-ahead whose first step (a quarter) covers the whole 3.5 MiB piece: one upstream answer carries every
+    # offset above, so each drop lands in it.
+    proxy = await start_proxy(emulator, tmp_path / "cache", readahead=16 * MiB)
     events = recorder(proxy)
     cid, data = piece_of(emulator, BIG)
     try:

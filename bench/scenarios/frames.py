@@ -109,8 +109,8 @@ async def self_test(
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
     argv = ["--self-test", "--seeks", ",".join(f"{s:g}" for s in seeks), "--timeout", f"{SELF_TEST_TIMEOUT_S - 30:g}"]
-    if contender.name == "pieceplayer":
-        argv += ["--upstream", ctx.origin.template()]
+    if contender.name == "pieceplayer":  # the self-test's own cache is a fresh temporary one; keep this one
+        argv += ["--upstream", ctx.origin.template(), "--cache-dir", str(home / "proxy-cache")]
     else:
         if not keep:
             await fresh(ctx, contender)
