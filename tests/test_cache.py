@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,35 @@ async def test_reader_that_leaves_after_1MiB_stops_the_upstream_fetch(big_emulat
         await asyncio.sleep(0.5)
         assert big_emulator.counters.bytes_sent == pulled, "upstream kept sending after the reader left"
     finally:
+        await proxy.stop()
+
+
+async def test_read_ahead_starts_at_a_quarter_and_grows_with_what_the_reader_reads(big_emulator, tmp_path):
+    """A viewer who seeks and leaves soon costs a small window; one who keeps watching earns the full one.
+
+    The client is a raw socket with small buffers, so the bytes the proxy has sent are (within ~1 MiB) the bytes
+    the viewer has read.
+    """
+    proxy = await start_proxy(big_emulator, tmp_path / "cache", readahead=16 * MiB)
+    cid, data = piece_of(big_emulator, "big-24MiB.bin")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    url = urllib.parse.urlsplit(proxy.base_url)
+    sock.connect((url.hostname, url.port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=64 * 1024)
+    try:
+        writer.write(f"GET {url.path}/piece/{cid} HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode())
+        await reader.readuntil(b"\r\n\r\n")
+        assert await reader.readexactly(MiB) == data[:MiB]
+        await asyncio.sleep(0.5)
+        ahead = big_emulator.counters.bytes_sent - proxy.stats.bytes_served
+        assert ahead <= 4 * MiB + MiB, ahead  # a quarter of 16 MiB, plus the slice being read
+        assert await reader.readexactly(11 * MiB) == data[MiB : 12 * MiB]
+        await asyncio.sleep(0.5)
+        ahead = big_emulator.counters.bytes_sent - proxy.stats.bytes_served
+        assert ahead > 5 * MiB, ahead  # 12 MiB read: the window is 12 MiB now (fetched half a window at a time)
+    finally:
+        writer.close()
         await proxy.stop()
 
 
