@@ -28,7 +28,7 @@ DEFAULT_TIMEOUT_S = 15.0
 #: Frames decoded before a seek can still reach the sink just after it; a frame that continues the old position
 #: this closely is one of those, not the seek's.
 _STALE_MS = 250.0
-_NETWORK_TIERS = ("upstream", "inflight")
+_NETWORK_TIERS = ("upstream", "inflight", "fragment")
 _ids = itertools.count(1)
 
 

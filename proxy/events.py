@@ -97,7 +97,8 @@ class PieceKnown(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SliceRead(Event):
-    """A reader needed a slice; ``tier`` says where it came from: memory, disk, inflight or upstream."""
+    """A reader needed a slice; ``tier`` says where it came from: memory, disk, inflight, upstream, or fragment
+    (an exact range fetched off the slice grid)."""
 
     piece: str
     index: int

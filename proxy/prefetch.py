@@ -85,7 +85,11 @@ class MediaPrefetcher:
         for span in layout.prefetch:
             if span.length <= self.config.max_index_bytes:
                 when = "read while opening" if span.at_open else "read at the first seek"
-                self._spawn(self._prefetch(info, span.start, span.last, f"prefetch: {span.what} ({when})"))
+                reason = f"prefetch: {span.what} ({when})"
+                if span.at_open and span.start % self.cache.slice_size:
+                    # the player asks for exactly this range within milliseconds: its bytes first, the slices too
+                    self._spawn(self._fragment(info, span.start, span.last, f"{reason}, exact range"))
+                self._spawn(self._prefetch(info, span.start, span.last, reason))
         if (layout.known and not layout.fragmented) or layout.index is not None:
             self._spawn(self._index(info, layout))
         return True
@@ -142,6 +146,10 @@ class MediaPrefetcher:
         async with contextlib.aclosing(self.cache.read(info, start, end, reason=reason)) as chunks:
             async for _ in chunks:
                 pass
+
+    async def _fragment(self, info: PieceInfo, start: int, end: int, reason: str) -> None:
+        self.bus.publish(Prefetch(piece=info.key, start=start, end=end, reason=reason))
+        await self.cache.fetch_fragment(info, start, end, reason)
 
     def hover(self, key: str, time_s: float) -> tuple[int, int] | None:
         """Prefetch what a seek to ``time_s`` would read (opt-in, from the GUI's slider); one per piece at a time.
