@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--only", default="", help=f"comma-separated scenarios: {', '.join(SCENARIOS)}")
     parser.add_argument("--keep-work", action="store_true", help="keep the temporary folder with logs and caches")
+    parser.add_argument(
+        "--viewers", type=int, default=None, help="viewers in the concurrency scenario (default: the plan's)"
+    )
     parser.add_argument("--seed", type=int, default=8, help="seed for offsets and sessions (default 8)")
     return parser
 
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     plan = QUICK if args.quick else FULL
+    if args.viewers is not None:
+        plan = dataclasses.replace(plan, viewers=args.viewers)
     out = args.out or REPO_ROOT / "bench" / "results" / "latest.json"
     markdown = args.markdown or (None if args.quick else REPO_ROOT / "BENCHMARKS.md")
     # SIGTERM unwinds like Ctrl-C, so the contenders and the origin are stopped, not orphaned.
