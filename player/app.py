@@ -125,15 +125,10 @@ def _qt_app(headless: bool):
 
 
 def _run(app, coroutine) -> object:
-    import qasync
+    from player.gui_loop import gui_loop
 
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    try:
+    with gui_loop(app) as loop:
         return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
-        asyncio.set_event_loop(None)
 
 
 def _self_test(args: argparse.Namespace, target: Target | None) -> int:

@@ -21,6 +21,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
+from player.gui_loop import gui_loop
 from player.host import ProxyHost
 from player.main_window import MainWindow
 from player.panel.har import CSV_COLUMNS
@@ -43,11 +44,8 @@ CLIP_MS = 12_000
 @pytest.fixture
 def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """A qasync loop over Qt's, as the app runs: tests run their steps as coroutines on it."""
-    event_loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(event_loop)
-    yield event_loop
-    event_loop.close()
-    asyncio.set_event_loop(None)
+    with gui_loop(qapp) as event_loop:
+        yield event_loop
 
 
 @pytest.fixture

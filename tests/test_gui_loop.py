@@ -1,0 +1,40 @@
+"""The GUI's asyncio loop can be freed on any thread once it is closed (``player/gui_loop.py`` says why it matters).
+
+Before ``gui_loop`` deleted qasync's timer object, freeing the closed loop from another thread's garbage collection
+left the GUI thread's dispatcher with a timer for a freed QObject, and the next event processing crashed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import time
+import weakref
+
+from PySide6.QtWidgets import QApplication
+
+from player.gui_loop import gui_loop
+
+
+def test_a_closed_gui_loop_freed_by_another_threads_collector_leaves_no_timer_behind(qapp: QApplication, qtlog):
+    with gui_loop(qapp) as loop:
+        # the cancelled timeout's Qt timer stays registered: it is due in 50 ms and only fires when Qt processes events
+        loop.run_until_complete(asyncio.wait_for(asyncio.sleep(0), 0.05))
+    freed = weakref.ref(loop)
+    del loop
+    was_enabled = gc.isenabled()
+    gc.disable()  # the loop is in reference cycles: only the collector on the thread below may free it
+    try:
+        collector = threading.Thread(target=gc.collect, name="not-the-gui-thread")
+        collector.start()
+        collector.join()
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert freed() is None, "the loop should have been freed by the other thread's collection"
+    deadline = time.monotonic() + 0.3  # past the timer's due time: a timer left for freed memory crashes here
+    while time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.01)
+    assert not [r.message for r in qtlog.records if "another thread" in r.message]
