@@ -71,6 +71,9 @@ async def watch_session(ctx: RunContext) -> ScenarioResult:
     for measure in (ratio, upstream_mib):
         if skip_wholefile:
             measure.cell("wholefile").skipped = skip_wholefile
+    unserved.cell("direct").skipped = "no proxy: nothing is fetched ahead (bytes left in socket buffers: see the ratio)"
+    for name in ("nginx", "wholefile"):
+        unserved.cell(name).skipped = "keeps no count of bytes fetched ahead and never served (see the ratio)"
     contenders = ctx.active(exclude=("wholefile",) if skip_wholefile else ())
     async with new_session() as session:
         for turn in range(ctx.plan.watch_repeats):
