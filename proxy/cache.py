@@ -222,16 +222,40 @@ class _Fetch:
 
 @dataclass(eq=False)
 class Fragment:
-    """Bytes ``start … end`` of a piece, fetched as they are rather than as whole slices, held in memory."""
+    """Bytes ``start … end`` of a piece, fetched as they are rather than as whole slices, held in memory.
+
+    Readers take its bytes as they arrive (``data`` grows); ``failed`` sends them back to the slices, from the
+    position they reached (the fragment's ETag was checked before its first byte, so both are one version).
+    """
 
     start: int
     end: int
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    #: The bytes once they all arrived; None while on their way (and for good when the fetch failed).
-    data: bytes | None = None
+    data: bytearray = field(default_factory=bytearray)
+    failed: bool = False
+    _grew: asyncio.Event = field(default_factory=asyncio.Event)
 
     def holds(self, pos: int) -> bool:
         return self.start <= pos <= self.end
+
+    @property
+    def done(self) -> bool:
+        return self.failed or len(self.data) == self.end - self.start + 1
+
+    def append(self, chunk: bytes | memoryview) -> None:
+        self.data += chunk[: self.end - self.start + 1 - len(self.data)]
+        self._wake()
+
+    def fail(self) -> None:
+        self.failed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        self._grew.set()
+        self._grew = asyncio.Event()
+
+    async def grown(self) -> None:
+        """Until more bytes arrived or the fetch ended."""
+        await self._grew.wait()
 
 
 @dataclass(eq=False)
@@ -651,15 +675,15 @@ class SliceCache:
     # --- fragments -----------------------------------------------------------------------------------------
 
     async def fetch_fragment(self, info: PieceInfo, start: int, end: int, reason: str) -> bool:
-        """Fetch bytes ``start … end`` exactly, off the slice grid, and serve readers from them at once.
+        """Fetch bytes ``start … end`` exactly, off the slice grid, and serve players from them as they arrive.
 
-        Why: an MP4's index at the end of a piece is a few KB at the end of a slice of up to 1 MiB, and the player
-        asks for it a few milliseconds after the head arrives and then waits. A slice-aligned fetch streams the
+        Why: an MP4's index at the end of a piece sits at the end of a slice of up to 1 MiB, and the player asks
+        for it a few milliseconds after the head arrives and then waits. A slice-aligned fetch streams the
         slice's first part (media data) before the index: 10 ms at 100 MB/s, 50 ms on a 20 MB/s home link. The
-        exact range arrives one first-byte time after it is asked for. The slice itself is still fetched (for
-        a later re-open from disk and for verification); a fragment lives in memory only, at most one slice
-        long, and is dropped with the piece's cache. Returns whether the bytes arrived; on any doubt (a 200 from
-        byte 0, a changed ETag, a short body, an error) there is no fragment and readers use the slices.
+        exact range starts arriving one first-byte time after it is asked for. The slice itself is still fetched
+        (for a later re-open from disk and for verification); a fragment lives in memory only, at most one slice
+        long, and is dropped with the piece's cache. Returns whether all bytes arrived; on any doubt (a 200 from
+        byte 0, a changed ETag, a short body, an error) the fragment fails and its readers go on from the slices.
         """
         piece = self._pieces[info.key]
         cached = self.cached_indexes(piece.key)
@@ -671,28 +695,21 @@ class SliceCache:
             return False
         fragment = Fragment(start, end)
         piece.fragments.append(fragment)
-        version, body = piece.version, None
+        version = piece.version
         try:
-            body = await self.upstream.open(
-                piece.cid,
-                piece.key,
-                start,
-                end,
-                size=piece.size,
-                fetch_id=next_id(),
-                reason=reason,
-                sources=self.routing.order(piece.key, start, urgent=True),
-            )
-            known = piece.etags.get(body.source.name)
-            if body.start != start or (known is not None and body.etag is not None and body.etag != known):
-                return False  # a whole-piece answer (nothing gained) or another version (never mixed)
-            data = bytearray()
-            async with contextlib.aclosing(body.chunks()) as chunks:
-                async for chunk in chunks:  # to its end, so the connection goes back to the pool
-                    data += chunk
-            if len(data) != end - start + 1 or piece.version != version:
+            async with self._exact_range(
+                piece, start, end, reason, self.routing.order(piece.key, start, urgent=True)
+            ) as body:
+                known = piece.etags.get(body.source.name)
+                if body.start != start or (known is not None and body.etag is not None and body.etag != known):
+                    return False  # a whole-piece answer (nothing gained) or another version (never mixed)
+                async with contextlib.aclosing(body.chunks()) as chunks:
+                    async for chunk in chunks:  # to its end, so the connection goes back to the pool
+                        if piece.version != version:
+                            return False
+                        fragment.append(chunk)
+            if not fragment.done:
                 return False
-            fragment.data = bytes(data[: end - start + 1])
             by_reason = self.stats.fetched_by_reason
             by_reason[reason] = by_reason.get(reason, 0) + len(fragment.data)
             return True
@@ -700,11 +717,23 @@ class SliceCache:
             log.info("piece %s: fragment %d-%d not fetched: %s", piece.key[:16], start, end, exc)
             return False
         finally:
-            if body is not None:
-                body.close()
-            if fragment.data is None and fragment in piece.fragments:
-                piece.fragments.remove(fragment)
-            fragment.ready.set()
+            if not fragment.done:
+                fragment.fail()
+                if fragment in piece.fragments:
+                    piece.fragments.remove(fragment)
+
+    @contextlib.asynccontextmanager
+    async def _exact_range(
+        self, piece: _Piece, start: int, end: int, reason: str, sources: list[Source]
+    ) -> AsyncIterator[UpstreamBody]:
+        """One upstream answer for bytes ``start … end``, outside the slice machinery; closed on exit."""
+        body = await self.upstream.open(
+            piece.cid, piece.key, start, end, size=piece.size, fetch_id=next_id(), reason=reason, sources=sources
+        )
+        try:
+            yield body
+        finally:
+            body.close()
 
     def _fragment(self, piece: _Piece, pos: int) -> Fragment | None:
         return next((f for f in piece.fragments if f.holds(pos)), None)
@@ -827,25 +856,15 @@ class SliceCache:
 
     async def _probe(self, piece: _Piece, source: Source, start: int, end: int) -> bytes:
         """Bytes ``start … end`` straight from one source, bypassing the cache (a 200 from zero is skipped)."""
-        body = await self.upstream.open(
-            piece.cid,
-            piece.key,
-            start,
-            end,
-            size=piece.size,
-            fetch_id=next_id(),
-            reason="probe: ETag changed",
-            sources=[source],
-        )
         data = bytearray()
-        try:
-            async with contextlib.aclosing(body.chunks()) as chunks:
-                async for chunk in chunks:
-                    data += chunk
-                    if body.start + len(data) > end:
-                        break
-        finally:
-            body.close()
+        async with (
+            self._exact_range(piece, start, end, "probe: ETag changed", [source]) as body,
+            contextlib.aclosing(body.chunks()) as chunks,
+        ):
+            async for chunk in chunks:
+                data += chunk
+                if body.start + len(data) > end:
+                    break
         return bytes(data[start - body.start : end - body.start + 1])
 
     def _new_version(self, piece: _Piece, source: str, etag: str) -> None:
@@ -999,11 +1018,12 @@ class SliceReader:
             # Fragments answer players; a prefetch reads on into the slices, which it is there to fill.
             fragment = cache._fragment(piece, cursor.pos) if cursor.reason is None else None
             if fragment is not None:
-                if fragment.data is None:
-                    await fragment.ready.wait()  # one small answer; if it fails, the slice is read instead
+                have = fragment.start + len(fragment.data) - 1
+                if have < cursor.pos:
+                    await fragment.grown()  # if it fails, the next turn reads the slice from here on
                     continue
-                last = min(fragment.end, index * size + stop - 1)
-                chunk = memoryview(fragment.data)[cursor.pos - fragment.start : last - fragment.start + 1]
+                last = min(have, index * size + stop - 1)
+                chunk = memoryview(bytes(fragment.data[cursor.pos - fragment.start : last - fragment.start + 1]))
                 cursor.pos += len(chunk)
                 self.from_upstream += len(chunk)
                 self._publish_read(index, "fragment")

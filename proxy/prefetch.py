@@ -38,6 +38,8 @@ class PrefetchConfig:
     enabled: bool = True
     #: Seconds of media fetched ahead of an open-ended reader once the byte rate is known.
     readahead_seconds: float = 6.0
+    #: How long the byte/time map waits before it is built (see ``_index``).
+    index_defer_s: float = 0.2
     min_readahead: int = 2 * MiB
     max_readahead: int = 64 * MiB
     #: The largest out-of-order span prefetched at open (an index larger than this is left to the player).
@@ -113,6 +115,9 @@ class MediaPrefetcher:
             index_bytes, index_offset = await self._bytes(info, span.start, span.last, "index"), span.start
         elif span is not None:
             index_bytes, index_offset = head[span.start : span.stop], span.start
+        # The player is parsing the same index right now, on the same two cores (and, in the app, under the same
+        # GIL): its first frame comes first, the map (for the GUI and the read-ahead) a moment later.
+        await asyncio.sleep(self.config.index_defer_s)
         try:
             index = await asyncio.to_thread(build_index, head, info.size, index_bytes, index_offset)
         except ContainerError as exc:
