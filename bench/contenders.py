@@ -204,12 +204,6 @@ class WholeFile(Contender):
         assert self.process is not None
         return f"{self.process.url}/piece/{cid}"
 
-    async def stats(self, session: aiohttp.ClientSession) -> dict:
-        """The proxy's ``/stats`` document (bytes fetched ahead and never served, among others)."""
-        assert self.process is not None
-        async with session.get(f"{self.process.url}/stats") as response:
-            return await response.json()
-
 
 ALL = (Direct, PiecePlayer, Nginx, WholeFile)
 

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from player.panel import palette
+from player.panel.plots import panel_plot
 from player.seek_monitor import SeekRecord
 
 pg.setConfigOptions(antialias=True, background=palette.SURFACE, foreground=palette.MUTED)
@@ -47,18 +48,8 @@ class SeekChart(QWidget):
         self.summary = QLabel()
         self.summary.setObjectName("panelSummary")
         self.summary.setWordWrap(True)
-        self.plot = pg.PlotWidget()
+        self.plot = panel_plot("ms to first frame", "seek # (0 = open)")
         self.plot.setMinimumHeight(150)
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.showGrid(x=False, y=True, alpha=0.25)
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setTextPen(pg.mkPen(palette.MUTED))
-            axis.setPen(pg.mkPen(palette.GRID))
-        self.plot.setLabel("left", "ms to first frame", color=palette.css(palette.MUTED))
-        self.plot.setLabel("bottom", "seek # (0 = open)", color=palette.css(palette.MUTED))
         self.plot.getAxis("bottom").setTickSpacing(major=5, minor=1)
         self.median_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(palette.MUTED, style=Qt.PenStyle.DashLine))
         self.plot.addItem(self.median_line)

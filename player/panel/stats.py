@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from player.panel import palette
+from player.panel.plots import panel_plot
 from player.units import format_bytes, format_duration, format_rate
 
 WINDOW_S = 60.0
@@ -78,17 +79,7 @@ class StatsWidget(QWidget):
     def __init__(self, model: StatsModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
-        self.plot.hideButtons()
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.showGrid(x=False, y=True, alpha=0.25)
-        for name in ("left", "bottom"):
-            axis = self.plot.getAxis(name)
-            axis.setTextPen(pg.mkPen(palette.MUTED))
-            axis.setPen(pg.mkPen(palette.GRID))
-        self.plot.setLabel("left", "MiB/s", color=palette.css(palette.MUTED))
-        self.plot.setLabel("bottom", "seconds since open", color=palette.css(palette.MUTED))
+        self.plot = panel_plot("MiB/s", "seconds since open")
         self.served = self.plot.plot(pen=pg.mkPen(palette.ACCENT, width=2))
         self.upstream = self.plot.plot(pen=pg.mkPen(palette.FETCHING, width=2))
         legend = QLabel(
