@@ -686,12 +686,7 @@ class SliceCache:
         byte 0, a changed ETag, a short body, an error) the fragment fails and its readers go on from the slices.
         """
         piece = self._pieces[info.key]
-        cached = self.cached_indexes(piece.key)
-        if (
-            end - start + 1 > self.slice_size
-            or all(i in cached for i in range(start // self.slice_size, end // self.slice_size + 1))
-            or any(f.holds(start) or f.holds(end) for f in piece.fragments)
-        ):
+        if not self.fragment_needed(info.key, start, end):
             return False
         fragment = Fragment(start, end)
         piece.fragments.append(fragment)
@@ -721,6 +716,17 @@ class SliceCache:
                 fragment.fail()
                 if fragment in piece.fragments:
                     piece.fragments.remove(fragment)
+
+    def fragment_needed(self, key: str, start: int, end: int) -> bool:
+        """Would :meth:`fetch_fragment` fetch anything? Not when the slices holding the range are cached (a warm
+        re-open), a fragment already covers it, or it is longer than a slice."""
+        piece = self._pieces[key]
+        cached = self.cached_indexes(key)
+        return (
+            end - start + 1 <= self.slice_size
+            and not all(i in cached for i in range(start // self.slice_size, end // self.slice_size + 1))
+            and not any(f.holds(start) or f.holds(end) for f in piece.fragments)
+        )
 
     @contextlib.asynccontextmanager
     async def _exact_range(

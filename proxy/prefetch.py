@@ -153,8 +153,9 @@ class MediaPrefetcher:
                 pass
 
     async def _fragment(self, info: PieceInfo, start: int, end: int, reason: str) -> None:
-        self.bus.publish(Prefetch(piece=info.key, start=start, end=end, reason=reason))
-        await self.cache.fetch_fragment(info, start, end, reason)
+        if self.cache.fragment_needed(info.key, start, end):  # a warm re-open has the slices: no event, no fetch
+            self.bus.publish(Prefetch(piece=info.key, start=start, end=end, reason=reason))
+            await self.cache.fetch_fragment(info, start, end, reason)
 
     def hover(self, key: str, time_s: float) -> tuple[int, int] | None:
         """Prefetch what a seek to ``time_s`` would read (opt-in, from the GUI's slider); one per piece at a time.
