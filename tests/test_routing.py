@@ -94,10 +94,12 @@ async def test_without_a_provider_the_gap_is_streamed_and_kept(cdn, tmp_path, ht
     proxy = await start_proxy(cdn, None, tmp_path / "cache", stream_gap=MiB)
     cid, data = piece_of(cdn, "random-3.5MiB.bin")
     try:
-        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": f"bytes={3 * MiB}-"}) as response:
-            assert await response.read() == data[3 * MiB :]
+        # 2 MiB of gap at 8 MB/s: 0.26 s, well inside the 0.5 s after which a reader takes its slice back from a
+        # slow stream (a 3 MiB gap, 0.39 s, failed on a loaded CI machine: a separate rule, not this one)
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": f"bytes={2 * MiB}-"}) as response:
+            assert await response.read() == data[2 * MiB :]
         assert cdn.counters.requests == 1
-        assert {0, 1, 2} <= proxy.cache.disk.indexes(parse_piece_cid(cid).root.hex())
+        assert {0, 1, 2, 3} <= proxy.cache.disk.indexes(parse_piece_cid(cid).root.hex())
     finally:
         await proxy.stop()
 
