@@ -30,7 +30,7 @@ from multidict import CIMultiDict
 
 from proxy.cid import parse_piece_cid
 from proxy.emulator import Emulator, Knobs
-from proxy.events import CacheProblem, RequestFinished, SliceRejected, UpstreamRetry
+from proxy.events import CacheProblem, RequestFinished, SliceRejected, SliceStored, UpstreamRetry
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import RetryPolicy, Timeouts, template_source
 from tests.conftest import MiB, piece_of
@@ -541,6 +541,11 @@ async def test_slice_folder_turning_read_only_is_reported_and_playback_goes_on(e
         try:
             cid, data = piece_of(emulator, OTHER)
             assert (await fetch(http, f"{proxy.base_url}/piece/{cid}", "bytes=0-99")).body == data[:100]
+            # A slice file open for writing makes the remount fail ("mount point is busy"): let the first slice land.
+            async with asyncio.timeout(10):
+                while not any(isinstance(e, SliceStored) and e.tier == "disk" for e in events):
+                    await asyncio.sleep(0.01)
+            await proxy.cache.disk.flush()
             remount_read_only(slices)
             big, big_data = piece_of(emulator, BIG)
             for piece, expected in ((big, big_data), (cid, data)):
