@@ -35,6 +35,16 @@ def spread_offsets(ctx: RunContext, count: int, rng: random.Random) -> list[int]
     return offsets
 
 
+def wholefile_sits_out(ctx: RunContext, contender: Contender, turn: int, skip: str | None, *cells: Cell) -> bool:
+    """Does the whole-file contender sit this turn out? It takes few samples (each downloads the whole piece), and
+    none when the measure is over its upstream budget (``skip``, noted on its ``cells``)."""
+    if contender.name != "wholefile" or (skip is None and turn < ctx.plan.wholefile_samples):
+        return False
+    for cell in cells:
+        cell.skipped = cell.skipped or skip
+    return True
+
+
 def record_ttfb(cell: Cell, result: Probe) -> None:
     if result.ok and result.ttfb_s is not None:
         cell.samples.append(result.ttfb_s * 1000)

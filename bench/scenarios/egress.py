@@ -12,7 +12,7 @@ import random
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import MiB, RunContext
-from bench.scenarios.common import fresh, mark_unavailable, rotated, spread_offsets
+from bench.scenarios.common import fresh, mark_unavailable, rotated, spread_offsets, wholefile_sits_out
 from proxy.cache import DEFAULT_READAHEAD
 from proxy.prefetch import PrefetchConfig
 
@@ -31,8 +31,7 @@ async def leave_after_1mib(ctx: RunContext) -> ScenarioResult:
         for turn in range(ctx.plan.leave_repeats):
             for contender in rotated(ctx.active(), turn):
                 cell = pulled.cell(contender.name)
-                if contender.name == "wholefile" and (skip_wholefile or turn >= ctx.plan.wholefile_samples):
-                    cell.skipped = cell.skipped or skip_wholefile
+                if wholefile_sits_out(ctx, contender, turn, skip_wholefile, cell):
                     continue
                 await fresh(ctx, contender)
                 await ctx.origin.settled_bytes_sent()

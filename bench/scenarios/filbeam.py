@@ -11,7 +11,7 @@ from __future__ import annotations
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import MiB, RunContext
-from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated
+from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated, wholefile_sits_out
 
 SEEK_FRACTION = 0.4
 
@@ -35,10 +35,8 @@ async def filbeam_cold(ctx: RunContext) -> ScenarioResult:
         async with new_session() as session:
             for turn in range(ctx.plan.filbeam_repeats):
                 for contender in rotated(ctx.active(), turn):
-                    if contender.name == "wholefile" and (skip_wholefile or turn >= ctx.plan.wholefile_samples):
-                        for measure in (start, seek, pulled):
-                            cell = measure.cell("wholefile")
-                            cell.skipped = cell.skipped or skip_wholefile
+                    cells = [m.cell(contender.name) for m in (start, seek, pulled)]
+                    if wholefile_sits_out(ctx, contender, turn, skip_wholefile, *cells):
                         continue
                     for measure, at in ((start, 0), (seek, offset)):
                         await fresh(ctx, contender)

@@ -12,7 +12,7 @@ import asyncio
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import RunContext
-from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated, spread_offsets
+from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated, spread_offsets, wholefile_sits_out
 
 #: Pause between probes so one probe's aftermath (a cancelled fetch, a slice being stored) does not time the next.
 _BETWEEN_PROBES_S = 0.15
@@ -35,8 +35,7 @@ async def cold_start(ctx: RunContext) -> ScenarioResult:
         for turn in range(ctx.plan.cold_repeats):
             for contender in rotated(ctx.active(), turn):
                 cell = ttfb.cell(contender.name)
-                if contender.name == "wholefile" and (skip_wholefile or turn >= ctx.plan.wholefile_samples):
-                    cell.skipped = cell.skipped or skip_wholefile
+                if wholefile_sits_out(ctx, contender, turn, skip_wholefile, cell):
                     continue
                 if contender.name != "wholefile":
                     await contender.restart()
@@ -67,8 +66,7 @@ async def seek_uncached(ctx: RunContext) -> ScenarioResult:
         for turn, offset in enumerate(offsets):
             for contender in rotated(contenders, turn):
                 cell = ttfb.cell(contender.name)
-                if contender.name == "wholefile" and (skip_wholefile or turn >= ctx.plan.wholefile_samples):
-                    cell.skipped = cell.skipped or skip_wholefile
+                if wholefile_sits_out(ctx, contender, turn, skip_wholefile, cell):
                     continue
                 record_ttfb(cell, await probe(session, contender.url(ctx.piece.cid), ctx.piece, offset))
                 await asyncio.sleep(_BETWEEN_PROBES_S)
