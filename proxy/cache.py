@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxy.cid import PieceCid
+from proxy.disk import BLOCK as READ_BLOCK
 from proxy.disk import DiskSliceStore
 from proxy.events import (
     CacheCleared,
@@ -61,6 +62,9 @@ DEFAULT_DISK_CAP = 2048 * MiB
 DEFAULT_READAHEAD = 8 * MiB
 #: The least an open-ended reader reads ahead when it starts (its window then grows with what it reads).
 RAMP_START = 2 * MiB
+#: Bytes of complete slices that may wait in memory for the disk writer before fetches ahead of readers pause
+#: (four times this, and slices are no longer queued for the disk at all: a stalled disk must not eat RAM).
+WRITE_BACKLOG = 16 * MiB
 #: Longest single upstream range, in slices, even for a reader that wants more.
 MAX_RUN_SLICES = 32
 DEFAULT_MAX_FETCHES = 16
@@ -82,6 +86,8 @@ class CacheConfig:
     max_fetches: int = DEFAULT_MAX_FETCHES
     #: Bytes of a FilBeam 200-from-zero the proxy streams to reach a reader when a provider could answer.
     stream_gap: int = DEFAULT_STREAM_GAP
+    #: Bytes of complete slices waiting for the disk writer above which fetches ahead of every reader pause.
+    write_backlog: int = WRITE_BACKLOG
 
 
 @dataclass(frozen=True)
@@ -284,17 +290,26 @@ class _Piece:
     discovery: asyncio.Future | None = None
     #: Small byte ranges held outside the slice grid (see :meth:`SliceCache.fetch_fragment`).
     fragments: list[Fragment] = field(default_factory=list)
+    #: Set while a fetch of this piece is paused for the disk: a reader asking for bytes wakes it to look again.
+    reader_asked: asyncio.Event | None = None
 
 
 HeadListener = Callable[[PieceInfo, memoryview], bool]
 
 
 class MemoryLRU:
-    """Complete slices in RAM, least recently used evicted first, at most ``cap`` bytes."""
+    """Complete slices in RAM, least recently used evicted first, at most ``cap`` bytes.
+
+    Slices being filled by a fetch count against the same cap (:meth:`reserve`): the memory tier and the fetch
+    buffers are one budget, so a crowd of viewers whose fetches run at once makes the tier smaller instead of
+    making the process bigger.
+    """
 
     def __init__(self, cap: int, bus: EventBus) -> None:
         self.cap = cap
         self.used = 0
+        #: Bytes of slice buffers being filled by fetches (they become complete slices, or are dropped).
+        self.reserved = 0
         self._bus = bus
         self._items: OrderedDict[tuple[str, int], bytes | bytearray] = OrderedDict()
 
@@ -315,7 +330,19 @@ class MemoryLRU:
             self.used -= len(old)
         self._items[(key, index)] = data
         self.used += len(data)
-        while self.used > self.cap:
+        self._evict_to(self.cap)
+
+    def reserve(self, length: int) -> None:
+        """A fetch starts filling a slice buffer of ``length`` bytes: make room for it."""
+        self.reserved += length
+        self._evict_to(self.cap)
+
+    def release(self, length: int) -> None:
+        """A reserved buffer became a complete slice (``put`` it next) or was dropped."""
+        self.reserved -= length
+
+    def _evict_to(self, budget: int) -> None:
+        while self._items and self.used + self.reserved > budget:
             (k, i), evicted = self._items.popitem(last=False)
             self.used -= len(evicted)
             self._bus.publish(SliceEvicted(piece=k, index=i, tier="memory"))
@@ -342,7 +369,9 @@ class SliceCache:
         self.store = store
         self.bus = bus
         self.memory = MemoryLRU(config.memory_cap, bus)
-        self.disk = DiskSliceStore(Path(config.directory) / "slices", config.slice_size, config.disk_cap, bus)
+        self.disk = DiskSliceStore(
+            Path(config.directory) / "slices", config.slice_size, config.disk_cap, bus, 4 * config.write_backlog
+        )
         self.stats = CacheStats()
         self.routing = RoutingPolicy(upstream, config.stream_gap)
         #: Called with a piece and its first bytes as they arrive, until it returns True (``proxy.prefetch``).
@@ -574,6 +603,8 @@ class SliceCache:
         The slice the reader needs now is always fetched at once. Read-ahead waits until half the window is
         used, so runs are several slices long instead of one slice per step.
         """
+        if piece.reader_asked is not None:
+            piece.reader_asked.set()
         size = self.slice_size
         here = cursor.pos // size
         last = cursor.window_end // size
@@ -621,6 +652,31 @@ class SliceCache:
             and (allowance is None or c.pos - fetch.pos <= allowance)
             for c in piece.cursors
         )
+
+    async def _pause_for_disk(self, piece: _Piece, fetch: _Fetch) -> None:
+        """Hold a fetch that runs ahead of every reader while the disk writer is behind.
+
+        When upstream delivers faster than the disk writes (a crowd of viewers seeking at once), the slices waiting
+        for the writer pile up in memory: 87 MiB of them with 50 viewers here. Pausing read-ahead bounds that; a
+        fetch some reader waits on never pauses, and a paused one resumes as soon as a reader reaches it.
+        """
+        limit = self.config.write_backlog
+        while self.disk.backlog > limit and not self._awaited(piece, fetch):
+            asked = piece.reader_asked = piece.reader_asked or asyncio.Event()
+            waits = {asyncio.ensure_future(self.disk.drained(limit)), asyncio.ensure_future(asked.wait())}
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            if asked.is_set():
+                piece.reader_asked = None
+
+    def _awaited(self, piece: _Piece, fetch: _Fetch) -> bool:
+        """Is a reader at (or within a slice behind) the bytes this fetch delivers next? Such a fetch is what a
+        player waits for; only fetches running ahead of every reader slow down for the disk."""
+        low, high = fetch.pos - self.slice_size, self._target_end(fetch)
+        return any(low <= c.pos <= high for c in piece.cursors)
 
     def _target_end(self, fetch: _Fetch) -> int:
         """The last byte this fetch will deliver: its body's end, or its claimed run before the answer came."""
@@ -782,6 +838,7 @@ class SliceCache:
                         self._deliver(piece, fetch, chunk)
                         if not self._wanted(piece, fetch) and not self._mid_slice(fetch):
                             break
+                        await self._pause_for_disk(piece, fetch)
         except UpstreamError as exc:
             error = exc
             if exc.status == 416 and exc.size is not None and piece.size is None:
@@ -924,6 +981,8 @@ class SliceCache:
             ):
                 buffer = self._claim(piece, fetch, index)
             if buffer is not None:
+                if buffer.data is None:
+                    self.memory.reserve(buffer.length)
                 buffer.append(view[:take])
                 if index == 0 and not piece.head_seen and self.head_listener is not None:
                     assert buffer.data is not None
@@ -944,6 +1003,7 @@ class SliceCache:
         self.bus.publish(UpstreamProgress(fetch_id=fetch.id, piece=piece.key, bytes_received=fetch.received))
         if not buffer.served:
             piece.unserved[buffer.index] = fetch.reason
+        self.memory.release(buffer.length)
         self.memory.put(piece.key, buffer.index, buffer.data)
         self.bus.publish(SliceStored(piece=piece.key, index=buffer.index, tier="memory"))
         self.disk.write(piece.key, buffer.index, buffer.data)
@@ -953,6 +1013,8 @@ class SliceCache:
         for buffer in fetch.buffers.values():
             if piece.inflight.get(buffer.index) is buffer:
                 del piece.inflight[buffer.index]
+            if buffer.data is not None:
+                self.memory.release(buffer.length)
             buffer.end(error)
         fetch.buffers.clear()
         piece.fetches.discard(fetch)
@@ -999,6 +1061,8 @@ class SliceReader:
         #: The piece version this reader started on; its bytes must all come from one version.
         self._version = piece.version
         self._start = cursor.pos
+        #: The slice whose read was last published (a slice is announced once, not once per block).
+        self._announced: int | None = None
 
     def __aiter__(self) -> AsyncIterator[memoryview]:
         return self._chunks()
@@ -1013,13 +1077,12 @@ class SliceReader:
             stop = min(cache._slice_length(piece, index), cursor.end - index * size + 1)
             if cursor.request_id is not None:
                 cache.bus.publish(RequestProgress(request_id=cursor.request_id, piece=piece.key, position=cursor.pos))
-            data = self._cached(index)
-            if data is not None:
-                chunk = memoryview(data)[offset:stop]
-                cursor.pos += len(chunk)
-                self.from_cache += len(chunk)
-                cache.stats.bytes_from_cache += len(chunk)
-                yield chunk
+            block = self._cached(index, offset, min(stop, offset + READ_BLOCK))
+            if block is not None:
+                cursor.pos += len(block)
+                self.from_cache += len(block)
+                cache.stats.bytes_from_cache += len(block)
+                yield block
                 continue
             # Fragments answer players; a prefetch reads on into the slices, which it is there to fill.
             fragment = cache._fragment(piece, cursor.pos) if cursor.reason is None else None
@@ -1041,7 +1104,9 @@ class SliceReader:
                 continue
             self._publish_read(index, "inflight" if buffer.filled > 0 else "upstream")
             buffer.served = buffer.served or cursor.request_id is not None
-            async for chunk in self._stream(buffer, offset, stop):
+            stream = self._stream(buffer, offset, stop)
+            del buffer  # only the stream holds the buffer, and lets go of it as soon as the slice is kept
+            async for chunk in stream:
                 yield chunk
 
     def _same_version(self) -> None:
@@ -1057,21 +1122,30 @@ class SliceReader:
             "mixes two versions",
         )
 
-    def _cached(self, index: int) -> bytes | bytearray | None:
+    def _cached(self, index: int, start: int, stop: int) -> memoryview | None:
+        """A copy of bytes ``start … stop-1`` of a cached slice (memory, else disk), or None if it is not cached.
+
+        A copy, because a player that reads slowly keeps what it was given alive while its socket drains: a view
+        into a slice would keep the whole slice in memory after the memory tier evicted it, one per viewer.
+        Disk slices are read a block at a time and do not enter the memory tier: the page cache holds them
+        already, and the memory tier is kept for slices that exist nowhere else yet.
+        """
         cache, piece = self._cache, self._piece
-        data = cache.memory.get(piece.key, index)
-        tier = "memory"
-        if data is None:
-            data = cache.disk.read(piece.key, index, cache._slice_length(piece, index))
-            tier = "disk"
-            if data is not None:
-                cache.memory.put(piece.key, index, data)
-        if data is not None:
+        slice_bytes = cache.memory.get(piece.key, index)
+        if slice_bytes is not None:
+            block, tier = bytes(memoryview(slice_bytes)[start:stop]), "memory"
+        else:
+            length = cache._slice_length(piece, index)
+            block, tier = cache.disk.read_range(piece.key, index, length, start, stop), "disk"
+            if block is None:
+                return None
+        if index != self._announced:
             cache.stats.hits += 1
             self._publish_read(index, tier)
-        return data
+        return memoryview(block)
 
     def _publish_read(self, index: int, tier: str) -> None:
+        self._announced = index
         if self.cursor.request_id is not None:
             self._piece.unserved.pop(index, None)
         if tier in ("upstream", "inflight"):
@@ -1081,11 +1155,18 @@ class SliceReader:
         )
 
     async def _stream(self, buffer: SliceBuffer, offset: int, stop: int) -> AsyncIterator[memoryview]:
-        cursor = self.cursor
+        """Bytes of a slice being filled, as they land. Once the slice is complete and kept, the reader goes back
+        to reading it from the cache block by block: a player reading slowly must not hold a whole slice the
+        memory tier has since evicted (one per viewer, measured as the largest share of RSS beyond the cap)."""
+        cursor, cache, key = self.cursor, self._cache, self._piece.key
         while offset < stop:
+            if buffer.complete and (cache.memory.has(key, buffer.index) or cache.disk.has(key, buffer.index)):
+                return
             if buffer.filled > offset:
-                assert buffer.data is not None
-                chunk = memoryview(buffer.data)[offset : min(buffer.filled, stop)]
+                assert buffer.data is not None  # a copy, for the reason given in _cached
+                chunk = memoryview(
+                    bytes(memoryview(buffer.data)[offset : min(buffer.filled, stop, offset + READ_BLOCK)])
+                )
                 offset += len(chunk)
                 cursor.pos += len(chunk)
                 self.from_upstream += len(chunk)

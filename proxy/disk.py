@@ -5,10 +5,16 @@ Layout: ``{root}/{slice_size}/{piece key}/{index:08d}.{crc32:08x}``. Why each pa
 * the slice size is in the path, so changing it in the settings never mixes slices of two sizes;
 * a slice is written to a temporary file and renamed into place, so a crash mid-write leaves only a ``.tmp``
   file (swept at start-up), never a short slice under a real name;
-* the CRC-32 of the bytes is in the name, and every read checks length and CRC before a byte is served: a torn,
-  truncated or bit-flipped slice is deleted and fetched again, never sent to a player.
+* the CRC-32 of the bytes is in the name, and a slice file is checked (length and CRC) before any byte of it is
+  served: a torn, truncated or bit-flipped slice is deleted and fetched again, never sent to a player.
 
-Reads are small (one slice, from the page cache) and run inline on the proxy's loop. Writes do not: measured
+Readers take a slice in blocks of :data:`BLOCK` (``read_range``), so a player holds at most one block in the
+proxy's memory, never a whole slice: with many viewers, whole-slice reads were the largest cost in RSS after the
+memory tier itself. The check then runs once per file and run: a file's identity and times (``stat``) are
+remembered once its CRC matched, and any later change to the file (a rewrite, a truncation) makes it checked
+again before the next block is served.
+
+Reads are small (from the page cache) and run inline on the proxy's loop. Writes do not: measured
 here, a burst of 1 MiB writes took ~3 ms each once the page cache pushed back, which stalled every stream on the
 loop, so each write goes to one writer thread (in order) while the slice stays readable from memory. A failing
 disk (full, read-only, vanished) turns into a :class:`CacheProblem` event and the store stops writing for a
@@ -32,6 +38,10 @@ from proxy.events import CacheProblem, EventBus, SliceEvicted, SliceRejected, Sl
 
 log = logging.getLogger(__name__)
 _TMP_SUFFIX = ".tmp"
+#: A reader's unit of disk reads: what one player connection holds of a cached slice at a time.
+BLOCK = 128 * 1024
+#: The check of a whole slice file reads it in steps of this size (the CRC is computed as it goes).
+_CHECK_STEP = 256 * 1024
 #: After a write error, wait this long before trying the disk again (it may have been freed).
 _WRITE_RETRY_SECONDS = 30.0
 
@@ -39,7 +49,7 @@ _WRITE_RETRY_SECONDS = 30.0
 class DiskSliceStore:
     """Slices of one slice size under ``root``, at most ``cap`` bytes in all."""
 
-    def __init__(self, root: Path | str, slice_size: int, cap: int, bus: EventBus) -> None:
+    def __init__(self, root: Path | str, slice_size: int, cap: int, bus: EventBus, max_backlog: int) -> None:
         self.root = Path(root) / str(slice_size)
         self.slice_size = slice_size
         self.cap = cap
@@ -52,10 +62,17 @@ class DiskSliceStore:
         self.problem: str | None = None
         #: Slices handed to the writer thread and not yet on disk: readable from here meanwhile.
         self._pending: dict[tuple[str, int], bytes | bytearray] = {}
+        #: Bytes in ``_pending``: memory the proxy holds until the disk takes it (see :meth:`drained`).
+        self.backlog = 0
+        #: Above this backlog a slice is not queued for the disk (it stays in the memory tier only).
+        self.max_backlog = max_backlog
+        self._landed = asyncio.Event()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pieceplayer-disk")
         self._writes: set[asyncio.Future] = set()
         #: Bumped when a piece is purged, so a write that was already under way is discarded when it lands.
         self._generation: dict[str, int] = {}
+        #: (piece key, index) → the ``stat`` of the slice file when its CRC last matched, in this run.
+        self._checked: dict[tuple[str, int], tuple[int, ...]] = {}
         self._scan()
 
     # --- index ---------------------------------------------------------------------------------------------
@@ -97,6 +114,7 @@ class DiskSliceStore:
         if entry is None:
             return None
         self.used -= entry[1]
+        self._checked.pop((key, index), None)
         indexes = self._by_piece.get(key)
         if indexes is not None:
             indexes.discard(index)
@@ -117,29 +135,60 @@ class DiskSliceStore:
     # --- read / write --------------------------------------------------------------------------------------
 
     def read(self, key: str, index: int, expected_length: int) -> bytes | None:
-        """The slice's bytes if present and intact; a damaged slice is deleted and reported, and None returned."""
+        """The whole slice if present and intact; a damaged slice is deleted and reported, and None returned."""
+        return self.read_range(key, index, expected_length, 0, expected_length)
+
+    def read_range(self, key: str, index: int, expected_length: int, start: int, stop: int) -> bytes | None:
+        """Bytes ``start … stop-1`` of a slice of ``expected_length`` bytes, checked, or None if it is not here.
+
+        The result is a copy: it never keeps a slice alive in memory after the caller is done with it.
+        """
         pending = self._pending.get((key, index))
         if pending is not None:
-            return pending
+            return bytes(memoryview(pending)[start:stop])
         entry = self._lru.get((key, index))
         if entry is None:
             return None
         crc, _ = entry
         path = self._path(key, index, crc)
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(expected_length + 1)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                problem = self._check(fd, key, index, expected_length, crc)
+                data = os.pread(fd, stop - start, start) if problem is None else b""
+            finally:
+                os.close(fd)
         except OSError as exc:
             self._reject(key, index, path, f"unreadable: {exc.strerror or exc}")
             return None
-        if len(data) != expected_length:
-            self._reject(key, index, path, f"{len(data)} bytes on disk, {expected_length} expected")
-            return None
-        if zlib.crc32(data) != crc:
-            self._reject(key, index, path, "checksum mismatch (the file was damaged)")
+        if problem is None and len(data) != stop - start:
+            problem = f"{start + len(data)} bytes on disk, {expected_length} expected"
+        if problem is not None:
+            self._reject(key, index, path, problem)
             return None
         self._lru.move_to_end((key, index))
         return data
+
+    def _check(self, fd: int, key: str, index: int, expected_length: int, crc: int) -> str | None:
+        """Why the open slice file must not be served, or None. Reads the file only if it changed since its last
+        good check in this run (or was never checked)."""
+        stat = os.fstat(fd)
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        if self._checked.get((key, index)) == stamp:
+            return None
+        if stat.st_size != expected_length:
+            return f"{stat.st_size} bytes on disk, {expected_length} expected"
+        running, offset = 0, 0
+        while offset < expected_length:
+            block = os.pread(fd, min(_CHECK_STEP, expected_length - offset), offset)
+            if not block:
+                return f"{offset} bytes on disk, {expected_length} expected"
+            running = zlib.crc32(block, running)
+            offset += len(block)
+        if running != crc:
+            return "checksum mismatch (the file was damaged)"
+        self._checked[(key, index)] = stamp
+        return None
 
     def _reject(self, key: str, index: int, path: Path, reason: str) -> None:
         log.warning("dropping cached slice %s/%d: %s", key[:16], index, reason)
@@ -154,6 +203,9 @@ class DiskSliceStore:
         """
         if time.monotonic() < self._writes_blocked_until or len(data) > self.cap:
             return False
+        if self.backlog + len(data) > self.max_backlog:
+            log.info("the disk is %d MiB behind: slice %s/%d stays in memory only", self.backlog >> 20, key[:16], index)
+            return False
         victims = self._evict_to(self.cap - len(data))
         old = self._forget(key, index)
         if old is not None:
@@ -161,8 +213,10 @@ class DiskSliceStore:
         replaced = self._pending.get((key, index))
         if replaced is not None:
             self.used -= len(replaced)
+            self.backlog -= len(replaced)
         self._pending[(key, index)] = data
         self.used += len(data)
+        self.backlog += len(data)
         generation = self._generation.get(key, 0)
         future = asyncio.wrap_future(self._writer.submit(self._write_file, key, index, data, victims))
         self._writes.add(future)
@@ -192,6 +246,9 @@ class DiskSliceStore:
         if self._pending.get((key, index)) is data:
             del self._pending[(key, index)]
             self.used -= len(data)
+            self.backlog -= len(data)
+        landed, self._landed = self._landed, asyncio.Event()
+        landed.set()
         if future.cancelled():
             return
         error = future.exception()
@@ -208,6 +265,11 @@ class DiskSliceStore:
         if time.monotonic() >= self._writes_blocked_until:  # a write queued before a failure proves nothing
             self.problem = None
         self.bus.publish(SliceStored(piece=key, index=index, tier="disk"))
+
+    async def drained(self, limit: int) -> None:
+        """Wait until at most ``limit`` bytes wait for the writer thread (see ``SliceCache._pause_for_disk``)."""
+        while self.backlog > limit and self._writes:
+            await self._landed.wait()
 
     async def flush(self) -> None:
         """Wait until every write handed to the writer thread has landed (or failed)."""
@@ -251,7 +313,9 @@ class DiskSliceStore:
             if entry is not None:
                 _unlink(self._path(key, index, entry[0]))
         for pending in [k for k in self._pending if k[0] == key]:
-            self.used -= len(self._pending.pop(pending))
+            length = len(self._pending.pop(pending))
+            self.used -= length
+            self.backlog -= length
         shutil.rmtree(self.root / key, ignore_errors=True)
 
     def clear(self) -> None:

@@ -37,6 +37,19 @@ def recorder(server: ProxyServer) -> list:
     return events
 
 
+async def small_buffer_get(proxy: ProxyServer, cid: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """GET a whole piece over a raw socket with small buffers, past the headers: the bytes the proxy has sent are
+    then (within ~1 MiB) the bytes this client has read, as with a player that reads at its own pace."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    url = urllib.parse.urlsplit(proxy.base_url)
+    sock.connect((url.hostname, url.port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=64 * 1024)
+    writer.write(f"GET {url.path}/piece/{cid} HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode())
+    await reader.readuntil(b"\r\n\r\n")
+    return reader, writer
+
+
 @pytest.fixture(scope="module")
 def big_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("big")
@@ -117,14 +130,8 @@ async def test_read_ahead_starts_at_a_quarter_and_grows_with_what_the_reader_rea
     """
     proxy = await start_proxy(big_emulator, tmp_path / "cache", readahead=16 * MiB)
     cid, data = piece_of(big_emulator, "big-24MiB.bin")
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-    url = urllib.parse.urlsplit(proxy.base_url)
-    sock.connect((url.hostname, url.port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=64 * 1024)
+    reader, writer = await small_buffer_get(proxy, cid)
     try:
-        writer.write(f"GET {url.path}/piece/{cid} HTTP/1.1\r\nHost: {url.netloc}\r\n\r\n".encode())
-        await reader.readuntil(b"\r\n\r\n")
         assert await reader.readexactly(MiB) == data[:MiB]
         await asyncio.sleep(0.5)
         ahead = big_emulator.counters.bytes_sent - proxy.stats.bytes_served
@@ -200,6 +207,63 @@ async def test_damaged_slice_file_is_detected_and_refetched_never_served(emulato
         assert [r.range for r in emulator.counters.log] == [f"bytes={MiB}-{2 * MiB - 1}"]
     finally:
         await second.stop()
+
+
+async def test_slice_file_changed_while_the_proxy_runs_is_checked_again_before_it_is_served(emulator, tmp_path, http):
+    """A slice is checked once per run, then served by blocks; a later change to its file must not slip through."""
+    emulator.knobs.update(mode="curio")
+    cid, data = piece_of(emulator, "random-3.5MiB.bin")
+    proxy = await start_proxy(emulator, tmp_path / "cache", memory_cap=1)  # every read comes from the disk
+    events = recorder(proxy)
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert await response.read() == data
+        await proxy.cache.disk.flush()
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": f"bytes={MiB}-"}) as response:
+            assert await response.read() == data[MiB:]  # read from disk, checked: no upstream request
+        requests = emulator.counters.requests
+        [slice_file] = (tmp_path / "cache" / "slices").glob("*/*/00000001.*")
+        raw = bytearray(slice_file.read_bytes())
+        raw[MiB - 7] ^= 0x01  # in the slice's last block: the first blocks alone would still look fine
+        await asyncio.sleep(0.05)  # a file time that moves on (timestamps are coarser than nanoseconds)
+        slice_file.write_bytes(raw)
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": f"bytes={MiB}-"}) as response:
+            assert await response.read() == data[MiB:]
+        assert [e.index for e in events if isinstance(e, SliceRejected)] == [1]
+        assert emulator.counters.requests == requests + 1
+    finally:
+        await proxy.stop()
+
+
+async def test_a_stalled_disk_pauses_read_ahead_not_the_player(big_emulator, tmp_path, http):
+    """Slices waiting for a disk that does not keep up are memory: fetches ahead of every reader wait for it,
+    while a fetch a player waits on goes on (and past a limit slices are kept in memory only)."""
+    proxy = await start_proxy(big_emulator, tmp_path / "cache", readahead=32 * MiB, write_backlog=2 * MiB)
+    cid, data = piece_of(big_emulator, "big-24MiB.bin")
+    gate = asyncio.Event()  # the disk writer thread is busy until this is set
+    stalled = asyncio.wrap_future(proxy.cache.disk._writer.submit(lambda: asyncio.run(_wait(gate))))
+    reader, writer = await small_buffer_get(proxy, cid)
+    try:
+        async with asyncio.timeout(20):
+            assert await reader.readexactly(MiB) == data[:MiB]
+            await asyncio.sleep(0.5)  # the player pauses: only read-ahead runs now
+            assert proxy.cache.disk.backlog <= 2 * MiB + MiB  # the limit, passed by at most one slice
+            ahead = big_emulator.counters.bytes_sent - proxy.stats.bytes_served
+            assert ahead <= 2 * MiB + 2 * MiB, ahead  # without the pause: a quarter of the window, 8 MiB
+            url = f"{proxy.base_url}/piece/{cid}"
+            async with http.get(url, headers={"Range": f"bytes={8 * MiB}-"}) as response:
+                assert await response.read() == data[8 * MiB :]  # a player waiting is served, disk or not
+            assert proxy.cache.disk.backlog <= 4 * 2 * MiB
+    finally:
+        writer.close()
+        gate.set()
+        await stalled
+        await proxy.stop()
+
+
+async def _wait(gate: asyncio.Event) -> None:
+    while not gate.is_set():
+        await asyncio.sleep(0.01)
 
 
 async def test_filbeam_200_from_byte_zero_is_cached_as_it_streams_past(proxy, emulator, http):

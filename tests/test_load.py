@@ -28,6 +28,8 @@ from pathlib import Path
 
 import aiohttp
 
+from proxy.cache import WRITE_BACKLOG
+from proxy.disk import BLOCK as READ_BLOCK
 from proxy.emulator import load_pieces
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import template_source
@@ -43,14 +45,13 @@ if SOAK:
 #: too), and so a bound on RSS means something.
 MEMORY_CAP = 4 * MiB
 DISK_CAP = 6 * MiB
-SLICE = MiB
-#: How far the CLI's RSS may rise above its idle start. Measured (200 viewers, 1 MiB slices): it climbs ~100 MiB
-#: above idle in the first 10 s and levels off around +150 MiB after a minute or so, then stays there — not
-#: the memory cap but one slice per open stream, because a response hands the transport a view of the slice it
-#: is sending, and a stream whose socket is full keeps that slice alive. So the bound is: one slice per viewer,
-#: the memory tier, one buffer per concurrent fetch (16), and 32 MiB of interpreter and allocator slack. A leak
-#: of even 2 % of the bytes served (~4 GB in 10 s) breaks it.
-RSS_GROWTH_BOUND = CLIENTS * SLICE + MEMORY_CAP + 16 * SLICE + 32 * MiB
+#: How far the CLI's RSS may rise above its idle start: the memory tier (which also counts the slices fetches are
+#: filling), the slices waiting for the disk writer, and per open stream one disk block plus what the transport
+#: buffers, then 24 MiB of interpreter and allocator slack. Measured: +61 MiB. Before readers took blocks
+#: instead of whole slices it was +106 MiB, one slice per open stream (a stream whose socket is full kept the
+#: slice it was sending alive after the memory tier evicted it). A leak of even 1 % of the bytes served (~4 GB in
+#: 10 s) breaks it.
+RSS_GROWTH_BOUND = MEMORY_CAP + WRITE_BACKLOG + CLIENTS * (READ_BLOCK + 128 * 1024) + 24 * MiB
 FILES = ("clip-faststart.mp4", "clip-moov-at-end.mp4", "random-3.5MiB.bin", "random-2MiB.bin", "tiny.bin")
 
 
