@@ -15,8 +15,9 @@ own, keyed by (piece, index). What it adds for a paid, high-latency upstream:
 * **200 from byte 0.** FilBeam answers a ranged request on a CDN miss with the whole piece. The fetch keeps every
   complete slice that streams past (those bytes are billed anyway) and stops as soon as no cursor wants more.
 
-Memory stays bounded: the memory tier has a byte cap, a fetch holds at most one partial slice, and at most
-``max_fetches`` fetches run at once, whatever the piece size or the number of viewers.
+Memory stays bounded whatever the piece size or the number of viewers: the memory tier's cap also counts the
+slices fetches are filling; a reader holds one block (128 KiB) of a slice, never the slice; slices waiting for
+the disk writer are bounded (read-ahead pauses while the disk is behind); at most ``max_fetches`` fetches run.
 """
 
 from __future__ import annotations
