@@ -237,8 +237,11 @@ class Fragment:
 
     start: int
     end: int
+    #: Why it was fetched; a fragment no player read from counts as fetched ahead and never served.
+    reason: str = ""
     data: bytearray = field(default_factory=bytearray)
     failed: bool = False
+    served: bool = False
     _grew: asyncio.Event = field(default_factory=asyncio.Event)
 
     def holds(self, pos: int) -> bool:
@@ -377,6 +380,8 @@ class SliceCache:
         self.routing = RoutingPolicy(upstream, config.stream_gap)
         #: Called with a piece and its first bytes as they arrive, until it returns True (``proxy.prefetch``).
         self.head_listener: HeadListener | None = None
+        #: Called when a player opens a piece at byte 0 whose first slice is not cached (a first-ever open).
+        self.cold_open_listener: Callable[[PieceInfo], None] | None = None
         self._pieces: dict[str, _Piece] = {}
         self.verifier = PieceVerifier(
             store,
@@ -516,6 +521,9 @@ class SliceCache:
         for piece in self._pieces.values():
             for index, reason in piece.unserved.items():
                 totals[reason] = totals.get(reason, 0) + self._slice_length(piece, index)
+            for fragment in piece.fragments:
+                if not fragment.served:
+                    totals[fragment.reason] = totals.get(fragment.reason, 0) + len(fragment.data)
         return totals
 
     def cached_indexes(self, key: str) -> set[int]:
@@ -565,7 +573,10 @@ class SliceCache:
             window = self._readahead(piece) if open_ended else end - start
         cursor = Cursor(start, end, window, request_id, reason, open_ended)
         piece.cursors.add(cursor)
+        cold = start == 0 and reason is None and self._missing(piece, 0)
         self._ensure(piece, cursor)
+        if cold and self.cold_open_listener is not None:
+            self.cold_open_listener(info)
         return SliceReader(self, piece, cursor)
 
     def _readahead(self, piece: _Piece) -> int:
@@ -745,7 +756,7 @@ class SliceCache:
         piece = self._pieces[info.key]
         if not self.fragment_needed(info.key, start, end):
             return False
-        fragment = Fragment(start, end)
+        fragment = Fragment(start, end, reason)
         piece.fragments.append(fragment)
         version = piece.version
         try:
@@ -1096,6 +1107,7 @@ class SliceReader:
                 chunk = memoryview(bytes(fragment.data[cursor.pos - fragment.start : last - fragment.start + 1]))
                 cursor.pos += len(chunk)
                 self.from_upstream += len(chunk)
+                fragment.served = True
                 self._publish_read(index, "fragment")
                 yield chunk
                 continue

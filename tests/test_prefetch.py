@@ -16,6 +16,7 @@ from proxy.events import (
     UpstreamFinished,
     UpstreamStarted,
 )
+from proxy.prefetch import PrefetchConfig
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import template_source
 from tests.conftest import MiB, piece_of
@@ -212,3 +213,75 @@ async def test_hover_prefetches_the_bytes_a_seek_would_read(proxy, emulator, htt
             await asyncio.sleep(0.02)
     stats = proxy.snapshot()
     assert stats["fetched_bytes_by_reason"]["prefetch: hover at 9.5 s"] > 0
+
+
+def speculating_proxy(emulator, cache_dir, **cache: int) -> ProxyServer:
+    """A proxy that bets on the tail for any size of piece (the default starts at 64 MiB; the clips are 2 MB)."""
+    sources = [template_source(emulator.base_url + "/{cid}")]
+    return ProxyServer(ProxyConfig(sources, cache_dir, cache=cache, prefetch=PrefetchConfig(speculative_min_size=0)))
+
+
+async def test_a_first_open_asks_for_the_tail_with_the_head_and_the_index_comes_from_it(emulator, tmp_path, http):
+    """The index request of an MP4 whose index is at the end is the player's second round trip: asked with the head,
+    before its layout is known, the tail is there when the player asks for the index."""
+    emulator.knobs.update(mode="curio", latency_ms=50)
+    proxy = speculating_proxy(emulator, tmp_path / "cache", readahead=1)  # the head's fetch stops short of the tail
+    await proxy.start()
+    events = recorder(proxy)
+    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    url = f"{proxy.base_url}/piece/{cid}"
+    try:
+        async with http.get(url) as response:
+            assert await response.content.read(4096) == data[:4096]
+        layout = await first_event(events, MediaLayoutKnown)
+        index_start = layout.index_range[0]
+        async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
+            assert await response.read() == data[index_start:]
+        started = [e for e in events if isinstance(e, UpstreamStarted)]
+        tail = [e for e in started if e.reason.startswith("prefetch: tail")]
+        assert tail and (tail[0].start, tail[0].end) == (len(data) - MiB, len(data) - 1)
+        assert events.index(tail[0]) < events.index(layout), "asked before the head's layout was known"
+        assert not [e for e in started if e.start == index_start], "no second exact fetch of the index"
+        assert any(isinstance(e, SliceRead) and e.tier == "fragment" for e in events)
+        assert not proxy.cache.unserved_bytes_by_reason().get(tail[0].reason), "it was served: not waste"
+    finally:
+        await proxy.stop()
+
+
+async def test_a_tail_asked_for_nothing_is_counted_as_fetched_and_never_served(emulator, tmp_path, http):
+    """A faststart MP4 has its index in front: the bet on the tail lost, and the waste figure says so."""
+    proxy = speculating_proxy(emulator, tmp_path / "cache")
+    await proxy.start()
+    events = recorder(proxy)
+    cid, data = piece_of(emulator, "clip-faststart.mp4")
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-65535"}) as response:
+            assert await response.read() == data[:65536]
+        finished = await first_event(events, UpstreamFinished)
+        tail = [e for e in events if isinstance(e, UpstreamStarted) and e.reason.startswith("prefetch: tail")]
+        assert tail
+        async with asyncio.timeout(10):
+            while proxy.cache.unserved_bytes_by_reason().get(tail[0].reason) != MiB:
+                await asyncio.sleep(0.02)
+        assert finished
+    finally:
+        await proxy.stop()
+
+
+async def test_a_re_open_from_the_cache_bets_on_nothing(emulator, tmp_path, http):
+    cid, data = piece_of(emulator, "clip-faststart.mp4")
+    first = speculating_proxy(emulator, tmp_path / "cache")
+    await first.start()
+    async with http.get(f"{first.base_url}/piece/{cid}") as response:
+        assert await response.read() == data
+    await first.stop()
+    second = speculating_proxy(emulator, tmp_path / "cache")
+    await second.start()
+    events = recorder(second)
+    try:
+        async with http.get(f"{second.base_url}/piece/{cid}") as response:
+            assert await response.read() == data
+        await first_event(events, MediaIndexed)
+        assert not [e for e in events if isinstance(e, UpstreamStarted)]
+    finally:
+        await second.stop()
