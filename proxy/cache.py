@@ -850,7 +850,8 @@ class SliceCache:
                         self._deliver(piece, fetch, chunk)
                         if not self._wanted(piece, fetch) and not self._mid_slice(fetch):
                             break
-                        await self._pause_for_disk(piece, fetch)
+                        if self.disk.backlog > self.config.write_backlog:  # rare: no coroutine per chunk otherwise
+                            await self._pause_for_disk(piece, fetch)
         except UpstreamError as exc:
             error = exc
             if exc.status == 416 and exc.size is not None and piece.size is None:
