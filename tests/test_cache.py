@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -240,8 +241,8 @@ async def test_a_stalled_disk_pauses_read_ahead_not_the_player(big_emulator, tmp
     while a fetch a player waits on goes on (and past a limit slices are kept in memory only)."""
     proxy = await start_proxy(big_emulator, tmp_path / "cache", readahead=32 * MiB, write_backlog=2 * MiB)
     cid, data = piece_of(big_emulator, "big-24MiB.bin")
-    gate = asyncio.Event()  # the disk writer thread is busy until this is set
-    stalled = asyncio.wrap_future(proxy.cache.disk._writer.submit(lambda: asyncio.run(_wait(gate))))
+    gate = threading.Event()  # the disk writer thread is busy until this is set
+    stalled = asyncio.wrap_future(proxy.cache.disk._writer.submit(gate.wait))
     reader, writer = await small_buffer_get(proxy, cid)
     try:
         async with asyncio.timeout(20):
@@ -259,11 +260,6 @@ async def test_a_stalled_disk_pauses_read_ahead_not_the_player(big_emulator, tmp
         gate.set()
         await stalled
         await proxy.stop()
-
-
-async def _wait(gate: asyncio.Event) -> None:
-    while not gate.is_set():
-        await asyncio.sleep(0.01)
 
 
 async def test_filbeam_200_from_byte_zero_is_cached_as_it_streams_past(proxy, emulator, http):

@@ -257,13 +257,11 @@ async def test_a_tail_asked_for_nothing_is_counted_as_fetched_and_never_served(e
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-65535"}) as response:
             assert await response.read() == data[:65536]
-        finished = await first_event(events, UpstreamFinished)
         tail = [e for e in events if isinstance(e, UpstreamStarted) and e.reason.startswith("prefetch: tail")]
         assert tail
         async with asyncio.timeout(10):
             while proxy.cache.unserved_bytes_by_reason().get(tail[0].reason) != MiB:
                 await asyncio.sleep(0.02)
-        assert finished
     finally:
         await proxy.stop()
 
