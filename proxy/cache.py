@@ -51,7 +51,7 @@ from proxy.routing import DEFAULT_STREAM_GAP, RoutingPolicy
 from proxy.sniff import SNIFF_BYTES, sniff_content_type
 from proxy.store import PieceRecord, PieceStore
 from proxy.upstream import Source, Upstream, UpstreamBody, UpstreamError
-from proxy.verify import PieceToVerify, PieceVerifier
+from proxy.verify import QUIET_S, PieceToVerify, PieceVerifier
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ class CacheConfig:
     stream_gap: int = DEFAULT_STREAM_GAP
     #: Bytes of complete slices waiting for the disk writer above which fetches ahead of every reader pause.
     write_backlog: int = WRITE_BACKLOG
+    #: Seconds CommP hashing waits after a player's request starts (``PieceVerifier.hold``).
+    verify_quiet_s: float = QUIET_S
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,7 @@ class SliceCache:
             self._read_cached,
             self.cached_indexes,
             self._verified,
+            quiet_s=config.verify_quiet_s,
         )
         bus.subscribe(self._on_slice_lost)
         self._fetch_slots = asyncio.Semaphore(config.max_fetches)
@@ -441,15 +444,25 @@ class SliceCache:
                 piece.discovery = asyncio.get_running_loop().create_future()
                 self._start_fetch(piece, 0, 0, "discover")
             await asyncio.shield(piece.discovery)
-        self._remember(piece)
+            self._settle(piece)
+        else:
+            # Already known (this run, or the store on a warm re-open): the bookkeeping waits until the caller
+            # has sent its first bytes. In a fresh process it cost 6 ms before the first byte: a SQLite write,
+            # the verifier's scan of the cached chunks, and reading and sniffing the head.
+            asyncio.get_running_loop().call_soon(self._settle, piece)
+        return self._info(piece)
+
+    def _settle(self, piece: _Piece) -> None:
+        """Record the access (the history and eviction order), follow the piece for verification, and hand a
+        cached head to the head listener (the container's layout) if it has not seen it yet."""
         assert piece.size is not None
+        self._remember(piece)
         if piece.verified is not True:
             self.verifier.track(PieceToVerify(piece.key, piece.cid, piece.size))
         if not piece.head_seen and self.head_listener is not None and not self._missing(piece, 0):
             head = self._read_cached(piece.key, 0, self._slice_length(piece, 0) - 1)
             if head is not None:
                 piece.head_seen = self.head_listener(self._info(piece), memoryview(head))
-        return self._info(piece)
 
     def _verified(self, key: str, ok: bool) -> None:
         """The verifier's verdict: remember it; a piece whose bytes do not match its CID is purged."""
@@ -573,6 +586,8 @@ class SliceCache:
             window = self._readahead(piece) if open_ended else end - start
         cursor = Cursor(start, end, window, request_id, reason, open_ended)
         piece.cursors.add(cursor)
+        if request_id is not None:
+            self.verifier.hold()  # a player waits for a frame now: hashing gives way
         cold = start == 0 and reason is None and self._missing(piece, 0)
         self._ensure(piece, cursor)
         if cold and self.cold_open_listener is not None:
@@ -1076,6 +1091,8 @@ class SliceReader:
         self._start = cursor.pos
         #: The slice whose read was last published (a slice is announced once, not once per block).
         self._announced: int | None = None
+        #: The slice in which progress was last published.
+        self._progressed: int | None = None
 
     def __aiter__(self) -> AsyncIterator[memoryview]:
         return self._chunks()
@@ -1088,7 +1105,10 @@ class SliceReader:
             cache._ensure(piece, cursor)
             index, offset = divmod(cursor.pos, size)
             stop = min(cache._slice_length(piece, index), cursor.end - index * size + 1)
-            if cursor.request_id is not None:
+            if cursor.request_id is not None and index != self._progressed:
+                # once per slice, as documented: once per block was 8× the events, and every event costs the GUI
+                # thread a wake-up and the GIL while the player is waiting for its first frame
+                self._progressed = index
                 cache.bus.publish(RequestProgress(request_id=cursor.request_id, piece=piece.key, position=cursor.pos))
             block = self._cached(index, offset, min(stop, offset + READ_BLOCK))
             if block is not None:

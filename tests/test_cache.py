@@ -13,7 +13,7 @@ import pytest
 
 from proxy.cid import parse_piece_cid
 from proxy.emulator import Emulator, Knobs
-from proxy.events import SliceRejected, UpstreamFinished, UpstreamRetry
+from proxy.events import RequestProgress, SliceRejected, UpstreamFinished, UpstreamRetry
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import template_source
 from tests.conftest import MiB, piece_of
@@ -179,6 +179,22 @@ async def test_cache_survives_a_restart_and_serves_without_upstream(emulator, tm
         assert emulator.counters.requests == requests_before
     finally:
         await second.stop()
+
+
+async def test_a_response_reports_its_progress_once_per_slice(proxy, emulator, http):
+    """The byte map's "reading now" marker moves per slice; per block it was 8× the events for the GUI thread to
+    take, while the player waits for its first frame. Cached and uncached bytes report alike."""
+    cid, data = piece_of(emulator, "random-3.5MiB.bin")
+    events = recorder(proxy)
+    for _ in ("from upstream", "from the cache"):
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=1000-"}) as response:
+            assert await response.read() == data[1000:]
+    progress = [e for e in events if isinstance(e, RequestProgress)]
+    by_request = {e.request_id: [] for e in progress}
+    for e in progress:
+        by_request[e.request_id].append(e.position)
+    assert len(by_request) == 2
+    assert all(positions == [1000, MiB, 2 * MiB, 3 * MiB] for positions in by_request.values()), by_request
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip a byte", "empty"])

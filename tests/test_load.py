@@ -16,6 +16,7 @@ RSS and descriptors, not blurred by 200 clients and pytest in the same process).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import aiohttp
 
+from proxy import verify
 from proxy.cache import WRITE_BACKLOG
 from proxy.disk import BLOCK as READ_BLOCK
 from proxy.emulator import load_pieces
@@ -199,6 +201,16 @@ def fd_census(pid: int | str, proxy_port: int, upstream_port: int) -> Counter:
     return census
 
 
+def children_of(pid: int) -> list[int]:
+    """Child processes of ``pid`` (the CommP hashing worker is one; it starts when requests pause for a second,
+    so the descriptor census may only begin once it is there)."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
 def assert_no_leaked_descriptors(before: Counter, after: Counter) -> None:
     assert after["client connections"] == 0, after
     assert after["upstream pool"] <= 16, after  # aiohttp's connector keeps at most limit_per_host idle connections
@@ -250,6 +262,8 @@ async def test_200_viewers_churning_in_process_leave_no_error_task_or_descriptor
         warm = await churn(proxy.base_url, pieces, 1.0)
         assert not warm.errors, warm.errors[:5]
         await settle(lambda: proxy.stats.open_streams == 0)
+        # the hashing process belongs to the steady state; it starts once requests pause for a second
+        await settle(lambda: verify._pool is not None and bool(verify._pool._processes))
         ports = (port_of(proxy.base_url), port_of(origin_url))
         tasks_before = asyncio.all_tasks()
         fds_before = fd_census("self", *ports)
@@ -306,6 +320,7 @@ async def test_200_viewers_churning_against_the_cli_keep_its_memory_and_descript
         warm = await churn(base, pieces, 2.0)
         assert not warm.errors, warm.errors[:5]
         await settle(lambda: fd_census(process.pid, *ports)["client connections"] == 0)
+        await settle(lambda: children_of(process.pid) != [])  # the hashing process, as in the in-process test
         fds_before = fd_census(process.pid, *ports)
 
         samples: list[int] = []

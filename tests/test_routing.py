@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from proxy import verify
 from proxy.cid import parse_piece_cid
 from proxy.emulator import Emulator, Knobs
 from proxy.events import (
     PieceVerified,
+    RequestStarted,
     SourceRefused,
     UpstreamFinished,
     UpstreamResponse,
@@ -25,6 +28,7 @@ from proxy.events import (
 )
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import Source, provider_source
+from proxy.worker_init import HASHING_NICENESS
 from tests.conftest import MiB, piece_of
 
 
@@ -220,6 +224,59 @@ async def test_corrupt_piece_is_caught_by_commp_and_purged(media_dir, cdn, tmp_p
     finally:
         await proxy.stop()
         await liar.stop()
+
+
+async def test_hashing_waits_while_a_player_is_opening(cdn, tmp_path, http):
+    """CommP hashing gives way to a player's open or seek: no verdict until ``verify_quiet_s`` after the last
+    request started (it would otherwise land within a fraction of a second of the piece being complete)."""
+    proxy = await start_proxy(cdn, None, tmp_path / "cache", verify_quiet_s=1.5)
+    events: list = []
+    proxy.bus.subscribe(events.append)
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert await response.read() == data
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=1000-1999"}) as response:
+            assert await response.read() == data[1000:2000]
+        verdict = await wait_for_verdict(events)
+        last_request = max(e.at for e in events if isinstance(e, RequestStarted))
+        assert verdict.ok
+        assert verdict.at >= last_request + 1.5
+        # and the hashing process runs below the player's priority
+        workers = list(verify._pool._processes) if verify._pool is not None else []
+        assert workers
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + HASHING_NICENESS) for pid in workers)
+    finally:
+        await proxy.stop()
+
+
+async def test_a_client_that_never_stops_asking_still_gets_its_piece_checked(cdn, tmp_path, http, monkeypatch):
+    """Each chunk waits for quiet at most ``MAX_HOLD_S``: requests every 0.2 s cannot starve verification."""
+    monkeypatch.setattr(verify, "MAX_HOLD_S", 0.3)
+    proxy = await start_proxy(cdn, None, tmp_path / "cache", verify_quiet_s=60.0)
+    events: list = []
+    proxy.bus.subscribe(events.append)
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+
+    async def keep_asking() -> None:
+        while True:
+            async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-99"}) as response:
+                assert await response.read() == data[:100]
+            await asyncio.sleep(0.2)
+
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert await response.read() == data
+        asker = asyncio.create_task(keep_asking())
+        try:
+            verdict = await wait_for_verdict(events)
+            assert not asker.done(), "the client was still asking when the verdict came"
+        finally:
+            asker.cancel()
+        assert verdict.ok
+    finally:
+        await proxy.stop()
 
 
 async def test_read_ahead_does_not_fetch_again_what_a_whole_piece_stream_is_bringing(cdn, tmp_path, http):
