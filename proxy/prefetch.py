@@ -133,7 +133,14 @@ class MediaPrefetcher:
         return window
 
     async def _index(self, info: PieceInfo, layout: ContainerLayout) -> None:
-        """Read the head and the index through the cache (joining fetches in flight), then build the map."""
+        """Read the head and the index through the cache (joining fetches in flight), then build the map.
+
+        The player is parsing the same index right now, on the same two cores (and, in the app, under the same
+        GIL): its first frame comes first, the map (for the GUI and the read-ahead) a moment later. The wait comes
+        before the reads too: on a warm re-open they are a megabyte of disk reads inside the first frame's window,
+        and on a first open the fetches they would join are already under way (``on_head`` started them).
+        """
+        await asyncio.sleep(self.config.index_defer_s)
         head_end = min(info.size, self.cache.slice_size) - 1
         head = await self._bytes(info, 0, head_end, "index: head")
         index_bytes, index_offset = b"", 0
@@ -145,9 +152,6 @@ class MediaPrefetcher:
             index_bytes, index_offset = await self._bytes(info, span.start, span.last, "index"), span.start
         elif span is not None:
             index_bytes, index_offset = head[span.start : span.stop], span.start
-        # The player is parsing the same index right now, on the same two cores (and, in the app, under the same
-        # GIL): its first frame comes first, the map (for the GUI and the read-ahead) a moment later.
-        await asyncio.sleep(self.config.index_defer_s)
         try:
             index = await asyncio.to_thread(build_index, head, info.size, index_bytes, index_offset)
         except ContainerError as exc:
