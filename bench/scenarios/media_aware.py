@@ -44,7 +44,7 @@ async def media_aware(ctx: RunContext) -> ScenarioResult:
         measure.cell("wholefile").skipped = "not run: every open downloads the whole piece (see the cold start)"
     contenders = ctx.active(exclude=("wholefile",))
     moov_piece = ctx.moov_at_end
-    for turn in range(ctx.plan.player_repeats):
+    for turn in range(ctx.plan.media_repeats):
         rng = random.Random(ctx.rng.randrange(1 << 30))
         seek = round(_SEEK_AT * moov_piece.duration_s * rng.uniform(0.8, 1.2), 1)
         for contender in rotated(contenders, turn):
