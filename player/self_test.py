@@ -40,6 +40,9 @@ TIME_LIMIT_S = 60.0
 PLAY_BETWEEN_S = 0.6
 #: Seeks are kept this far before the end, where a frame is still certain to follow.
 END_MARGIN_S = 1.0
+#: The longest the test waits, after its last seek, for the CommP verdict of a piece it cached whole: hashing starts
+#: a second after the last request, and the frozen app's hashing process starts the whole executable first.
+VERDICT_WAIT_S = 20.0
 
 
 @dataclass
@@ -124,6 +127,7 @@ class _Session:
         self.cache_dir = cache_dir
         self.host: ProxyHost | None = None
         self.controller: Controller | None = None
+        self._verdict = asyncio.Event()
 
     def _sources(self) -> list[Source]:
         sources = [template_source(t) for t in self.plan.upstreams]
@@ -188,12 +192,24 @@ class _Session:
                 results[-1]["frame_s"] = round(done.frame_ms / 1000.0, 3)
             _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "no frame"))
         await asyncio.sleep(PLAY_BETWEEN_S)
+        await self._await_verdict(controller)
 
     def _note_verification(self, events: list) -> None:
         """``verified``: the CommP check of a fully cached piece (it runs in the hashing process), else null."""
         for event in events:
             if isinstance(event, PieceVerified):
                 self.summary["verified"] = event.ok
+                self._verdict.set()
+
+    async def _await_verdict(self, controller: Controller) -> None:
+        """A piece now cached whole is checked against its CID once playback has been quiet for a moment
+        (``proxy.verify`` holds hashing back while a player opens or seeks): wait for that verdict, so that the
+        summary reports it. A piece not cached whole (a large one, played in part) has none to wait for."""
+        byte_map = controller.byte_map
+        if not byte_map.size or byte_map.cached_bytes() < byte_map.size:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._verdict.wait(), VERDICT_WAIT_S)
 
     async def _wait(self, playback: Playback, record: SeekRecord) -> SeekRecord:
         """Until the record is final; a player error ends the test with the proxy's explanation."""
