@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.panel.request_log.exported.connect(lambda text: self.status.show_message(text, "info"))
         self.dock.visibilityChanged.connect(self._sync_panel_button)
         self.video_area.video.installEventFilter(self)
+        playback.frames.redraw_on_resize(self.video_area.video)
 
     def _shortcuts(self) -> None:
         keys = {
