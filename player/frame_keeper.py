@@ -4,7 +4,8 @@ Qt's FFmpeg backend hands the video sink an empty frame when a piece ends, so th
 showing the last picture; and while paused no new frame arrives, so the video widget kept drawing the old
 frame at its old size after the window was resized. The keeper remembers the last real frame of the current
 source and hands that same frame to the sink again in both cases. A frame handed again is the same object
-(``==``), which is how the seek monitor knows it is a redraw and not a new picture.
+(``==``), which is how the seek monitor knows it is a redraw and not a new picture. The sink ignores the frame
+it already holds, so a redraw hands it an empty frame first; both arrive before the widget next paints.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from PySide6.QtMultimedia import QMediaPlayer, QVideoFrame
 from PySide6.QtWidgets import QWidget
 
 _Status = QMediaPlayer.MediaStatus
+#: A resize by dragging sends many resize events; the still frame is drawn again once they pause this long.
+_RESIZE_SETTLE_MS = 60
 
 
 class FrameKeeper(QObject):
@@ -26,7 +29,8 @@ class FrameKeeper(QObject):
             self._sink.videoFrameChanged.connect(self._on_frame)
         player.mediaStatusChanged.connect(self._on_status)
         player.sourceChanged.connect(self.forget)
-        self._redraw = QTimer(self, singleShot=True, interval=0)
+        self._presenting = False
+        self._redraw = QTimer(self, singleShot=True, interval=_RESIZE_SETTLE_MS)
         self._redraw.timeout.connect(self._redraw_still)
 
     def forget(self, *_: object) -> None:
@@ -39,7 +43,7 @@ class FrameKeeper(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize:
-            self._redraw.start()  # once the layout has settled, not on every step of a drag
+            self._redraw.start()  # once the size has settled, not on every step of a drag
         return super().eventFilter(watched, event)
 
     def _on_frame(self, frame: QVideoFrame) -> None:
@@ -57,5 +61,13 @@ class FrameKeeper(QObject):
             self._present()
 
     def _present(self) -> None:
-        if self.last is not None and self._sink is not None:
-            self._sink.setVideoFrame(self.last)
+        sink, last = self._sink, self.last
+        if last is None or sink is None or self._presenting:
+            return
+        self._presenting = True
+        try:
+            if sink.videoFrame() == last:
+                sink.setVideoFrame(QVideoFrame())
+            sink.setVideoFrame(last)
+        finally:
+            self._presenting = False
