@@ -111,7 +111,10 @@ class Playback(QObject):
         if duration > 0:
             target = min(target, max(0.0, duration - 250.0))
         record = self.seeks.start("seek", target)
+        ended = self.player.mediaStatus() == _Status.EndOfMedia
         self.player.setPosition(int(target))
+        if ended and self.player.playbackState() == _State.StoppedState:
+            self.player.pause()  # a stopped player decodes nothing: without this the seek never showed a frame
         self._update_state()
         return record
 

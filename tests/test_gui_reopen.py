@@ -179,3 +179,20 @@ def test_the_last_frame_stays_on_screen_at_the_end(window: MainWindow, loop) -> 
     assert frame.startTime() / 1000 >= CLIP_MS - 500
     assert window.video_area.currentWidget() is window.video_area.video
     assert window.status.state.text() == "Ended"
+
+
+def test_a_seek_after_the_end_shows_its_frame(window: MainWindow, loop) -> None:
+    player = window.playback.player
+
+    async def scenario() -> SeekRecord:
+        await open_demo(window)
+        window.playback.seek(CLIP_MS - 1000)
+        await until(lambda: window.playback.state == PlayState.ENDED, "the Ended state", limit_s=20)
+        count = len(window.playback.seeks.history)
+        window.playback.seek(4000)
+        return await finished(window, count + 1, "the seek back from the end")
+
+    record = run(loop, scenario())
+    assert record.outcome == "shown" and abs(record.frame_ms - 4000) <= 500
+    assert window.playback.state == PlayState.PAUSED
+    assert player.videoSink().videoFrame().isValid()
