@@ -29,12 +29,15 @@ window = gui.window
 
 
 def type_and_enter(window: MainWindow, qtbot, text: str) -> None:
-    """Ctrl+L, the text, Enter: how a user opens a piece from the CID bar."""
-    window.activateWindow()
-    qtbot.keyClick(window, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
-    window.cid_bar.edit.clear()
-    qtbot.keyClicks(window.cid_bar.edit, text)
-    qtbot.keyClick(window.cid_bar.edit, Qt.Key.Key_Return)
+    """Into the CID bar (what Ctrl+L does), the text, Enter: how a user opens a piece from the CID bar.
+
+    Keys go to the combo box, as a real keyboard's do (it has the focus and hands them to its line edit); sent
+    to the line edit directly, an Enter it ignores would reach it a second time through the combo box.
+    """
+    window.cid_bar.focus()
+    qtbot.keyClicks(window.cid_bar.combo, text)
+    assert window.cid_bar.edit.text() == text
+    qtbot.keyClick(window.cid_bar.combo, Qt.Key.Key_Return)
 
 
 def pick_from_history(window: MainWindow, qtbot, text: str) -> None:
@@ -67,8 +70,9 @@ async def first_frame_of_this_open(window: MainWindow, what: str) -> SeekRecord:
 
 
 def test_every_open_gets_its_own_first_frame_time_and_leaves_loading(window: MainWindow, loop, qtbot) -> None:
-    opened = []
+    opened, asked = [], []
     window.controller.opened.connect(opened.append)
+    window.cid_bar.openRequested.connect(asked.append)
     texts = [window.controller.demo_target(i)[0].text for i in range(3)]
 
     async def scenario() -> list[SeekRecord]:
@@ -86,7 +90,9 @@ def test_every_open_gets_its_own_first_frame_time_and_leaves_loading(window: Mai
         return records
 
     records = run(loop, scenario(), timeout=90)
-    assert [o.target.text for o in opened] == [texts[0], texts[1], texts[0], texts[2], texts[1]], "one open per action"
+    expected = [texts[0], texts[1], texts[0], texts[2], texts[1]]
+    assert [o.target.text for o in opened] == expected, "one open per action"
+    assert len(asked) == len(expected), "the CID bar asked more than once for one action"
     assert len({id(r) for r in records}) == 5 and all(r.latency_ms and r.latency_ms > 0 for r in records)
     chart = window.panel.seek_chart
     assert chart.records == [records[-1]], "the chart shows the open of the piece on screen, not an older one"
