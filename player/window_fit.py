@@ -33,11 +33,6 @@ def centred(size: QSize, available: QRect) -> QPoint:
     )
 
 
-def fits(frame: QRect, available: QRect) -> bool:
-    """The whole window, frame included, is inside the available area."""
-    return available.contains(frame)
-
-
 def panel_width(window_width: int, preferred: int) -> int:
     """The panel's width in a window ``window_width`` wide: ``preferred``, but at most its share."""
     return min(preferred, panel_limit(window_width))
