@@ -1,11 +1,12 @@
 """Keep the picture on screen: the last frame at the end of a piece, and a paused frame at a new window size.
 
 Qt's FFmpeg backend hands the video sink an empty frame when a piece ends, so the video turned black instead of
-showing the last picture; and while paused no new frame arrives, so the video widget kept drawing the old
-frame at its old size after the window was resized. The keeper remembers the last real frame of the current
-source and hands that same frame to the sink again in both cases. A frame handed again is the same object
-(``==``), which is how the seek monitor knows it is a redraw and not a new picture. The sink ignores the frame
-it already holds, so a redraw hands it an empty frame first; both arrive before the widget next paints.
+showing the last picture; and while paused no new frame arrives, so after a resize the video widget could keep
+drawing the old frame at its old size (seen on X11 on the first resize after a pause, cut off or small). The keeper
+remembers the last real frame of the current source and hands that same frame to the sink again in both cases. A
+frame handed again is the same object (``==``), which is how the seek monitor knows it is a redraw and not a new
+picture. The sink ignores the frame it already holds, so a redraw hands it an empty frame first; both arrive before
+the widget next paints.
 """
 
 from __future__ import annotations
