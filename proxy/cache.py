@@ -541,16 +541,17 @@ class SliceCache:
     def cached_indexes(self, key: str) -> set[int]:
         return self.disk.indexes(key) | self.memory.indexes(key)
 
-    async def content_type(self, info: PieceInfo) -> str:
+    async def content_type(self, info: PieceInfo, *, fetch_head: bool = True) -> str:
         """The piece's type, sniffed from its first bytes — never an upstream's claim, which anyone can make.
 
-        When the head is neither cached nor on its way (a first request in the middle of a piece), the answer is
-        a provisional ``application/octet-stream`` rather than a round trip and a slice of egress just to sniff;
-        when it arrives too slowly, a sniff of what came. Neither is kept: a later request sniffs again.
+        When the head is neither cached nor on its way and ``fetch_head`` is False (a first request in the middle
+        of a piece), the answer is a provisional ``application/octet-stream`` rather than a round trip and a slice
+        of egress just to sniff; when the head arrives too slowly, a sniff of what came. Neither is kept: a later
+        request sniffs again.
         """
         piece = self._pieces[info.key]
         if piece.content_type is None:
-            if 0 not in piece.inflight and self._missing(piece, 0):
+            if not fetch_head and 0 not in piece.inflight and self._missing(piece, 0):
                 return OCTET_STREAM
             length = min(info.size, SNIFF_BYTES)
             async with contextlib.aclosing(self.read(info, 0, length - 1)) as chunks:

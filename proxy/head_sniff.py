@@ -27,11 +27,12 @@ class Sniffed:
 
 
 async def sniff_head(chunks: AsyncIterator[memoryview], length: int, wait_s: float = SNIFF_WAIT_S) -> Sniffed:
-    """Sniff the first ``length`` bytes from ``chunks``, or what of them arrives within ``wait_s`` seconds.
+    """Sniff the first ``length`` bytes from ``chunks``, or what of them arrives within ``wait_s`` seconds of the
+    first (the wait for the first byte is the upstream's own, bounded by its first-byte timeout).
 
     The caller closes ``chunks`` (``contextlib.aclosing``); a failure of the reader propagates.
     """
-    head = bytearray()
+    head = bytearray(await anext(chunks, b""))
     try:
         async with asyncio.timeout(wait_s):
             async for chunk in chunks:

@@ -343,7 +343,8 @@ class _Exchange:
             # The first byte decides the status: an upstream failure before it is still a proper error answer.
             head = await anext(chunks, memoryview(b"")) if chunks is not None else None
             if info.content_type is None:
-                plan = plan_response(content_type=await self.cache.content_type(info), **decide)
+                content_type = await self.cache.content_type(info, fetch_head=reader is None)
+                plan = plan_response(content_type=content_type, **decide)
             return await self._respond(info, plan, reader, chunks, head)
         except UpstreamError as exc:
             return self._fail(exc.status, exc.error, exc.detail)
