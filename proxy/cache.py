@@ -49,7 +49,7 @@ from proxy.events import (
 )
 from proxy.head_sniff import sniff_head
 from proxy.routing import DEFAULT_STREAM_GAP, RoutingPolicy
-from proxy.sniff import OCTET_STREAM, SNIFF_BYTES
+from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, SNIFFED_TYPES
 from proxy.store import PieceRecord, PieceStore
 from proxy.upstream import Source, Upstream, UpstreamBody, UpstreamError
 from proxy.verify import QUIET_S, PieceToVerify, PieceVerifier
@@ -410,7 +410,8 @@ class SliceCache:
                 cid = cid.with_payload_size(size)
             piece = _Piece(key, cid, size)
             if record is not None:
-                piece.content_type, piece.source = record.content_type, record.source
+                piece.content_type = record.content_type if record.content_type in SNIFFED_TYPES else None
+                piece.source = record.source
                 piece.etags, piece.verified = dict(record.etags), record.verified
             self._pieces[key] = piece
         return piece

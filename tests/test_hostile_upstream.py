@@ -23,7 +23,9 @@ from proxy.cid import PieceCid, parse_piece_cid
 from proxy.commp import commp_of_bytes
 from proxy.emulator import Emulator
 from proxy.events import UpstreamFinished
-from proxy.server import ProxyConfig, ProxyServer
+from proxy.server import STORE_NAME, ProxyConfig, ProxyServer
+from proxy.sniff import _MAGIC, SNIFFED_TYPES, sniff_content_type
+from proxy.store import PieceRecord, PieceStore
 from proxy.upstream import RetryPolicy, Timeouts, template_source
 from tests.conftest import piece_of
 from tests.test_faults import assert_cache_holds_only_intact_slices, fetch
@@ -327,3 +329,36 @@ async def test_the_cli_prints_its_url_with_the_token_on_stdout_and_logs_it_witho
     assert code == 0 and len(token) >= 16
     assert "proxy listening on http://127.0.0.1:" in stderr  # the line is there…
     assert token not in stderr  # …without the token
+
+
+async def test_a_type_an_earlier_version_took_from_an_upstream_is_sniffed_again(
+    emulator: Emulator, tmp_path: Path, http: aiohttp.ClientSession
+):
+    """Earlier versions stored the upstream's claim for good; such a record must not outlive the upgrade."""
+    cid, data = piece_of(emulator, "clip-faststart.mp4")
+    piece = parse_piece_cid(cid)
+    store = PieceStore(tmp_path / "cache" / STORE_NAME)
+    store.put(PieceRecord(piece.root.hex(), cid, len(data), "text/html", "upstream"))
+    store.close()
+    async with proxy_over(tmp_path, emulator.base_url) as proxy:
+        outcome = await fetch(http, f"{proxy.base_url}/piece/{cid}", "bytes=0-99")
+    assert (outcome.status, outcome.headers["Content-Type"]) == (206, "video/mp4")
+
+
+def crafted_heads() -> list[bytes]:
+    """A head for every branch of the sniffer: each magic number, MP4 brand, Matroska DocType, RIFF kind."""
+    heads = [magic + bytes(64) for magic, _ in _MAGIC]
+    heads += [b"\0\0\0\x18ftyp" + brand + bytes(64) for brand in (b"isom", b"qt  ", b"M4A ", b"3gp5", b"avif", b"heic")]
+    heads += [b"\0\0\0\x08moov" + bytes(64)]
+    heads += [b"\x1a\x45\xdf\xa3\x9f\x42\x82\x84webm" + bytes(64), b"\x1a\x45\xdf\xa3\x9f\x42\x82\x88matroska"]
+    heads += [b"OggS" + bytes(28) + b"\x80theora", b"OggS" + bytes(64)]
+    heads += [b"RIFF\0\0\0\0" + kind + bytes(64) for kind in (b"WAVE", b"AVI ", b"WEBP", b"XXXX")]
+    heads += [(b"\x47" + bytes(187)) * 3, b"ID3\x04" + bytes(64), b"\xff\xfb\x90" + bytes(64)]
+    heads += [b"\x38\xa2eroots\x81\xd8gversion\x01" + bytes(64), b"<!doctype html>", b""]
+    return heads
+
+
+def test_every_type_the_sniffer_answers_is_one_a_stored_record_may_keep():
+    answers = {sniff_content_type(head) for head in crafted_heads()}
+    assert len(answers) >= 20  # the crafted heads reach the sniffer's branches…
+    assert answers <= SNIFFED_TYPES  # …and none of its answers would be distrusted after a restart
