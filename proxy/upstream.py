@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import aiohttp
-import yarl
 
 from proxy.cid import PieceCid
 from proxy.events import (
@@ -38,13 +37,8 @@ from proxy.events import (
     UpstreamRetry,
     UpstreamStarted,
 )
-from proxy.upstream_checks import (
-    MAX_REDIRECTS,
-    REDIRECT_STATUSES,
-    encoding_problem,
-    redirect_problem,
-    size_problem,
-)
+from proxy.redirects import RedirectRefused, get_within_bounds
+from proxy.upstream_checks import encoding_problem, size_problem
 
 log = logging.getLogger(__name__)
 
@@ -492,10 +486,18 @@ class Upstream:
         )
         t0 = time.monotonic()
         try:
-            response = await asyncio.wait_for(self._get(source, url, start, end), self.timeouts.first_byte)
-        except UpstreamError as exc:
-            self._finished(fetch_id, key, source, t0, None, exc.detail or exc.error)
-            raise
+            response = await asyncio.wait_for(
+                get_within_bounds(self._client(), url, {"Range": f"bytes={start}-{end}"}, self.redirect_hosts),
+                self.timeouts.first_byte,
+            )
+        except RedirectRefused as exc:
+            self._finished(fetch_id, key, source, t0, None, str(exc))
+            raise UpstreamError(
+                502,
+                f"{source.name} sent the proxy elsewhere; the redirect was not followed",
+                str(exc),
+                source=source.name,
+            ) from None
         except TimeoutError:
             self._finished(fetch_id, key, source, t0, None, "no answer within the first-byte timeout")
             raise UpstreamError(
@@ -527,26 +529,6 @@ class Upstream:
             )
         )
         return UpstreamBody(self, piece, key, response, source, body_start, body_end, total, fetch_id, reason)
-
-    async def _get(self, source: Source, url: str, start: int, end: int) -> aiohttp.ClientResponse:
-        """GET the range, following redirects only where :func:`redirect_problem` allows."""
-        headers = {"Range": f"bytes={start}-{end}"}
-        origin = url
-        for _ in range(MAX_REDIRECTS + 1):
-            response = await self._client().get(url, headers=headers, allow_redirects=False)
-            location = response.headers.get("Location")
-            if response.status not in REDIRECT_STATUSES or location is None:
-                return response
-            response.close()
-            try:
-                target = response.url.join(yarl.URL(location))
-            except ValueError:
-                raise _refused_redirect(source, f"it redirected to an unusable address {location[:120]!r}") from None
-            problem = redirect_problem(origin, target, self.redirect_hosts)
-            if problem is not None:
-                raise _refused_redirect(source, problem)
-            url = str(target)
-        raise _refused_redirect(source, f"it redirected more than {MAX_REDIRECTS} times")
 
     def _finished(self, fetch_id: int, key: str, source: Source, t0: float, status: int | None, error: str) -> None:
         self.bus.publish(
@@ -655,12 +637,6 @@ def _bad_answer(source: Source, what: str, *, retryable: bool = True) -> Upstrea
         what,
         source=source.name,
         retryable=retryable,
-    )
-
-
-def _refused_redirect(source: Source, what: str) -> UpstreamError:
-    return UpstreamError(
-        502, f"{source.name} sent the proxy elsewhere; the redirect was not followed", what, source=source.name
     )
 
 
