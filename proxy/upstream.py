@@ -151,9 +151,10 @@ class Timeouts:
     #: Longest silence inside a body before it counts as broken and is resumed.
     idle: float = 15.0
     #: A whole body may take ``body_floor`` plus its length at ``body_min_rate`` bytes/s. The idle timeout alone
-    #: never ends an upstream that sends a byte every few seconds; this does (1 MiB: 30 s + 64 s).
+    #: never ends an upstream that sends a byte every few seconds; this does (1 MiB: 30 s + 128 s). The rate is
+    #: low enough that 16 fetches sharing a 1 Mbit/s link still make it; no video plays slower than that.
     body_floor: float = 30.0
-    body_min_rate: float = 16 * 1024
+    body_min_rate: float = 8 * 1024
 
     def body_deadline(self, length: int) -> float:
         """Seconds a body of ``length`` bytes may take from its headers to its last byte."""
