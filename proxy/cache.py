@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proxy.cid import PieceCid
+from proxy.cid import CidError, PieceCid
 from proxy.disk import BLOCK as READ_BLOCK
 from proxy.disk import DiskSliceStore
 from proxy.events import (
@@ -407,7 +407,10 @@ class SliceCache:
             record = self.store.get(key)
             size = cid.payload_size if cid.payload_size is not None else (record.size if record else None)
             if size is not None and cid.height is None:
-                cid = cid.with_payload_size(size)
+                try:
+                    cid = cid.with_payload_size(size)
+                except CidError:  # an earlier version stored a size no CID can carry: learn it again
+                    size = None
             piece = _Piece(key, cid, size)
             if record is not None:
                 piece.content_type = record.content_type if record.content_type in SNIFFED_TYPES else None

@@ -172,6 +172,24 @@ async def test_a_v1_piece_claimed_to_hold_2_64_bytes_is_an_error_in_words_for_ev
             assert response.status == 200
 
 
+async def test_a_size_beyond_the_cid_stored_by_an_earlier_version_is_learnt_again(
+    emulator: Emulator, tmp_path: Path, http: aiohttp.ClientSession
+):
+    """Earlier versions stored any size below 2^63 an upstream claimed for a v1 CID; it must not poison the piece."""
+    cid, data = piece_of(emulator, PIECE)
+    v1 = parse_piece_cid(cid).v1()
+    store = PieceStore(tmp_path / "cache" / STORE_NAME)
+    store.put(PieceRecord(parse_piece_cid(cid).root.hex(), v1, 2**63 - 1))  # SQLite holds it; no CID does
+    store.close()
+
+    async def honest(request: web.Request) -> web.Response:  # serves the v1 spelling, as a provider does
+        return partial(request, data)
+
+    async with upstream(honest) as provider, proxy_over(tmp_path, provider) as proxy:
+        outcome = await fetch(http, f"{proxy.base_url}/piece/{v1}", "bytes=0-99")
+    assert (outcome.status, outcome.body) == (206, data[:100])
+
+
 @pytest.mark.parametrize("height", [59, 63])
 async def test_a_v2_cid_too_tall_for_the_proxy_is_a_400_in_words(
     emulator: Emulator, tmp_path: Path, http: aiohttp.ClientSession, height: int
