@@ -87,6 +87,7 @@ class CidBar(QWidget):
         self.message.setObjectName("cidMessage")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it echoes pasted text and the proxy's errors
 
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
