@@ -200,8 +200,10 @@ class MediaPrefetcher:
         info = self.cache.info(key)
         if index is None or info is None:
             return None
-        start, stop = index.seek_range(time_s, self.config.hover_seconds)
-        end = min(stop, start + self.config.hover_max_bytes) - 1
+        start, stop = index.seek_range(time_s, self.config.hover_seconds)  # inside the piece (MediaIndex)
+        end = min(stop, start + self.config.hover_max_bytes, info.size) - 1
+        if end < start:
+            return None
         previous = self._hovers.pop(key, None)
         if previous is not None:
             previous.cancel()

@@ -289,7 +289,7 @@ def build_matroska_index(
     )
     kind = {_VIDEO: "video", _AUDIO: "audio"}.get(track_types.get(chosen, 0), "other")
     notes = [f"cue points of track {chosen} ({kind}); a Cluster span counts as cached only when all of it is"]
-    return MediaIndex(f"{segment.kind.value} cues", units, duration_s=duration_s, notes=notes)
+    return MediaIndex(f"{segment.kind.value} cues", units, duration_s=duration_s, notes=notes, piece_size=size)
 
 
 def _info(data: memoryview, segment: SegmentHead) -> tuple[int, float]:

@@ -151,7 +151,7 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
     movie = parse_moov(view, box, size, base)
     if movie.fragmented:
         return _sidx_index(movie, list(sidx.values()), size)
-    return _sample_table_index(movie)
+    return _sample_table_index(movie, size)
 
 
 def _top_level_boxes(view: memoryview, base: int, size: int) -> Iterator[Box]:
@@ -178,7 +178,7 @@ def _choose_tracks(movie: Mp4Movie, need_units: bool) -> tuple[Mp4Track, list[Mp
     raise ContainerError("no video or audio track with samples")
 
 
-def _sample_table_index(movie: Mp4Movie) -> MediaIndex:
+def _sample_table_index(movie: Mp4Movie, size: int) -> MediaIndex:
     primary, secondary = _choose_tracks(movie, need_units=True)
     units = [t.units for t in (primary, *secondary) if t.units is not None]
     return MediaIndex(
@@ -188,6 +188,7 @@ def _sample_table_index(movie: Mp4Movie) -> MediaIndex:
         duration_s=movie.duration_s,
         media_bytes=sum(int(t.units.size.sum()) for t in movie.tracks if t.units is not None),
         notes=[note for track in movie.tracks for note in track.notes],
+        piece_size=size,
     )
 
 
@@ -203,4 +204,4 @@ def _sidx_index(movie: Mp4Movie, sidx: list[tuple[memoryview, Box, int]], size: 
             f"sidx for track {reference_id} covers bytes up to {covered} of {size}: a per-fragment (DASH-style) "
             "index, not one for the whole piece"
         )
-    return MediaIndex("mp4 sidx", units, duration_s=movie.duration_s, notes=primary.notes)
+    return MediaIndex("mp4 sidx", units, duration_s=movie.duration_s, notes=primary.notes, piece_size=size)

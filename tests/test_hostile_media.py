@@ -1,0 +1,129 @@
+"""Hostile and broken pieces cannot freeze the proxy, balloon its memory or multiply its downloads (issue 23).
+
+The proxy parses every piece's container as it streams and acts on it, and pieces come from anyone. Each test
+here is one way a piece attacked it, run through the real proxy on its own thread (as the app runs it, so a
+frozen proxy loop cannot freeze the test's) in front of the real emulator, over real sockets. ``/health``
+answering within 2 s is the hang detector: a healthy proxy answers in a millisecond.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from proxy.cid import parse_piece_cid
+from proxy.emulator import Emulator, Knobs, load_pieces
+from proxy.events import MediaIndexed, Prefetch
+from proxy.runner import ProxyRunner
+from proxy.server import ProxyConfig
+from proxy.upstream import template_source
+from tests.conftest import MiB, piece_of
+
+#: A healthy proxy answers /health in about a millisecond; this only tells a frozen loop from a busy one.
+HANG_S = 2.0
+
+
+@pytest.fixture
+async def origin(tmp_path: Path) -> AsyncIterator[Emulator]:
+    """An emulator over a folder the test fills first (``origin.directory``), reloaded by :func:`serve`."""
+    folder = tmp_path / "pieces"
+    folder.mkdir()
+    emulator = Emulator(folder, Knobs(latency_ms=0, mode="curio"))
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+def serve(emulator: Emulator, name: str, data: bytes) -> str:
+    """Put ``data`` in the emulator's folder as ``name`` and return its v2 CID."""
+    (emulator.directory / name).write_bytes(data)
+    emulator.pieces = load_pieces(emulator.directory)
+    return piece_of(emulator, name)[0]
+
+
+@pytest.fixture
+def runner(origin: Emulator, tmp_path: Path) -> Iterator[ProxyRunner]:
+    """The proxy on its own thread and loop: a proxy that spins cannot stop this test from noticing."""
+    proxy = ProxyRunner(ProxyConfig([template_source(origin.base_url + "/{cid}")], tmp_path / "cache"))
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+async def health_latency(http: aiohttp.ClientSession, runner: ProxyRunner) -> float:
+    """Seconds /health took; fails the test when it does not answer within ``HANG_S``."""
+    began = time.monotonic()
+    try:
+        async with asyncio.timeout(HANG_S), http.get(f"{runner.base_url}/health") as response:
+            assert response.status == 200
+    except TimeoutError:
+        pytest.fail(f"/health did not answer within {HANG_S} s: the proxy's loop is frozen")
+    return time.monotonic() - began
+
+
+async def wait_for(events: list, kind: type, within: float = 15.0):
+    async with asyncio.timeout(within):
+        while not (found := [e for e in events if isinstance(e, kind)]):
+            await asyncio.sleep(0.02)
+    return found[0]
+
+
+# --- 1. a truncated MP4: its sample table points past the piece's end -------------------------------------
+
+
+async def test_hovering_anywhere_on_a_truncated_mp4_keeps_the_proxy_answering(origin, runner, http, media_dir):
+    """An upload cut at 60 %: moov (at the front) still lists every sample; the hover prefetch must stay inside
+    the piece, and /health must answer while it runs — before the fix the reader loop spun at 100 % CPU."""
+    whole = (media_dir / "clip-faststart.mp4").read_bytes()
+    data = whole[: len(whole) * 6 // 10]
+    cid = serve(origin, "truncated.mp4", data)
+    key = parse_piece_cid(cid).root.hex()
+    events: list = []
+    runner.bus.subscribe(events.append)
+    async with http.get(f"{runner.base_url}/piece/{cid}", headers={"Range": "bytes=0-4095"}) as response:
+        assert await response.read() == data[:4096]
+    indexed = await wait_for(events, MediaIndexed)
+    assert all(0 <= byte < len(data) for _t, byte in indexed.keyframes)
+    moments = [indexed.duration_s * i / 20 for i in range(21)]
+    for moment in moments:
+        span = runner.server.hover(key, moment)  # the GUI calls this from its thread, as here
+        assert span is not None
+        start, end = span
+        assert 0 <= start <= end < len(data), f"hover at {moment:.1f} s asked for bytes {start}–{end}"
+        assert await health_latency(http, runner) < HANG_S
+    await asyncio.sleep(0.5)  # let the last hover's prefetch run
+    assert await health_latency(http, runner) < HANG_S
+    async with asyncio.timeout(10), http.get(f"{runner.base_url}/piece/{cid}") as response:
+        assert await response.read() == data  # and the piece still plays, whole and right
+    hovers = [e for e in events if isinstance(e, Prefetch) and "hover" in e.reason]
+    assert hovers and all(e.end < len(data) for e in hovers)
+
+
+async def test_a_cache_read_past_the_piece_ends_at_its_last_byte(origin, runner, http, media_dir):
+    """The second depth: whatever span reaches the cache, its reader ends where the piece does, and never spins
+    (before the fix, a reader starting inside the last slice and ending past the piece looped without awaiting)."""
+    data = (media_dir / "random-2MiB.bin").read_bytes()[: 3 * MiB // 2]
+    cid = serve(origin, "odd.bin", data)
+    server = runner.server
+
+    async def read(start: int, end: int) -> bytes:
+        info = await server.cache.describe(parse_piece_cid(cid))
+        out = bytearray()
+        async for chunk in server.cache.read(info, start, end, reason="prefetch: test"):
+            out += chunk
+        return bytes(out)
+
+    async def on_proxy(start: int, end: int) -> bytes:
+        async with asyncio.timeout(HANG_S * 5):
+            return await asyncio.wrap_future(runner.submit(lambda: read(start, end)))
+
+    assert await on_proxy(0, 100) == data[:101]  # the first slice is cached now
+    for start, end in ((len(data) - 10, len(data) + 70_000), (len(data) - 1, 1 << 40), (100, len(data) + MiB)):
+        assert await on_proxy(start, end) == data[start:]
+        assert await health_latency(http, runner) < HANG_S
+    assert await on_proxy(len(data) + 5, len(data) + 500) == b""
