@@ -9,7 +9,9 @@ answering within 2 s is the hang detector: a healthy proxy answers in a millisec
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,9 +21,11 @@ import pytest
 from proxy.cid import parse_piece_cid
 from proxy.emulator import Emulator, Knobs, load_pieces
 from proxy.events import MediaIndexed, Prefetch
+from proxy.media import ContainerError, build_index, sniff_layout
 from proxy.runner import ProxyRunner
 from proxy.server import ProxyConfig
 from proxy.upstream import template_source
+from tests import crafted_media as crafted
 from tests.conftest import MiB, piece_of
 
 #: A healthy proxy answers /health in about a millisecond; this only tells a frozen loop from a busy one.
@@ -127,3 +131,62 @@ async def test_a_cache_read_past_the_piece_ends_at_its_last_byte(origin, runner,
         assert await on_proxy(start, end) == data[start:]
         assert await health_latency(http, runner) < HANG_S
     assert await on_proxy(len(data) + 5, len(data) + 500) == b""
+
+
+# --- 2. a 437-byte moov that claims 2^24 samples per track ------------------------------------------------
+
+
+async def test_a_tiny_moov_claiming_millions_of_samples_costs_no_memory(origin, runner, http, caplog):
+    """Four tracks, each one chunk of 2^24 constant-size samples with an stss box: the index used to expand
+    per-sample tables, 1.3 GB per track. Now the budget refuses it before anything is built, in words, and the
+    piece is proxied plainly. Memory is measured with tracemalloc across both threads (numpy reports to it)."""
+    data = crafted.mp4_claiming_samples(1 << 24, tracks=4)
+    assert data.find(b"mdat") < 1400  # the whole index is about a kilobyte
+    cid = serve(origin, "crafted.mp4", data)
+    caplog.set_level(logging.INFO, logger="proxy.prefetch")
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        async with http.get(f"{runner.base_url}/piece/{cid}", headers={"Range": "bytes=0-65535"}) as response:
+            assert await response.read() == data[:65536]
+        async with asyncio.timeout(30):
+            while not (refused := [r for r in caplog.records if "no byte/time map" in r.getMessage()]):
+                assert await health_latency(http, runner) < HANG_S
+                await asyncio.sleep(0.05)
+        peak = tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        tracemalloc.stop()
+    assert "too large to map" in refused[0].getMessage()
+    assert peak < 100 * MiB, f"reading 64 KiB of a crafted piece took {peak / MiB:.0f} MiB"
+    async with http.get(f"{runner.base_url}/piece/{cid}", headers={"Range": "bytes=1000-1999"}) as response:
+        assert await response.read() == data[1000:2000]
+
+
+@pytest.mark.parametrize(
+    ("samples", "tracks", "words"),
+    [
+        (1 << 24, 1, "units would take the index past"),
+        (2_000_000, 1, "more than 64 MiB of memory"),
+        (600_000, 2, "more than 64 MiB of memory"),  # the budget is for the whole index, not per track
+        (10, 65, "65 tracks, more than 64"),
+    ],
+)
+def test_an_index_beyond_its_budget_is_a_container_error_in_words(samples, tracks, words):
+    data = crafted.mp4_claiming_samples(samples, tracks)
+    assert sniff_layout(data[:65536], len(data)).index is not None
+    tracemalloc.start()
+    try:
+        with pytest.raises(ContainerError, match=words):
+            build_index(data[:65536], len(data))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * MiB
+
+
+def test_an_index_within_its_budget_is_built_exactly():
+    data = crafted.mp4_claiming_samples(500_000, tracks=1)
+    index = build_index(data[:4096], len(data))
+    first = data.find(b"mdat") + 4
+    assert len(index.primary) == 500_000 and index.keyframes() == [(0.0, first)]
+    assert index.seek_range(499.0, 0.5) == (first, first + 499_500)  # one sample per ms, through 499.5 s

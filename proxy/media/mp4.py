@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from proxy.media.boxes import Box, first_child, read_box
+from proxy.media.budget import IndexBudget
 from proxy.media.errors import ContainerError, TruncatedError
 from proxy.media.index import MediaIndex
 from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
@@ -148,9 +149,10 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
             raise TruncatedError(message, cut_moov.end)
         raise ContainerError("no moov box in the bytes given")
     view, box, base = moov
-    movie = parse_moov(view, box, size, base)
+    budget = IndexBudget()
+    movie = parse_moov(view, box, size, base, budget)
     if movie.fragmented:
-        return _sidx_index(movie, list(sidx.values()), size)
+        return _sidx_index(movie, list(sidx.values()), size, budget)
     return _sample_table_index(movie, size)
 
 
@@ -192,11 +194,11 @@ def _sample_table_index(movie: Mp4Movie, size: int) -> MediaIndex:
     )
 
 
-def _sidx_index(movie: Mp4Movie, sidx: list[tuple[memoryview, Box, int]], size: int) -> MediaIndex:
+def _sidx_index(movie: Mp4Movie, sidx: list[tuple[memoryview, Box, int]], size: int, budget: IndexBudget) -> MediaIndex:
     if not sidx:
         raise ContainerError("fragmented MP4 without a sidx: no index (the fragments describe the samples)")
     primary, _secondary = _choose_tracks(movie, need_units=False)
-    parsed = [parse_sidx(view, box, primary.shift_s, size, base) for view, box, base in sidx]
+    parsed = [parse_sidx(view, box, primary.shift_s, size, base, budget) for view, box, base in sidx]
     reference_id, units = next(((rid, u) for rid, u in parsed if rid == primary.track_id), parsed[0])
     covered = int((units.offset + units.size).max())
     if covered < _SIDX_MIN_COVERAGE * size:
