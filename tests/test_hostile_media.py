@@ -9,6 +9,7 @@ answering within 2 s is the hang detector: a healthy proxy answers in a millisec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import tracemalloc
@@ -20,7 +21,7 @@ import pytest
 
 from proxy.cid import parse_piece_cid
 from proxy.emulator import Emulator, Knobs, load_pieces
-from proxy.events import MediaIndexed, Prefetch
+from proxy.events import MediaIndexed, MediaLayoutKnown, Prefetch
 from proxy.media import ContainerError, build_index, sniff_layout
 from proxy.runner import ProxyRunner
 from proxy.server import ProxyConfig
@@ -190,3 +191,88 @@ def test_an_index_within_its_budget_is_built_exactly():
     first = data.find(b"mdat") + 4
     assert len(index.primary) == 500_000 and index.keyframes() == [(0.0, first)]
     assert index.seek_range(499.0, 0.5) == (first, first + 499_500)  # one sample per ms, through 499.5 s
+
+
+# --- 3. a Matroska SeekHead of thousands of entries -------------------------------------------------------
+
+
+async def _quiet(origin: Emulator, within: float = 20.0) -> int:
+    """Wait until the origin has sent nothing new for half a second; the bytes it sent in all."""
+    async with asyncio.timeout(within):
+        sent = -1
+        while sent != origin.counters.bytes_sent:
+            sent = origin.counters.bytes_sent
+            await asyncio.sleep(0.5)
+    return sent
+
+
+async def _open_while_watching_health(http, runner, origin, cid: str, read: int) -> tuple[list, float]:
+    """A player reads the first ``read`` bytes while /health is asked every 20 ms; (events, slowest answer)."""
+    events: list = []
+    runner.bus.subscribe(events.append)
+    latencies: list[float] = []
+
+    async def watch() -> None:
+        while True:
+            latencies.append(await health_latency(http, runner))
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        async with http.get(f"{runner.base_url}/piece/{cid}", headers={"Range": f"bytes=0-{read - 1}"}) as response:
+            assert response.status == 206 and len(await response.read()) == read
+        await wait_for(events, MediaLayoutKnown)
+        await _quiet(origin)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    return events, max(latencies)
+
+
+#: Element IDs a SeekHead may list: the five a player reads out of order, and one nobody knows.
+_LISTED = (crafted.TAGS, crafted.CHAPTERS, crafted.ATTACHMENTS, crafted.SEEK_HEAD, crafted.CUES, 0x1A2B3C4D)
+
+
+async def test_a_seek_head_of_12000_entries_neither_freezes_the_proxy_nor_multiplies_downloads(origin, runner, http):
+    """It used to block the loop for 45 s (positions re-sorted per entry), then start 12,000 prefetches. Now it
+    is refused in words beyond 16 k entries, parsed off the loop below that, and prefetches at most one span per
+    element a player reads out of order: the pull stays within the read, its read-ahead and one index."""
+    size = 128 * MiB
+    entries = [(_LISTED[i % len(_LISTED)], 300_000 + i * ((size - 400_000) // 12_000)) for i in range(12_000)]
+    data = crafted.matroska_with_seek_head(entries, size)
+    assert data.find(crafted.CLUSTER.to_bytes(4, "big")) < MiB  # the whole SeekHead is in the first slice
+    cid = serve(origin, "seek-head.webm", data)
+    events, slowest = await _open_while_watching_health(http, runner, origin, cid, 64 * 1024)
+    assert slowest < HANG_S
+    prefetches = [e for e in events if isinstance(e, Prefetch)]
+    assert len(prefetches) <= len(
+        {crafted.TAGS, crafted.CHAPTERS, crafted.ATTACHMENTS, crafted.SEEK_HEAD, crafted.CUES}
+    )
+    readahead = runner.server.cache.config.readahead
+    one_index = runner.server.prefetcher.config.max_index_bytes
+    print(f"pulled {origin.counters.bytes_sent / MiB:.1f} MiB, /health at worst {slowest * 1000:.0f} ms")
+    assert origin.counters.bytes_sent <= MiB + readahead + one_index
+
+
+async def test_a_seek_head_of_250_spans_costs_one_index_per_piece_not_one_per_span(origin, runner, http):
+    """250 entries 512 KiB apart in a 128 MiB piece: the 64 MiB prefetch cap was per span, so the proxy pulled
+    the whole piece for a player that read 1 MiB."""
+    size = 128 * MiB
+    entries = [(_LISTED[i % len(_LISTED)], 2 * MiB + i * (MiB // 2)) for i in range(250)]
+    cid = serve(origin, "spans.webm", crafted.matroska_with_seek_head(entries, size))
+    _events, slowest = await _open_while_watching_health(http, runner, origin, cid, MiB)
+    assert slowest < HANG_S
+    readahead = runner.server.cache.config.readahead
+    print(f"pulled {origin.counters.bytes_sent / MiB:.1f} MiB, /health at worst {slowest * 1000:.0f} ms")
+    assert origin.counters.bytes_sent <= MiB + readahead + 5 * MiB, f"pulled {origin.counters.bytes_sent / MiB:.0f} MiB"
+
+
+def test_a_seek_head_beyond_16k_entries_is_refused_in_words():
+    entries = [(crafted.TAGS, 300_000 + i) for i in range(16_385)]
+    data = crafted.matroska_with_seek_head(entries, 4 * MiB)
+    layout = sniff_layout(data[:MiB], len(data))
+    assert layout.index is None and layout.prefetch == ()
+    assert "lists more than 16384 entries" in layout.reason
+    just_enough = crafted.matroska_with_seek_head(entries[:16_384], 4 * MiB)
+    assert sniff_layout(just_enough[:MiB], len(just_enough)).known
