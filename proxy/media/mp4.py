@@ -27,6 +27,8 @@ FIRST_BOX_TYPES = frozenset(
 )
 #: The longest head the layout may ask for; an index further in than this (behind a huge box) is not sought.
 MAX_HEAD_BYTES = 4 << 20
+#: Top-level boxes walked before ``moov``/``mdat`` (a real file has a handful; a crafted one, a megabyte of them).
+MAX_TOP_LEVEL_BOXES = 4096
 #: A ``sidx`` whose references end before this fraction of the piece indexes one fragment (DASH style), not all.
 _SIDX_MIN_COVERAGE = 0.9
 
@@ -43,7 +45,9 @@ def sniff_mp4_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
     mdat: Box | None = None
     sidx: list[Box] = []
     fragmented = False
-    while pos < size:
+    for _walked in range(MAX_TOP_LEVEL_BOXES):
+        if pos >= size:
+            break
         try:
             box = read_box(data, pos, size)
         except TruncatedError as cut:
@@ -73,6 +77,9 @@ def sniff_mp4_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
             sidx.append(box)
             fragmented = True
         pos = box.end
+    else:
+        if pos < size:
+            raise ContainerError(f"more than {MAX_TOP_LEVEL_BOXES} top-level boxes before byte {pos}")
     duration_s = _duration_in_head(data, moov)
     if fragmented:
         return _fragmented(moov, sidx, duration_s)
@@ -159,7 +166,9 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
 def _top_level_boxes(view: memoryview, base: int, size: int) -> Iterator[Box]:
     """Top-level boxes whose headers are in ``view``; stops quietly where the bytes end or stop making sense."""
     pos = 0
-    while pos < len(view):
+    for _walked in range(MAX_TOP_LEVEL_BOXES):
+        if pos >= len(view):
+            return
         try:
             box = read_box(view, pos, size - base, base)
         except ContainerError:
