@@ -274,3 +274,28 @@ def test_a_seek_head_beyond_16k_entries_is_refused_in_words():
     assert "lists more than 16384 entries" in layout.reason
     just_enough = crafted.matroska_with_seek_head(entries[:16_384], 4 * MiB)
     assert sniff_layout(just_enough[:MiB], len(just_enough)).known
+
+
+def _cue_point(time: int, cluster: int) -> bytes:
+    track_positions = crafted.uint(0xF7, 1) + crafted.uint(0xF1, cluster)
+    return crafted.element(0xBB, crafted.uint(0xB3, time) + crafted.element(0xB7, track_positions))
+
+
+@pytest.mark.parametrize(("points", "built"), [(1000, True), (450_000, False)])
+def test_cue_points_are_charged_to_the_index_budget(points, built):
+    """Cues are bytes-backed, but a 64 MiB index of tiny cue points would be half a gigabyte of Python tuples."""
+    distinct = b"".join(_cue_point(i, 1000 + 10 * i) for i in range(points)) if built else b""
+    listed = distinct or _cue_point(7, 1000) * points  # refused while they are read: the values do not matter
+    cues = crafted.element(crafted.CUES, listed)
+    at = 50_000
+    size = at + len(cues) + 1000
+    data = bytearray(crafted.matroska_with_seek_head([(crafted.CUES, at)], size))
+    start = len(crafted.EBML_HEADER) + 12 + at
+    data[start : start + len(cues)] = cues
+    layout = sniff_layout(bytes(data[:4096]), size)
+    assert (layout.index.start, layout.index.stop) == (start, size)
+    if built:
+        assert len(build_index(bytes(data[:4096]), size, bytes(data[start:]), start).keyframes()) == points
+    else:
+        with pytest.raises(ContainerError, match=r"Cues at byte .* more than 64 MiB of memory"):
+            build_index(bytes(data[:4096]), size, bytes(data[start:]), start)
