@@ -5,9 +5,9 @@ samples, and expanding them took 1.3 GB per track. So every parser asks an :clas
 an array or a list, and a piece whose index would exceed it is refused with a :class:`ContainerError` in words:
 the proxy then proxies it plainly (no byte ↔ time map, playback unaffected).
 
-The limits hold real files with room to spare: a 3-hour film at 24 fps with 48 kHz AAC is 765 k units (259 k video
-samples, 506 k audio frames), about 60 MiB with its tables under this estimate; FFmpeg writes a cue point per Cluster (one every few
-seconds); a SeekHead lists about ten elements. Longer pieces still play; they only get no map.
+The limits hold real files: a 3-hour film at 24 fps with 48 kHz AAC is 765 k units (259 k video samples, 506 k
+audio frames), about 60 MiB with its tables under this estimate; FFmpeg writes a cue point per Cluster (one every
+few seconds); a SeekHead lists about ten elements. Longer pieces still play; they only get no byte ↔ time map.
 """
 
 from __future__ import annotations
