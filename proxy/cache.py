@@ -584,6 +584,7 @@ class SliceCache:
         its bytes. ``reason`` marks a prefetch: its fetches and the slices they bring are accounted to it.
         """
         piece = self._pieces[info.key]
+        end = min(end, info.size - 1)  # a span past the piece (a lying index) reads to its end, never beyond
         open_ended = window is None and end >= info.size - 1
         if window is None:
             window = self._readahead(piece) if open_ended else end - start
@@ -1104,7 +1105,7 @@ class SliceReader:
     async def _chunks(self) -> AsyncIterator[memoryview]:
         cache, piece, cursor = self._cache, self._piece, self.cursor
         size = cache.slice_size
-        while cursor.pos <= cursor.end:
+        while cursor.pos <= min(cursor.end, piece.size - 1 if piece.size is not None else cursor.end):
             self._same_version()
             cache._ensure(piece, cursor)
             index, offset = divmod(cursor.pos, size)
@@ -1144,8 +1145,11 @@ class SliceReader:
             buffer.served = buffer.served or cursor.request_id is not None
             stream = self._stream(buffer, offset, stop)
             del buffer  # only the stream holds the buffer, and lets go of it as soon as the slice is kept
+            at = cursor.pos
             async for chunk in stream:
                 yield chunk
+            if cursor.pos == at:
+                await asyncio.sleep(0)  # a turn that moved nothing lets the loop run before looking again
 
     def _same_version(self) -> None:
         """Cut a reader off when the piece changed under it after it sent bytes (never mix two versions)."""
