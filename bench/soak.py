@@ -1,0 +1,418 @@
+"""The windowed soak: the real main window, used like a person would for minutes, watched for crashes and leaks.
+
+    .venv/bin/python -m bench.soak [--seconds 600] [--app CMD] [--out FILE] [--display N] [--shots DIR]
+
+Why: a window that plays for a few seconds in a test can still die after half a minute (issue 16: a Qt binding
+that dropped a reference to ``None`` on every repaint aborted the app 35 s into playback). So this starts its own
+Xvfb and openbox, runs the app (``.venv/bin/pieceplayer``, or ``--app dist/PiecePlayer/PiecePlayer``) with fresh
+XDG folders and the side panel visible, plays the demo and a larger piece (``resources/make_demo.py --large``,
+served by a second emulator process in FilBeam mode, given to the app with ``--upstream``), and every 2–5 s seeks
+by key or by clicking the seek slider, toggles the panel or resizes the window; it switches pieces every minute
+(Ctrl+L, typing the CID, Return) and, half-way between, opens a CID nobody has and retries it.
+
+It records the app's RSS, open file descriptors and threads (``/proc``), the GUI thread's event-loop lag (the
+app's own probe, ``player/loop_lag.py``) and any fatal error, and prints a JSON summary. Goals (issue 16): no
+crash, RSS growth after the first minute ≤ 50 MiB, loop-lag p99 ≤ 50 ms. Exit status 0 when all are met, 1 when
+one is not, 2 when the soak could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.media import ensure_piece
+from bench.procs import REPO_ROOT, process_tree
+from bench.soak_desktop import Desktop, DesktopError, find_slider, has_handle, pixels, played_fraction
+from bench.soak_watch import Recorder, Verdict, load_average, read_lag, summarize
+from player.resources import default_demo_dir, demo_pieces
+from proxy.commp import commp_of_bytes
+
+DEFAULT_SECONDS = 600.0
+DEFAULT_PIECE_MIB = 96
+SWITCH_EVERY_S = 60.0
+WINDOW_TIMEOUT_S = 90.0
+CLOSE_TIMEOUT_S = 20.0
+#: The second piece's origin: FilBeam mode (the first request for a piece answers 200 with all of it), 50 ms to
+#: first byte, 25 MB/s per connection.
+ORIGIN_ARGS = ("--mode", "filbeam", "--latency-ms", "50", "--bandwidth", "25000000")
+SIZES = ((1440, 880), (1200, 760), (1000, 640), (1560, 960))
+SEEK_KEYS = (("Right", 3), ("Left", 2), ("shift+Right", 1), ("shift+Left", 1))
+GESTURES = (("key_seek", 45), ("slider_click", 30), ("panel_toggle", 13), ("resize", 12))
+#: A well-formed PieceCID of bytes nobody stores: every upstream answers 404.
+BAD_CID = commp_of_bytes(b"PiecePlayer soak: a piece that no upstream has").v2()
+
+
+def default_app() -> list[str]:
+    script = Path(sys.executable).parent / "pieceplayer"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "player"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    seconds: float
+    app: list[str]
+    display: int | None = None
+    shots: Path | None = None
+    piece_mib: int = DEFAULT_PIECE_MIB
+    seed: int = 16
+
+
+@dataclass(order=True)
+class _Event:
+    at: float
+    name: str
+    arg: str = ""
+
+
+class Soak:
+    def __init__(self, plan: Plan, work: Path) -> None:
+        self.plan = plan
+        self.work = work
+        self.rng = random.Random(plan.seed)
+        self.desktop = Desktop(work, plan.display)
+        self.actions: Counter[str] = Counter()
+        #: (monotonic time, action): to tell what the window was doing when its event loop lagged.
+        self.timeline: list[tuple[float, str]] = []
+        self.notes: list[str] = []
+        self.origin: subprocess.Popen | None = None
+        self.app: subprocess.Popen | None = None
+        self.window = 0
+        self.started = 0.0
+        self.panel_hidden = False
+        self.size = SIZES[0]
+        self.events: list[_Event] = []
+        self.rotation: list[tuple[str, str]] = []
+        self.current = ""
+        self.log_path = work / "app.log"
+        self.lag_path = work / "loop-lag.txt"
+
+    # --- setting up ----------------------------------------------------------------------------------------
+
+    def run(self) -> Verdict:
+        piece = ensure_piece(self.plan.piece_mib)
+        demo = demo_pieces(default_demo_dir())
+        large = (piece.cid, f"{piece.path.name} ({piece.size / 1e6:.0f} MB)")
+        others = [(p.piece_cid, p.title) for p in demo[1:] if p.piece_cid]
+        first = (demo[0].piece_cid or "", demo[0].title)
+        self.rotation = [*others, large, first]
+        self.desktop.start()
+        try:
+            base = self._start_origin(piece.folder)
+            self._start_app(base)
+            return self._soak(large)
+        finally:
+            self._end_app()
+            self._stop_origin()
+            self.desktop.stop()
+
+    def _start_origin(self, folder: Path) -> str:
+        log = (self.work / "origin.log").open("ab")
+        self.origin = subprocess.Popen(
+            [sys.executable, "-m", "proxy.emulator", "--dir", str(folder), *ORIGIN_ARGS],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            text=True,
+        )
+        assert self.origin.stdout is not None
+        base = self.origin.stdout.readline().strip()
+        if not base.startswith("http"):
+            raise DesktopError(f"the origin emulator did not start; see {self.work / 'origin.log'}")
+        return base
+
+    def _stop_origin(self) -> None:
+        if self.origin is not None and self.origin.poll() is None:
+            self.origin.terminate()
+            self.origin.wait(10)
+
+    def _end_app(self) -> None:
+        """Only if the soak itself failed half-way: the app and its children must not outlive it."""
+        if self.app is not None and self.app.poll() is None:
+            os.killpg(self.app.pid, signal.SIGKILL)
+            self.app.wait()
+
+    def _start_app(self, origin: str) -> None:
+        xdg = {
+            name: self.work / "xdg" / name.lower() for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME")
+        }
+        for folder in xdg.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+        env.update({k: str(v) for k, v in xdg.items()})
+        env.update(self.desktop.env(), QT_QPA_PLATFORM="xcb", PIECEPLAYER_LOOP_LAG_LOG=str(self.lag_path))
+        argv = [*self.plan.app, "--demo", "--upstream", origin + "/{cid}"]
+        self.app = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self.work,
+            start_new_session=True,  # its hashing worker too can be ended as a group if it hangs
+        )
+        deadline = time.monotonic() + WINDOW_TIMEOUT_S
+        while time.monotonic() < deadline and self.app.poll() is None:
+            window = self.desktop.app_window(process_tree(self.app.pid))
+            if window:
+                self.window = window
+                return
+            time.sleep(0.5)
+        raise DesktopError(f"the app showed no window within {WINDOW_TIMEOUT_S:.0f} s; see {self.log_path}")
+
+    # --- the soak ------------------------------------------------------------------------------------------
+
+    def _soak(self, large: tuple[str, str]) -> Verdict:
+        assert self.app is not None
+        seconds = self.plan.seconds
+        period = min(SWITCH_EVERY_S, seconds / 3)
+        self.started = time.monotonic()
+        pid = self.desktop.window_pid(self.window)
+        recorder = Recorder(pid, self.started)
+        recorder.start()
+        load_at_start = load_average()
+        self.desktop.resize(self.window, *self.size)
+        self.current = self.rotation[-1][0]
+        self.events = [_Event(3.0, "open", large[0]), _Event(8.0, "shot", "first-piece")]
+        self.events += [_Event(k * period, "switch") for k in range(1, int(seconds // period) + 1)]
+        self.events += [_Event(k * period + period / 2, "bad_cid") for k in range(int(seconds // period) + 1)]
+        self.events = sorted(e for e in self.events if e.at < seconds - 2)
+        exited_early = self.app.poll() is not None
+        while (now := self._elapsed()) < seconds:
+            try:
+                if self.events and self.events[0].at <= now:
+                    self._event(self.events.pop(0))
+                elif now >= 2.0:  # the window's first seconds are its own
+                    self._gesture()
+            except (DesktopError, subprocess.SubprocessError) as exc:
+                if self.app.poll() is not None:  # the window went away under the soak's hands
+                    exited_early = True
+                    break
+                self.notes.append(f"{now:.0f} s: {exc}")
+                self._did("desktop_error")
+            until = min(now + self.rng.uniform(2.0, 5.0), self.events[0].at if self.events else seconds, seconds)
+            if not self._wait(until - self._elapsed()):
+                exited_early = True
+                break
+        ran = self._elapsed()
+        load_at_end = load_average()
+        if not exited_early:
+            self._shot("end")
+        status = self._close()
+        recorder.stop()
+        output = self.log_path.read_text(errors="replace")
+        return summarize(
+            seconds=seconds,
+            ran_s=ran,
+            app=shlex.join(self.plan.app),
+            samples=recorder.samples,
+            lag=read_lag(self.lag_path),
+            timeline=self.timeline,
+            started=self.started,
+            load={"start": load_at_start, "end": load_at_end},
+            output=output,
+            exited_early=exited_early,
+            exit_status=status,
+            actions=dict(sorted(self.actions.items())),
+            notes=self.notes,
+        )
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep, watching the app; False if it exited meanwhile."""
+        assert self.app is not None
+        deadline = time.monotonic() + max(0.0, seconds)
+        while time.monotonic() < deadline:
+            if self.app.poll() is not None:
+                return False
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        return self.app.poll() is None
+
+    def _did(self, action: str) -> None:
+        self.actions[action] += 1
+        self.timeline.append((time.monotonic(), action))
+
+    def _later(self, delay: float, name: str, arg: str = "") -> None:
+        self.events.append(_Event(self._elapsed() + delay, name, arg))
+        self.events.sort()
+
+    def _event(self, event: _Event) -> None:
+        if event.name == "open":
+            self._open(event.arg)
+        elif event.name == "switch":
+            cid, _title = self.rotation[self.actions["piece_switch"] % len(self.rotation)]
+            self._open(cid)
+            self._did("piece_switch")
+            self._later(6.0, "shot", f"switch-{self.actions['piece_switch']}")
+        elif event.name == "bad_cid":
+            self._type_cid(BAD_CID)
+            self._did("bad_cid")
+            self._later(4.0, "retry")
+        elif event.name == "retry":
+            self._shot(f"bad-cid-{self.actions['bad_cid']}")
+            self.desktop.key(self.window, "ctrl+l")
+            self.desktop.key(self.window, "Return")
+            self._did("retry")
+            self._later(4.0, "back")
+        elif event.name == "back":
+            self._shot(f"retry-{self.actions['retry']}")
+            self._open(self.current)
+        elif event.name == "shot":
+            self._shot(event.arg)
+
+    def _open(self, cid: str) -> None:
+        self._type_cid(cid)
+        self.current = cid
+        self._did("cid_opened")
+        if self._wait(1.0):  # then a click on the video: keys go to the window, not the CID bar
+            _, _, width, height = self.desktop.geometry(self.window)
+            self.desktop.click(self.window, width // 4, height * 9 // 20)
+
+    def _type_cid(self, cid: str) -> None:
+        self.desktop.key(self.window, "ctrl+l")
+        self.desktop.type_text(self.window, cid)
+        self.desktop.key(self.window, "Return")
+
+    # --- gestures every 2–5 s ------------------------------------------------------------------------------
+
+    def _gesture(self) -> None:
+        if self.panel_hidden:  # the panel is hidden for one pause only: it stays visible most of the soak
+            self.desktop.key(self.window, "p")
+            self.panel_hidden = False
+            self._did("panel_toggle")
+            return
+        names, weights = zip(*GESTURES, strict=True)
+        gesture = self.rng.choices(names, weights)[0]
+        if gesture == "key_seek":
+            keys, key_weights = zip(*SEEK_KEYS, strict=True)
+            self.desktop.key(self.window, self.rng.choices(keys, key_weights)[0])
+        elif gesture == "slider_click":
+            self._click_slider()
+            return
+        elif gesture == "panel_toggle":
+            self.desktop.key(self.window, "p")
+            self.panel_hidden = True
+        elif gesture == "resize":
+            self.size = self.rng.choice([s for s in SIZES if s != self.size])
+            self.desktop.resize(self.window, *self.size)
+        self._did(gesture)
+
+    def _click_slider(self) -> None:
+        """Find the groove in a screenshot, click a random spot, and check that the played part moved there.
+
+        While no duration is known (the bad CID's error) the groove has no handle and a click seeks nowhere: such
+        a click is made all the same, and counted apart."""
+        shot = self.work / "slider.png"
+        image = pixels(self.desktop.screenshot(shot, self.window))
+        slider = find_slider(image)
+        if slider is None:
+            self._did("slider_not_found")
+            return
+        fraction = self.rng.uniform(0.05, 0.9)
+        self.desktop.click(self.window, slider.x_at(fraction), slider.y)
+        self.desktop.move_mouse(self.window, slider.x_at(0.5), max(0, slider.y - 200))  # off the slider
+        if not has_handle(image, slider):
+            self._did("slider_click_without_duration")
+            return
+        self._did("slider_click")
+        if not self._wait(0.7):
+            return
+        played = played_fraction(pixels(self.desktop.screenshot(shot, self.window)), slider)
+        if played is not None and abs(played - fraction) < 0.06:
+            self.actions["slider_click_landed"] += 1
+        else:
+            self.notes.append(f"{self._elapsed():.0f} s: a click at {fraction:.0%} of the slider shows {played}")
+
+    # --- the end -------------------------------------------------------------------------------------------
+
+    def _shot(self, label: str) -> None:
+        if self.plan.shots is None or self.app is None or self.app.poll() is not None:
+            return
+        self.plan.shots.mkdir(parents=True, exist_ok=True)
+        name = f"{int(self._elapsed()):04d}s-{label}.png"
+        try:
+            self.desktop.screenshot(self.plan.shots / name)
+        except subprocess.SubprocessError as exc:
+            self.notes.append(f"screenshot {name} failed: {exc}")
+
+    def _close(self) -> int | None:
+        """Close the window like a person (Ctrl+Q); the exit status, or None if it had to be killed."""
+        assert self.app is not None
+        if self.app.poll() is None:
+            try:
+                self.desktop.key(self.window, "ctrl+q")
+                self.app.wait(CLOSE_TIMEOUT_S)
+            except (DesktopError, subprocess.TimeoutExpired):
+                self.notes.append(f"the app did not close within {CLOSE_TIMEOUT_S:.0f} s of Ctrl+Q; sent SIGTERM")
+                self.app.terminate()
+                try:
+                    self.app.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.app.pid, signal.SIGKILL)
+                    self.app.wait()
+                    return None
+        return self.app.returncode
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="how long (default 600)")
+    parser.add_argument(
+        "--app", default=None, metavar="CMD", help="the app's command (default: this venv's pieceplayer)"
+    )
+    parser.add_argument("--out", type=Path, help="also write the JSON summary here")
+    parser.add_argument("--display", type=int, help="X display number for Xvfb (default: the first free one)")
+    parser.add_argument("--shots", type=Path, metavar="DIR", help="save screenshots of the screen here")
+    parser.add_argument("--piece-mib", type=int, default=DEFAULT_PIECE_MIB, help="the larger piece's size")
+    parser.add_argument("--seed", type=int, default=16, help="seed for the gestures (default 16)")
+    parser.add_argument("--keep-work", action="store_true", help="keep the folder with logs and the app's caches")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.seconds < 15:
+        build_parser().error("give the soak at least 15 seconds")
+    app = shlex.split(args.app) if args.app else default_app()
+    plan = Plan(args.seconds, app, args.display, args.shots, args.piece_mib, args.seed)
+    work = Path(tempfile.mkdtemp(prefix="pieceplayer-soak-"))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind: the app, origin and X server are stopped
+    try:
+        verdict = Soak(plan, work).run()
+    except (DesktopError, RuntimeError, OSError) as exc:
+        print(f"soak: could not run: {exc} (logs: {work})", file=sys.stderr)
+        return 2
+    if args.keep_work or not verdict.ok:
+        verdict.notes.append(f"logs and the app's caches: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    text = json.dumps(verdict.as_json(), indent=1, ensure_ascii=False)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    for goal in verdict.goals:
+        print(
+            f"soak: {'met ' if goal['met'] else 'MISS'} {goal['goal']}: {goal['value']} ({goal['limit']})",
+            file=sys.stderr,
+        )
+    return 0 if verdict.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
