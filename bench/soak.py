@@ -35,7 +35,15 @@ from pathlib import Path
 
 from bench.media import ensure_piece
 from bench.procs import REPO_ROOT, process_tree
-from bench.soak_desktop import Desktop, DesktopError, find_slider, has_handle, pixels, played_fraction
+from bench.soak_desktop import (
+    Desktop,
+    DesktopError,
+    find_slider,
+    has_handle,
+    picture_moved,
+    pixels,
+    played_fraction,
+)
 from bench.soak_watch import Recorder, Verdict, load_average, read_lag, summarize
 from player.resources import default_demo_dir, demo_pieces
 from proxy.commp import commp_of_bytes
@@ -186,7 +194,7 @@ class Soak:
         load_at_start = load_average()
         self.desktop.resize(self.window, *self.size)
         self.current = self.rotation[-1][0]
-        self.events = [_Event(3.0, "open", large[0]), _Event(8.0, "shot", "first-piece")]
+        self.events = [_Event(3.0, "open", large[0]), _Event(9.0, "check", "large-piece")]
         self.events += [_Event(k * period, "switch") for k in range(1, int(seconds // period) + 1)]
         self.events += [_Event(k * period + period / 2, "bad_cid") for k in range(int(seconds // period) + 1)]
         self.events = sorted(e for e in self.events if e.at < seconds - 2)
@@ -258,7 +266,7 @@ class Soak:
             cid, _title = self.rotation[self.actions["piece_switch"] % len(self.rotation)]
             self._open(cid)
             self._did("piece_switch")
-            self._later(6.0, "shot", f"switch-{self.actions['piece_switch']}")
+            self._later(6.0, "check", f"switch-{self.actions['piece_switch']}")
         elif event.name == "bad_cid":
             self._type_cid(BAD_CID)
             self._did("bad_cid")
@@ -272,8 +280,8 @@ class Soak:
         elif event.name == "back":
             self._shot(f"retry-{self.actions['retry']}")
             self._open(self.current)
-        elif event.name == "shot":
-            self._shot(event.arg)
+        elif event.name == "check":
+            self._check_playing(event.arg)
 
     def _open(self, cid: str) -> None:
         self._type_cid(cid)
@@ -312,6 +320,23 @@ class Soak:
             self.desktop.resize(self.window, *self.size)
         self._did(gesture)
 
+    def _check_playing(self, label: str) -> None:
+        """Seconds after an open, the piece must be playing: its duration known (the groove has a handle) and
+        its picture moving (two screenshots a second apart differ). Counted; the screenshot is kept if not."""
+        self._shot(label)
+        first = self.work / "check.png"
+        before = pixels(self.desktop.screenshot(first, self.window))
+        slider = find_slider(before)
+        if self._wait(1.0) and slider is not None and has_handle(before, slider):
+            after = pixels(self.desktop.screenshot(self.work / "check-after.png", self.window))
+            if picture_moved(before, after, slider):
+                self._did("seen_playing")
+                return
+        self._did("seen_not_playing")
+        kept = self.work / f"not-playing-{self.actions['seen_not_playing']}.png"
+        shutil.copy(first, kept)
+        self.notes.append(f"{self._elapsed():.0f} s: {label} is not playing (no duration, or a still picture): {kept}")
+
     def _click_slider(self) -> None:
         """Find the groove in a screenshot, click a random spot, and check that the played part moved there.
 
@@ -322,6 +347,7 @@ class Soak:
         slider = find_slider(image)
         if slider is None:
             self._did("slider_not_found")
+            shutil.copy(shot, self.work / f"slider-not-found-{self.actions['slider_not_found']}.png")
             return
         fraction = self.rng.uniform(0.05, 0.9)
         self.desktop.click(self.window, slider.x_at(fraction), slider.y)

@@ -29,6 +29,10 @@ HANDLE_COLOUR = 0xFFD7DBE3
 _GROOVE_GAP = 18
 _MIN_GROOVE = 80
 _HANDLE_RADIUS = 6
+_MOVED_PIXELS = 300
+#: The transport bar's right side (total time, volume, speed, panel and fullscreen buttons) is wider than this,
+#: so the video's whole width, and none of the panel, lies left of the slider's end plus this.
+_TIME_LABEL = 150
 
 
 class DesktopError(RuntimeError):
@@ -251,4 +255,17 @@ def played_fraction(image: np.ndarray, slider: Slider) -> float | None:
 
 def has_handle(image: np.ndarray, slider: Slider) -> bool:
     """Whether the groove shows its handle: it does only while a piece with a known duration is open."""
-    return bool((image[slider.y, slider.left : slider.right + 1] == HANDLE_COLOUR).any())
+    reach = 3 * _HANDLE_RADIUS  # at either end the handle hides the groove's end: the run found stops short
+    row = image[slider.y, max(0, slider.left - reach) : slider.right + reach + 1]
+    return bool((row == HANDLE_COLOUR).any())
+
+
+def picture_moved(before: np.ndarray, after: np.ndarray, slider: Slider) -> bool:
+    """Whether the video changed between two screenshots: the region above the transport bar, as wide as the
+    slider and the time label after it (the video, not the panel), differs in more than a few hundred pixels —
+    the demo's running clock changes every frame, a paused frame or an error card does not change at all."""
+    if before.shape != after.shape:
+        return False
+    top, bottom = before.shape[0] // 10, max(0, slider.y - 40)
+    region = (slice(top, bottom), slice(0, slider.right + _TIME_LABEL))
+    return int((before[region] != after[region]).sum()) > _MOVED_PIXELS

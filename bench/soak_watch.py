@@ -227,6 +227,13 @@ def summarize(
         _goal("no crash", "crashed", verdict.crashed, "false", not verdict.crashed),
         _goal("no uncaught exception", "tracebacks", verdict.tracebacks, "0", verdict.tracebacks == 0),
         _goal(
+            "every piece opened is seen playing",
+            "actions.seen_not_playing",
+            actions.get("seen_not_playing", 0),
+            "0",
+            actions.get("seen_not_playing", 0) == 0,
+        ),
+        _goal(
             "RSS growth after warm-up",
             "rss_mib.growth_after_warmup",
             growth,
