@@ -264,7 +264,11 @@ def _memory(samples: list[Sample], warmup: float, value) -> dict:
     mib = [value(s) / _MIB for s in samples]
     end = value(samples[-1]) / _MIB
     base = value(at_warmup) / _MIB
+    minutes = [
+        next((value(s) / _MIB for s in samples if s.t >= m * 60), None) for m in range(1, 1 + int(samples[-1].t // 60))
+    ]
     return {
+        "by_minute": [round(m, 1) for m in minutes if m is not None],
         "start": round(mib[0], 1),
         "warmup_s": round(at_warmup.t, 1),
         "at_warmup": round(base, 1),
