@@ -7,8 +7,9 @@ has and retrying it. Issue 16's goals are asserted as they are: no crash (nor an
 after the warm-up ≤ 50 MiB, and every piece opened is seen playing.
 
 The event-loop lag goal (p99 ≤ 50 ms) is the bench's (``python -m bench.soak`` fails on it); here the bound is
-150 ms. On this project's 2-core machines shared with other work, 90 s runs measured p99 of 39–83 ms, and their
-worst stalls showed the GUI thread using a few ms of CPU in a 100–250 ms wait: it was kept from a core, not busy.
+150 ms. On this project's 2-core machine shared with other work (load 3–8), runs of 45–90 s measured p99 of
+26–84 ms, and their worst stalls showed the GUI thread using a few ms of CPU in a 100–250 ms wait: it was kept
+from a core, not busy (the 10-minute bench run at load 1–3 gave 34.5 ms; see BENCHMARKS.md).
 150 ms still catches a GUI thread that blocks on its own work (a repaint or a read that takes a frame's time).
 """
 
