@@ -24,6 +24,7 @@ import json
 import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -56,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.seconds < 15:
-        build_parser().error("give the soak at least 15 seconds")
+    if args.seconds < 60:  # shorter, the bad CID's error would overlap the checks that a piece plays
+        build_parser().error("give the soak at least 60 seconds")
     app = shlex.split(args.app) if args.app else default_app()
     if "/" in app[0]:  # the app runs in the soak's own folder: a path relative to here must not change meaning
         app[0] = str(Path(app[0]).resolve())
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # unwind: the app, origin and X server are stopped
     try:
         verdict = Soak(plan, work).run()
-    except (DesktopError, RuntimeError, OSError) as exc:
+    except (DesktopError, RuntimeError, OSError, subprocess.SubprocessError) as exc:
         print(f"soak: could not run: {exc} (logs: {work})", file=sys.stderr)
         return 2
     if args.keep_work or not verdict.ok:

@@ -95,6 +95,7 @@ class Soak:
         self.rotation: list[tuple[str, str]] = []
         self.current = ""
         self.log_path = work / "app.log"
+        self._logs: list = []
         self.lag_path = work / "loop-lag.txt"
 
     # --- setting up ----------------------------------------------------------------------------------------
@@ -115,9 +116,16 @@ class Soak:
             self._end_app()
             self._stop_origin()
             self.desktop.stop()
+            for handle in self._logs:
+                handle.close()
+
+    def _log_file(self, name: str):
+        handle = (self.work / name).open("ab")
+        self._logs.append(handle)
+        return handle
 
     def _start_origin(self, folder: Path) -> str:
-        log = (self.work / "origin.log").open("ab")
+        log = self._log_file("origin.log")
         self.origin = subprocess.Popen(
             [sys.executable, "-m", "proxy.emulator", "--dir", str(folder), *ORIGIN_ARGS],
             stdout=subprocess.PIPE,
@@ -156,7 +164,7 @@ class Soak:
         self.app = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
-            stdout=self.log_path.open("ab"),
+            stdout=self._log_file(self.log_path.name),
             stderr=subprocess.STDOUT,
             env=env,
             cwd=self.work,
@@ -169,6 +177,9 @@ class Soak:
                 self.window = window
                 return
             time.sleep(0.5)
+        if self.app.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-3000:]
+            raise DesktopError(f"the app exited with status {self.app.returncode} before showing a window:\n{tail}")
         raise DesktopError(f"the app showed no window within {WINDOW_TIMEOUT_S:.0f} s; see {self.log_path}")
 
     # --- the soak ------------------------------------------------------------------------------------------
