@@ -7,7 +7,8 @@ Three checks, offscreen:
   2. the window starts, creates its audio output through QML (the QtMultimedia QML module is in the bundle), plays
      the demo, and closes on SIGTERM with status 0, without a traceback, having written its settings and cache
      where platformdirs says (here: an empty home made for the check);
-  3. after each run, no process of the app is left behind (the hashing worker, the resource tracker).
+  3. after each run, no process of the app is left behind (the hashing worker, the resource tracker);
+  4. the one-folder app stays under 250 MB (issue 16: 229 MB with the pinned dependencies when it was set).
 Exit status 0 when all pass; each failure is said in words.
 """
 
@@ -26,6 +27,8 @@ from pathlib import Path
 #: The window gets this long to start and play before it is asked to close.
 GUI_SECONDS = 6.0
 #: Words in the window's stderr that mean the bundle misses something.
+#: The one-folder app's size limit, in MB (10^6 bytes, as the build reports it).
+SIZE_LIMIT_MB = 250.0
 GUI_FAILURES = ("Traceback", "QML AudioOutput unavailable", 'module "QtMultimedia" is not installed')
 
 
@@ -58,6 +61,17 @@ def offscreen_environment(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_") and k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env.update(QT_QPA_PLATFORM="offscreen", HOME=str(home))
     return env
+
+
+def folder_megabytes(folder: Path) -> float:
+    return sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() or p.is_symlink()) / 1e6
+
+
+def check_size(folder: Path) -> list[str]:
+    size = folder_megabytes(folder)
+    if size > SIZE_LIMIT_MB:
+        return [f"the app folder {folder} holds {size:.1f} MB, over the {SIZE_LIMIT_MB:g} MB limit"]
+    return []
 
 
 def check_self_test(app: Path, home: Path, timeout_s: float) -> tuple[list[str], dict]:
@@ -122,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     with tempfile.TemporaryDirectory(prefix="pieceplayer-check-") as home:
         problems, summary = check_self_test(app, Path(home), args.timeout)
+        problems += check_size(folder)
         problems += [f"left running after the self-test: {p}" for p in wait_for_no_leftovers(folder)]
         problems += check_window(app, Path(home))
         problems += [f"left running after the window closed: {p}" for p in wait_for_no_leftovers(folder)]
@@ -129,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         print("check_frozen: FAILED\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
     seeks = ", ".join(f"{s['latency_ms']:g}" for s in summary["seeks"])
-    print(f"check_frozen: ok: first frame after {summary['ttff_ms']:g} ms, seeks {seeks} ms, demo piece verified")
+    print(
+        f"check_frozen: ok: {folder_megabytes(folder):.1f} MB (limit {SIZE_LIMIT_MB:g}), first frame after "
+        f"{summary['ttff_ms']:g} ms, seeks {seeks} ms, demo piece verified"
+    )
     print(json.dumps(summary, separators=(",", ":")))
     return 0
 

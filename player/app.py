@@ -26,6 +26,9 @@ from player.target import Target, parse_target
 from proxy.cid import CidError
 from proxy.upstream import template_source
 
+#: How long tasks cancelled at shutdown get to end (they end at once; this only bounds a misbehaving one).
+_SHUTDOWN_WAIT_S = 2.0
+
 
 def parse_seeks(text: str) -> list[float]:
     """``10,45,5`` → ``[10.0, 45.0, 5.0]`` (seconds)."""
@@ -156,6 +159,7 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
     app = _qt_app(headless=False)
     from player.host import ProxyHost
     from player.icons import app_icon
+    from player.loop_lag import probe_from_environment
     from player.main_window import MainWindow
     from player.settings import Settings
     from player.style import apply_theme
@@ -183,6 +187,7 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
         return 1
     window = MainWindow(settings, host, cli_sources=cli_sources, demo=demo, demo_dir=demo_dir, demo_mode=demo_mode)
     window.show()
+    probe_from_environment(window)  # opt-in (PIECEPLAYER_LOOP_LAG_LOG): the soak's event-loop lag samples
     for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C in a terminal closes the window like its close box
         signal.signal(number, lambda *_: window.close())
 
@@ -196,8 +201,24 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
             window.open_demo(direct=args.direct)
         await closed
 
-    try:
-        _run(app, run())
-    finally:
-        window.shutdown()
+    _run_then_shut_down(app, run(), window.shutdown)
     return 0
+
+
+def _run_then_shut_down(app, coroutine, shutdown) -> None:
+    """Run the window on the GUI loop, then shut it down while that loop is still open.
+
+    Shutting down cancels the controller's tasks (a counter poll is often in flight), and a cancelled task takes
+    its last step on its own loop: after the loop had closed, that step met a deleted Qt timer, so Ctrl+Q ended
+    the app with a traceback and exit status 1 before the proxy was stopped (found by ``bench/soak.py``).
+    """
+    from player.gui_loop import gui_loop
+
+    with gui_loop(app) as loop:
+        try:
+            loop.run_until_complete(coroutine)
+        finally:
+            shutdown()
+            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=_SHUTDOWN_WAIT_S))
