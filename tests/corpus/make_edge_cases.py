@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: proxy/ names the pieces
@@ -51,7 +51,8 @@ class Recipe:
     damage: Callable[[bytes], bytes] | None = None
     #: The ffmpeg output's own name when ffmpeg must see another suffix than the committed file has.
     made_as: str | None = None
-    extra: dict = field(default_factory=dict)
+    #: The file's bytes, written as they are instead of made by ffmpeg.
+    written: bytes | None = None
 
 
 def _truncate(data: bytes) -> bytes:
@@ -133,6 +134,9 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("audio-opus.opus", "Opus in Ogg", _TONE_IN, ("-c:a", "libopus", "-b:a", "48k")),
     Recipe("truncated-faststart.mp4", "MP4 (index first) cut after 60 % of its bytes", _VIDEO_IN + _TONE_IN,
            _H264 + _AAC + ("-movflags", "+faststart"), damage=_truncate),
+    Recipe("not-media.html", "an HTML error page where a piece was expected (a gateway's login page)", (), (),
+           written=b"<!doctype html>\n<html><head><title>Sign in</title></head>\n<body><p>Please sign in to continue."
+                   b"</p></body></html>\n"),
     Recipe("corrupt-box.mp4", "MP4 whose first trak box claims a size past the end of the file", _VIDEO_IN + _TONE_IN,
            _H264 + _AAC + ("-movflags", "+faststart"), damage=_corrupt_box),
 )  # fmt: skip
@@ -167,6 +171,10 @@ def _ffmpeg(*args: str) -> None:
 
 def make(recipe: Recipe, out: Path, work: Path) -> Path:
     """Make one file in ``out`` from its recipe."""
+    target = out / recipe.file
+    if recipe.written is not None:
+        target.write_bytes(recipe.written)
+        return target
     subtitles = work / "subtitles.ass"
     subtitles.write_text(_SUBTITLES)
     phone_source = work / "phone-source.mov"
@@ -175,7 +183,6 @@ def make(recipe: Recipe, out: Path, work: Path) -> Path:
                 "-bf", "2", "-pix_fmt", "yuv420p", *_AAC, *_BITEXACT, str(phone_source))  # fmt: skip
     names = {"subtitles": str(subtitles), "phone_source": str(phone_source)}
     inputs = [part.format(**names) if part.startswith("{") else part for part in recipe.inputs]
-    target = out / recipe.file
     made = work / (recipe.made_as or recipe.file)
     _ffmpeg(*inputs, *recipe.args, *_BITEXACT, str(made))
     data = made.read_bytes()
