@@ -50,6 +50,10 @@ END_MARGIN_S = 1.0
 VERDICT_WAIT_S = 20.0
 #: After a seek showed its first frame too far past the target, how long a frame near the target may still come.
 LATE_GRACE_S = 1.0
+#: After a seek, how long the player may sit at its target showing nothing, with every byte of the piece already
+#: cached, before the self-test concludes that there is no media there (a piece cut short, or damaged).
+NOTHING_THERE_S = 3.0
+_WATCH_S = 0.25
 
 
 @dataclass
@@ -129,6 +133,12 @@ def verdict(summary: dict) -> str | None:
     if late:
         landed = ", ".join(f"{r['target_s']:g} s → {r['late_s']:g} s" for r in late)
         return f"seeks landed later than {tolerance} from their target: {landed} (the player skips to a later keyframe)"
+    empty = [f"{r['target_s']:g}" for r in summary["seeks"] if r.get("nothing_there")]
+    if empty:
+        return (
+            f"nothing plays at {', '.join(empty)} s although every byte of the piece is here: "
+            "the piece is cut short or damaged there"
+        )
     missed = [r["target_s"] for r in summary["seeks"] if r["latency_ms"] is None]
     if missed:
         targets = ", ".join(f"{t:g}" for t in missed)
@@ -164,6 +174,8 @@ class _Session:
         self.controller: Controller | None = None
         self._verdict = asyncio.Event()
         self._playback: Playback | None = None
+        #: Seeks given up because the whole piece was cached and still nothing played at the target.
+        self._nothing_there: set[int] = set()
 
     def _sources(self) -> list[Source]:
         sources = [template_source(t) for t in self.plan.upstreams]
@@ -236,6 +248,8 @@ class _Session:
                 results[-1]["position_s" if audio_only else "frame_s"] = round(done.frame_ms / 1000.0, 3)
             elif done.late_ms is not None:
                 results[-1]["late_s"] = round(done.late_ms / 1000.0, 3)
+            elif done.id in self._nothing_there:
+                results[-1]["nothing_there"] = True
             _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "did not land"))
         await asyncio.sleep(PLAY_BETWEEN_S)
         await self._await_verdict(controller)
@@ -302,6 +316,7 @@ class _Session:
         playback.seeks.frame.connect(frame)
         playback.failed.connect(failed)
         playback.player.mediaStatusChanged.connect(status)
+        watch = loop.create_task(self._watch_nothing_there(playback, record, done)) if record.kind == "seek" else None
         try:
             if record.outcome != "pending":
                 return record
@@ -312,12 +327,34 @@ class _Session:
             url = playback.url or ""
             raise SelfTestFailed(str(await explain_failure(url, str(exc)))) from None
         finally:
+            if watch is not None:
+                watch.cancel()
             for handle in grace:
                 handle.cancel()
             playback.seeks.finished.disconnect(finished)
             playback.seeks.frame.disconnect(frame)
             playback.failed.disconnect(failed)
             playback.player.mediaStatusChanged.disconnect(status)
+
+    async def _watch_nothing_there(
+        self, playback: Playback, record: SeekRecord, done: asyncio.Future[SeekRecord]
+    ) -> None:
+        """A seek past where a cut-short piece ends: Qt sits at the target, shows nothing and asks for no more bytes.
+
+        With every byte of the piece already in the proxy's cache no frame can still be on its way, so the seek is
+        given up after ``NOTHING_THERE_S`` instead of the monitor's timeout, and the verdict says what is missing.
+        Played direct, the self-test cannot know that nothing more is coming, and waits the timeout out."""
+        byte_map = self.controller.byte_map if self.controller is not None else None
+        frames, still = playback.seeks.frames, 0.0
+        while not done.done() and byte_map is not None:
+            await asyncio.sleep(_WATCH_S)
+            whole = bool(byte_map.size) and byte_map.cached_bytes() >= byte_map.size
+            idle = playback.seeks.frames == frames and abs(playback.player.position() - record.target_ms) < 1.0
+            still = still + _WATCH_S if whole and idle else 0.0
+            if still >= NOTHING_THERE_S and record.outcome == "pending" and not done.done():
+                self._nothing_there.add(record.id)
+                playback.seeks.cancel()
+                done.set_result(record)
 
     async def _duration(self, playback: Playback) -> float:
         for _ in range(100):
