@@ -50,6 +50,9 @@ class SeekRecord:
     from_ms: float | None = None
     #: An open only counts frames once the new media has loaded (a late frame of the old one may arrive first).
     armed: bool = True
+    #: The first frame after a seek that came more than the tolerance after its target: the seek overshot (Qt
+    #: seeks some containers, MPEG-TS among them, to the keyframe after the target).
+    late_ms: float | None = None
 
     @property
     def cached(self) -> bool:
@@ -75,6 +78,8 @@ class SeekMonitor(QObject):
         self.frames = 0
         self.pending: SeekRecord | None = None
         self.last_frame_ms: float | None = None
+        #: Audio-only media: the playback position Qt last reported (it stands in for frames there).
+        self.last_position_ms: float | None = None
         self.history: list[SeekRecord] = []
         self._flush_events = flush_events
         self._timeout = QTimer(self, singleShot=True, interval=int(timeout_s * 1000))
@@ -92,8 +97,9 @@ class SeekMonitor(QObject):
         """Call just before asking the player to open or seek."""
         if self.pending is not None:
             self.pending.outcome = "superseded"
+        origin = self.last_frame_ms if self.last_frame_ms is not None else self.last_position_ms
         self.pending = SeekRecord(
-            kind, target_ms, time.time(), time.perf_counter(), from_ms=self.last_frame_ms, armed=kind != "open"
+            kind, target_ms, time.time(), time.perf_counter(), from_ms=origin, armed=kind != "open"
         )
         self._timeout.start()
         return self.pending
@@ -107,6 +113,7 @@ class SeekMonitor(QObject):
         self.history.clear()
         self.frames = 0
         self.last_frame_ms = None
+        self.last_position_ms = None
         self._last_frame = None
 
     def arm(self) -> None:
@@ -138,11 +145,34 @@ class SeekMonitor(QObject):
         self.frame.emit(start_ms)
         self.last_frame_ms = start_ms
         record = self.pending
-        if record is None or not record.armed or not self._lands(record, start_ms):
+        if record is None or not record.armed:
             return
+        if not self._lands(record, start_ms):
+            if record.late_ms is None and self._overshot(record, start_ms):
+                record.late_ms = start_ms
+            return
+        self._land(record, start_ms)
+
+    def on_position(self, position_ms: float) -> None:
+        """Audio-only media: no frame ever reaches a video sink, so sound playing on from the target is the landing.
+
+        Qt reports the target itself the moment it is asked to seek (and 0 on open), before any sound is decoded;
+        only a position past it shows that audio is playing there. Feed this only for media without video.
+        """
+        self.last_position_ms = position_ms
+        record = self.pending
+        if record is None or not record.armed:
+            return
+        if record.kind == "open":
+            if position_ms > 0:
+                self._land(record, position_ms)
+        elif position_ms > record.target_ms and self._lands(record, position_ms):
+            self._land(record, position_ms)
+
+    def _land(self, record: SeekRecord, at_ms: float) -> None:
         self._flush_events()  # the reads behind this frame's bytes are already queued: count them first
         record.latency_ms = (time.perf_counter() - record.started) * 1000.0
-        record.frame_ms = start_ms
+        record.frame_ms = at_ms
         self._finish(record, "shown")
 
     def _lands(self, record: SeekRecord, start_ms: float) -> bool:
@@ -150,9 +180,20 @@ class SeekMonitor(QObject):
             return True
         if abs(start_ms - record.target_ms) > self.tolerance_ms:
             return False
+        return not self._continues_old(record, start_ms) or abs(record.target_ms - (record.from_ms or 0.0)) <= _STALE_MS
+
+    def _overshot(self, record: SeekRecord, start_ms: float) -> bool:
+        """A frame of the seek's own (not the old position's) past the target by more than the tolerance."""
+        return (
+            record.kind == "seek"
+            and start_ms - record.target_ms > self.tolerance_ms
+            and not self._continues_old(record, start_ms)
+        )
+
+    @staticmethod
+    def _continues_old(record: SeekRecord, start_ms: float) -> bool:
         origin = record.from_ms
-        continues_old = origin is not None and 0.0 <= start_ms - origin <= _STALE_MS
-        return not continues_old or abs(record.target_ms - origin) <= _STALE_MS
+        return origin is not None and 0.0 <= start_ms - origin <= _STALE_MS
 
     def _timed_out(self) -> None:
         if self.pending is not None:

@@ -4,6 +4,11 @@ CI and the packaged build run this to show that playback works end to end: the b
 CID/URL) is served by the emulated CDN with 50 ms of latency through a fresh proxy cache, played by a real
 QMediaPlayer into a video sink, and seeked. The last stdout line is one JSON object with the figures; the exit
 status is 0 only if frames were decoded and every seek showed a frame near its target.
+
+Audio-only pieces (MP3, FLAC, M4A, Opus…) have no frames: for them the position Qt reports stands in — the open
+lands when the position first moves, a seek when it moves on from its target — and ``audio_only`` is true.
+A failure says why in words a user can act on: the codec the player could not decode, a seek that landed seconds
+away from its target, playback that reached no frame where the piece was cut short.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtMultimedia import QVideoSink
+from PySide6.QtMultimedia import QMediaMetaData, QMediaPlayer, QVideoSink
 
 from player.bridge import EventBridge
 from player.controller import Controller
@@ -43,6 +48,12 @@ END_MARGIN_S = 1.0
 #: The longest the test waits, after its last seek, for the CommP verdict of a piece it cached whole: hashing starts
 #: a second after the last request, and the frozen app's hashing process starts the whole executable first.
 VERDICT_WAIT_S = 20.0
+#: After a seek showed its first frame too far past the target, how long a frame near the target may still come.
+LATE_GRACE_S = 1.0
+#: After a seek, how long the player may sit at its target showing nothing, with every byte of the piece already
+#: cached, before the self-test concludes that there is no media there (a piece cut short, or damaged).
+NOTHING_THERE_S = 3.0
+_WATCH_S = 0.25
 
 
 @dataclass
@@ -62,6 +73,10 @@ class SelfTestPlan:
 
 class SelfTestFailed(Exception):
     """A check failed; the message says which, in words."""
+
+
+class _Undecodable(SelfTestFailed):
+    """The media played to its end without a frame or a sound: the message names the codec, no probe needed."""
 
 
 def clamp_seeks(seeks_s: list[float], duration_s: float) -> list[float]:
@@ -110,14 +125,44 @@ async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
 
 
 def verdict(summary: dict) -> str | None:
-    """Why a finished run still fails the contract: no frames, or a seek that showed no frame near its target."""
-    if not summary["frames"]:
+    """Why a finished run still fails the contract: no frames, or a seek that did not land near its target."""
+    if not summary["frames"] and not summary.get("audio_only"):
         return "no video frame was decoded"
+    tolerance = f"±{DEFAULT_TOLERANCE_MS / 1000:g} s"
+    late = [r for r in summary["seeks"] if r["latency_ms"] is None and "late_s" in r]
+    if late:
+        landed = ", ".join(f"{r['target_s']:g} s → {r['late_s']:g} s" for r in late)
+        return f"seeks landed later than {tolerance} from their target: {landed} (the player skips to a later keyframe)"
+    empty = [f"{r['target_s']:g}" for r in summary["seeks"] if r.get("nothing_there")]
+    if empty:
+        return (
+            f"nothing plays at {', '.join(empty)} s although every byte of the piece is here: "
+            "the piece is cut short or damaged there"
+        )
     missed = [r["target_s"] for r in summary["seeks"] if r["latency_ms"] is None]
     if missed:
         targets = ", ".join(f"{t:g}" for t in missed)
-        return f"no frame within ±{DEFAULT_TOLERANCE_MS / 1000:g} s of the seek target(s) {targets} s"
+        what = "no audio played" if summary.get("audio_only") else "no frame"
+        return f"{what} within {tolerance} of the seek target(s) {targets} s"
     return None
+
+
+def video_codec(player: QMediaPlayer) -> str:
+    """The codec of the media's video as Qt names it ("AV1", "H264"…), or "" when Qt does not say."""
+    name = player.metaData().stringValue(QMediaMetaData.Key.VideoCodec)
+    if not name:
+        tracks = player.videoTracks()
+        name = tracks[0].stringValue(QMediaMetaData.Key.VideoCodec) if tracks else ""
+    return "" if name == "Unspecified" else name
+
+
+def undecodable(player: QMediaPlayer) -> str:
+    """The sentence for media Qt loaded and played to its end without decoding anything."""
+    if player.hasVideo():
+        codec = video_codec(player)
+        what = f"{codec} video" if codec else "its video"
+        return f"this player cannot decode {what}: the media ended without a single frame shown"
+    return "this player could not decode the audio: the media ended without playing any sound"
 
 
 class _Session:
@@ -128,6 +173,9 @@ class _Session:
         self.host: ProxyHost | None = None
         self.controller: Controller | None = None
         self._verdict = asyncio.Event()
+        self._playback: Playback | None = None
+        #: Seeks given up because the whole piece was cached and still nothing played at the target.
+        self._nothing_there: set[int] = set()
 
     def _sources(self) -> list[Source]:
         sources = [template_source(t) for t in self.plan.upstreams]
@@ -155,7 +203,8 @@ class _Session:
         self.host.start()
         bridge = EventBridge(self.host.bus)
         bridge.events.connect(self._note_verification)
-        playback = Playback(QVideoSink(), bridge.flush, audio=False)
+        playback = self._playback = Playback(QVideoSink(), bridge.flush, audio=False)
+        playback.player.positionChanged.connect(self._on_position)
         controller = self.controller = Controller(self.host, playback, bridge, sources=config.sources, demo=demo)
         target, title = (plan.target, None) if plan.target is not None else controller.demo_target(0)
         opened = controller.open(target, title=title, direct=plan.direct)
@@ -171,10 +220,17 @@ class _Session:
         record = playback.seeks.pending
         assert record is not None
         first = await self._wait(playback, record)
+        audio_only = summary["audio_only"] = self._audio_only()
         if first.latency_ms is None:
-            raise SelfTestFailed("no frame was decoded within the time limit of the first frame")
+            codec = video_codec(playback.player)
+            raise SelfTestFailed(
+                "no audio played within the time limit of the first sound"
+                if audio_only
+                else "no frame was decoded within the time limit of the first frame"
+                + (f" (the video is {codec})" if codec else "")
+            )
         summary["ttff_ms"] = round(first.latency_ms, 1)
-        _say(f"first frame after {first.latency_ms:.0f} ms")
+        _say(f"first {'sound' if audio_only else 'frame'} after {first.latency_ms:.0f} ms")
         duration_s = await self._duration(playback)
         summary["duration_s"] = round(duration_s, 3)
         targets = clamp_seeks(list(plan.seeks_s or DEFAULT_SEEKS_S), duration_s)
@@ -189,10 +245,23 @@ class _Session:
             latency = round(done.latency_ms, 1) if done.latency_ms is not None else None
             results.append({"target_s": target_s, "latency_ms": latency, "cached": cached})
             if done.frame_ms is not None:
-                results[-1]["frame_s"] = round(done.frame_ms / 1000.0, 3)
-            _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "no frame"))
+                results[-1]["position_s" if audio_only else "frame_s"] = round(done.frame_ms / 1000.0, 3)
+            elif done.late_ms is not None:
+                results[-1]["late_s"] = round(done.late_ms / 1000.0, 3)
+            elif done.id in self._nothing_there:
+                results[-1]["nothing_there"] = True
+            _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "did not land"))
         await asyncio.sleep(PLAY_BETWEEN_S)
         await self._await_verdict(controller)
+
+    def _audio_only(self) -> bool:
+        player = self._playback.player if self._playback is not None else None
+        return player is not None and player.hasAudio() and not player.hasVideo()
+
+    def _on_position(self, position_ms: int) -> None:
+        """Audio-only media: the position is what shows sound playing (see ``SeekMonitor.on_position``)."""
+        if self._playback is not None and self._audio_only():
+            self._playback.seeks.on_position(float(position_ms))
 
     def _note_verification(self, events: list) -> None:
         """``verified``: the CommP check of a fully cached piece (it runs in the hashing process), else null."""
@@ -212,8 +281,14 @@ class _Session:
             await asyncio.wait_for(self._verdict.wait(), VERDICT_WAIT_S)
 
     async def _wait(self, playback: Playback, record: SeekRecord) -> SeekRecord:
-        """Until the record is final; a player error ends the test with the proxy's explanation."""
-        done: asyncio.Future[SeekRecord] = asyncio.get_running_loop().create_future()
+        """Until the record is final; a player error ends the test with the proxy's explanation.
+
+        Two things end the wait early instead of at the monitor's timeout: media that reaches its end before its
+        first frame or sound (Qt does that when it has no decoder for the codec), and a seek whose first frame came
+        later than the tolerance (given ``LATE_GRACE_S`` for a frame near the target, then recorded as late)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[SeekRecord] = loop.create_future()
+        grace: list[asyncio.TimerHandle] = []
 
         def finished(finished_record: SeekRecord) -> None:
             if finished_record is record and not done.done():
@@ -223,18 +298,63 @@ class _Session:
             if not done.done():
                 done.set_exception(SelfTestFailed(text))
 
+        def status(state: QMediaPlayer.MediaStatus) -> None:
+            ended = state == QMediaPlayer.MediaStatus.EndOfMedia
+            if ended and record.kind == "open" and record.armed and not done.done():
+                done.set_exception(_Undecodable(undecodable(playback.player)))
+
+        def give_up_late() -> None:
+            if record.outcome == "pending" and not done.done():
+                playback.seeks.cancel()
+                done.set_result(record)
+
+        def frame(_start_ms: float) -> None:
+            if record.late_ms is not None and not grace:
+                grace.append(loop.call_later(LATE_GRACE_S, give_up_late))
+
         playback.seeks.finished.connect(finished)
+        playback.seeks.frame.connect(frame)
         playback.failed.connect(failed)
+        playback.player.mediaStatusChanged.connect(status)
+        watch = loop.create_task(self._watch_nothing_there(playback, record, done)) if record.kind == "seek" else None
         try:
             if record.outcome != "pending":
                 return record
             return await done
+        except _Undecodable as exc:
+            raise SelfTestFailed(str(exc)) from None
         except SelfTestFailed as exc:
             url = playback.url or ""
             raise SelfTestFailed(str(await explain_failure(url, str(exc)))) from None
         finally:
+            if watch is not None:
+                watch.cancel()
+            for handle in grace:
+                handle.cancel()
             playback.seeks.finished.disconnect(finished)
+            playback.seeks.frame.disconnect(frame)
             playback.failed.disconnect(failed)
+            playback.player.mediaStatusChanged.disconnect(status)
+
+    async def _watch_nothing_there(
+        self, playback: Playback, record: SeekRecord, done: asyncio.Future[SeekRecord]
+    ) -> None:
+        """A seek past where a cut-short piece ends: Qt sits at the target, shows nothing and asks for no more bytes.
+
+        With every byte of the piece already in the proxy's cache no frame can still be on its way, so the seek is
+        given up after ``NOTHING_THERE_S`` instead of the monitor's timeout, and the verdict says what is missing.
+        Played direct, the self-test cannot know that nothing more is coming, and waits the timeout out."""
+        byte_map = self.controller.byte_map if self.controller is not None else None
+        frames, still = playback.seeks.frames, 0.0
+        while not done.done() and byte_map is not None:
+            await asyncio.sleep(_WATCH_S)
+            whole = bool(byte_map.size) and byte_map.cached_bytes() >= byte_map.size
+            idle = playback.seeks.frames == frames and abs(playback.player.position() - record.target_ms) < 1.0
+            still = still + _WATCH_S if whole and idle else 0.0
+            if still >= NOTHING_THERE_S and record.outcome == "pending" and not done.done():
+                self._nothing_there.add(record.id)
+                playback.seeks.cancel()
+                done.set_result(record)
 
     async def _duration(self, playback: Playback) -> float:
         for _ in range(100):
