@@ -214,6 +214,7 @@ class ProxyServer:
             "disk_problem": cache.disk.problem,
             "fetched_bytes_by_reason": dict(cache.stats.fetched_by_reason),
             "unserved_bytes_by_reason": cache.unserved_bytes_by_reason(),
+            "bytes_fetched_twice": sum(cache.stats.fetched_twice.values()),
         }
 
     # --- pieces --------------------------------------------------------------------------------------------
