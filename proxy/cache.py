@@ -47,7 +47,7 @@ from proxy.events import (
     UpstreamProgress,
     next_id,
 )
-from proxy.full_stream import WholeStreamRules, WholeStreams, take_back_if_slow, whole_answer
+from proxy.full_stream import WholeStreamRules, WholeStreams, hold_at_boundary, take_back_if_slow, whole_answer
 from proxy.routing import DEFAULT_STREAM_GAP, RoutingPolicy
 from proxy.sniff import SNIFF_BYTES, sniff_content_type
 from proxy.store import PieceRecord, PieceStore
@@ -841,14 +841,14 @@ class SliceCache:
                 fetch.ttfb = asyncio.get_running_loop().time() - opened
                 await self._check_version(piece, fetch, body)
                 self._learn(piece, fetch, body)
+                if fetch.whole:
+                    self.whole.started(body.socket())
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:
-                        self._deliver(piece, fetch, chunk)
-                        if (
-                            not self._wanted(piece, fetch)
-                            and not self._mid_slice(fetch)
-                            and not (fetch.whole and fetch.limit is None and await self._hold(piece, fetch, body))
-                        ):
+                        rest = self._deliver(piece, fetch, chunk)
+                        if rest is not None and not await hold_at_boundary(self, piece, fetch, body, rest):
+                            break
+                        if not self._wanted(piece, fetch) and not self._mid_slice(fetch) and not self._holds(fetch):
                             break
                         if self.disk.backlog > self.config.write_backlog:  # rare: no coroutine per chunk otherwise
                             await self._pause_for_disk(piece, fetch)
@@ -883,14 +883,9 @@ class SliceCache:
             return await whole_answer(self, piece, fetch, body, start, end, opening)
         return body
 
-    async def _hold(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> bool:
-        def asked() -> asyncio.Event:
-            piece.reader_asked = piece.reader_asked or asyncio.Event()
-            return piece.reader_asked
-
-        return await self.whole.hold(
-            lambda: self._wanted(piece, fetch), lambda: bool(piece.cursors), asked, body.socket()
-        )
+    def _holds(self, fetch: _Fetch) -> bool:
+        """Is this a whole stream that is held, not closed, when nobody wants its bytes (``proxy.full_stream``)?"""
+        return fetch.whole and fetch.limit is None
 
     async def _check_version(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
         """A source's ETag for a piece changed: compare one cached slice with what it serves now.
@@ -969,8 +964,11 @@ class SliceCache:
         if piece.discovery is not None and not piece.discovery.done():
             piece.discovery.set_result(None)
 
-    def _deliver(self, piece: _Piece, fetch: _Fetch, chunk: bytes) -> None:
-        """Route a contiguous chunk into the slices it covers; keep complete slices that were missing."""
+    def _deliver(self, piece: _Piece, fetch: _Fetch, chunk: bytes) -> bytes | None:
+        """Route a contiguous chunk into the slices it covers; keep complete slices that were missing.
+
+        A whole stream that reaches a slice boundary nobody wants yet stops there: the bytes from the boundary on
+        are returned, to be delivered once it is wanted again (``_hold``), so no slice is passed half-kept."""
         view = memoryview(chunk)
         size = self.slice_size
         if fetch.first_byte_at is None:
@@ -978,6 +976,9 @@ class SliceCache:
         fetch.received += len(chunk)
         while view:
             index, offset = divmod(fetch.pos, size)
+            if offset == 0 and self._holds(fetch) and not self._wanted(piece, fetch):
+                fetch.received -= len(view)
+                return bytes(view)
             length = self._slice_length(piece, index)
             take = min(len(view), length - offset)
             buffer = fetch.buffers.get(index)
@@ -1003,6 +1004,7 @@ class SliceCache:
                     self._complete(piece, fetch, buffer)
             fetch.pos += take
             view = view[take:]
+        return None
 
     def _complete(self, piece: _Piece, fetch: _Fetch, buffer: SliceBuffer) -> None:
         del fetch.buffers[buffer.index]

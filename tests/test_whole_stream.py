@@ -25,6 +25,9 @@ PIECE = 128 * MiB
 #: The proxy's default read-ahead: what the issue's goal allows on top of the bytes a viewer needed.
 READAHEAD = 8 * MiB
 FAR = 48 * MiB
+#: Bytes in flight between the CDN and the proxy when a stream is held: the sender's socket buffer (tcp_wmem's
+#: 4 MiB maximum here) plus the proxy's capped receive window (2 MiB, ``proxy.full_stream``), rounded up.
+IN_FLIGHT = 8 * MiB
 
 
 @pytest.fixture(scope="session")
@@ -178,3 +181,28 @@ async def test_far_seeks_on_a_piece_that_keeps_answering_from_zero_go_to_the_pro
     finally:
         await proxy.stop()
         await provider.stop()
+
+
+async def test_a_viewer_watching_slower_than_the_stream_costs_one_stream_not_one_per_read_ahead(cdn, tmp_path, http):
+    """Read-ahead is satisfied long before the viewer catches up: the stream is held, then resumed, never restarted
+    (closing it each time and asking again paid every byte before the viewer's position again, quadratically)."""
+    proxy = await start_proxy(cdn, tmp_path)
+    cid, data = piece(cdn)
+    watched = 24 * MiB
+    try:
+        async with asyncio.timeout(60), http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            got = bytearray()
+            while len(got) < watched:
+                got += await response.content.read(256 * 1024)
+                await asyncio.sleep(256 * 1024 / 10_000_000)  # 10 MB/s: half the CDN's rate
+            assert got[:watched] == data[:watched]
+        await until(lambda: len(cdn.counters.log) >= cdn.counters.requests)
+        assert cdn.counters.requests == 1
+        # "needed" is what the proxy served (the viewer's socket buffers hold more than it read); on top of the
+        # read-ahead, the bytes in flight when the stream is held: the sender's socket buffer (4 MiB here) and
+        # the capped receive window (2 MiB)
+        served = proxy.snapshot()["bytes_served"]
+        assert cdn.counters.bytes_sent <= 1.1 * served + READAHEAD + IN_FLIGHT
+        assert proxy.snapshot()["bytes_fetched_twice"] == 0
+    finally:
+        await proxy.stop()
