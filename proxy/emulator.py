@@ -16,9 +16,9 @@ do (``shared/research/filbeam.md`` §2 and §4):
 Knobs (flags, and the :class:`Knobs` object tests and benchmarks change at run time): time to first byte,
 bandwidth per connection and in total, faults, and the edge as FilBeam really runs it — several providers per
 piece picked at random with an edge entry each, a 512 MB object cap, fills cancelled by a client that leaves —
-and Curio's 429 above 256 requests in flight (``proxy.emulator_edge``). Counters (requests, bytes sent per piece, a request log) are
-how tests and benchmarks measure egress. ``GET /_emulator/stats`` and ``POST /_emulator/knobs`` expose both to
-other processes.
+and Curio's 429 above 256 requests in flight (``proxy.emulator_edge``). Counters (requests, bytes sent per
+piece, a request log) are how tests and benchmarks measure egress. ``GET /_emulator/stats`` and
+``POST /_emulator/knobs`` expose both to other processes.
 """
 
 from __future__ import annotations
