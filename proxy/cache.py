@@ -679,7 +679,7 @@ class SliceCache:
         size = self.slice_size
         target_end = self._target_end(fetch)
         allowance = self.routing.gap_allowance(piece.key, fetch.source)
-        return any(
+        return fetch.pos <= target_end and any(
             fetch.pos < (c.window_end // size + 1) * size
             and target_end >= c.pos
             and (allowance is None or c.pos - fetch.pos <= allowance)
@@ -884,8 +884,9 @@ class SliceCache:
         return body
 
     def _holds(self, fetch: _Fetch) -> bool:
-        """Is this a whole stream that is held, not closed, when nobody wants its bytes (``proxy.full_stream``)?"""
-        return fetch.whole and fetch.limit is None
+        """Is this a whole stream, held rather than closed when nobody wants its bytes (``proxy.full_stream``)?
+        Even one a reader took slices back from: if that reader's own request gets a 200 too, it rejoins it."""
+        return fetch.whole
 
     async def _check_version(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
         """A source's ETag for a piece changed: compare one cached slice with what it serves now.

@@ -10,7 +10,9 @@ an answer. The rules here keep it to one paid stream per piece:
 
 * **Ride.** A reader whose bytes lie ahead of a running whole stream waits for it and is told in words how long
   (:class:`~proxy.events.WholeStreamWait`). A slice is taken back from the stream only when another source can
-  answer the range, or when this source's last answer for the piece was a true 206 (its edge holds the piece now).
+  answer the range, or when this source's last answer for the piece was a true 206 (its edge holds the piece now),
+  or once per piece as a probe while that is unknown. A reader whose own request is answered from byte 0 again
+  rejoins the running stream, which is kept (held) for exactly that.
 * **Hold.** A whole stream no reader needs right now is held — not read, so the kernel's buffers stop it and
   nothing more is paid — rather than closed: while any reader has the piece open (a viewer who paused), and for
   ``linger_s`` after the last one left (a seek forward usually follows a seek), because restarting it would cost
@@ -79,6 +81,8 @@ class _Learnt:
     whole: dict[str, int] = field(default_factory=dict)
     #: When each paid restart from byte 0 happened (monotonic seconds).
     restarts: deque[float] = field(default_factory=deque)
+    #: Sources a reader already took a slice back from once without knowing they answer ranges (one probe).
+    probed: set[str] = field(default_factory=set)
     #: (fetch, slice) pairs a waiting reader was already told about.
     told: set[tuple[int, int]] = field(default_factory=set)
     stopped: bool = False
@@ -109,8 +113,21 @@ class WholeStreams:
             learnt.last_status[source] = status
 
     def may_take_back(self, key: str, source: str) -> bool:
-        """Would asking this source again for a range likely get a true 206? Only if its last answer was one."""
-        return self._learnt(key).last_status.get(source) == 206
+        """May a reader ask this source for its range instead of waiting for the source's stream from byte 0?
+
+        Yes when its last answer for the piece was a true 206 (its edge holds the piece). Yes once when nothing
+        is known yet — a CDN usually fills its edge on a miss, so the next answer is a 206 one round trip away;
+        if it is a 200 again, the reader rejoins the running stream (``whole_answer``) having paid only the
+        bytes in flight when that answer is closed, and the source's last answer is now a 200: no more probes.
+        """
+        learnt = self._learnt(key)
+        last = learnt.last_status.get(source)
+        if last == 206:
+            return True
+        if last is None and source not in learnt.probed:
+            learnt.probed.add(source)
+            return True
+        return False
 
     def keeps_answering_whole(self, key: str, source: str) -> bool:
         """Has this source answered this piece from byte 0 again and again, never with a 206 (above the CDN's
@@ -207,11 +224,12 @@ class WholeStreams:
                 if now - alone_since >= self.rules.linger_s:
                     return False
             event = asked()
+            # asyncio.wait rather than asyncio.timeout: no cancellation of the stream's own task is ever involved
+            waiter = asyncio.ensure_future(event.wait())
             try:
-                async with asyncio.timeout(HOLD_POLL_SECONDS):
-                    await event.wait()
-            except TimeoutError:
-                pass
+                await asyncio.wait({waiter}, timeout=HOLD_POLL_SECONDS)
+            finally:
+                waiter.cancel()
             event.clear()
         return True
 
