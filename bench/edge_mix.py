@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
-from bench.upstream_mix import _write_random
+from bench.upstream_mix import Session, _write_random
 from proxy.emulator import Emulator, Knobs
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import Source, provider_source
@@ -61,31 +60,16 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
-async def watch(http: aiohttp.ClientSession, url: str, start: int, length: int) -> float:
-    """Read ``length`` bytes from ``start`` like a player (open-ended request, steady rate); ms to first byte."""
-    t0 = time.perf_counter()
-    async with http.get(url, headers={"Range": f"bytes={start}-"}) as response:
-        if response.status != 206:
-            raise RuntimeError(f"{response.status}: {(await response.text())[:200]}")
-        got = len(await response.content.read(64 * 1024))
-        first_ms = (time.perf_counter() - t0) * 1000
-        while got < length:
-            chunk = await response.content.read(min(256 * 1024, length - got))
-            if not chunk:
-                break
-            got += len(chunk)
-            await asyncio.sleep(len(chunk) / RATE)
-    return first_ms
-
-
-async def session(http: aiohttp.ClientSession, url: str, size: int) -> Outcome:
+async def session(proxy: ProxyServer, http: aiohttp.ClientSession, url: str, size: int) -> Outcome:
+    viewer = Session(proxy, http, url, size)
     outcome = Outcome()
     try:
-        outcome.open_ms = await watch(http, url, 0, WATCH_AT_OPEN)
+        await viewer.watch(0, WATCH_AT_OPEN, RATE)
         for fraction in SEEKS:
-            outcome.seeks_ms.append(await watch(http, url, int(size * fraction), WATCH_AFTER_SEEK))
+            await viewer.watch(int(size * fraction), WATCH_AFTER_SEEK, RATE)
     except (RuntimeError, aiohttp.ClientError, TimeoutError) as exc:
         outcome.errors.append(str(exc))
+    outcome.open_ms, *outcome.seeks_ms = viewer.first_bytes_ms or [0.0]
     return outcome
 
 
@@ -110,7 +94,7 @@ async def run_setup(setup: Setup, http: aiohttp.ClientSession) -> str:
             await proxy.start()
             try:
                 async with asyncio.timeout(300):
-                    outcome = await session(http, f"{proxy.base_url}/piece/{cid}", setup.size_mib * MiB)
+                    outcome = await session(proxy, http, f"{proxy.base_url}/piece/{cid}", setup.size_mib * MiB)
                 await asyncio.sleep(6)  # whole streams linger 5 s after the last viewer, then close
                 stats = proxy.snapshot()
             finally:

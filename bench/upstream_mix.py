@@ -40,6 +40,8 @@ class Session:
         """Read ``length`` bytes from ``start`` like a player: an open-ended request, consumed at ``rate`` B/s."""
         t0 = time.perf_counter()
         async with self.http.get(self.url, headers={"Range": f"bytes={start}-"}) as response:
+            if response.status != 206:
+                raise RuntimeError(f"{response.status}: {(await response.text())[:200]}")
             first = await response.content.read(64 * 1024)
             self.first_bytes_ms.append((time.perf_counter() - t0) * 1000)
             got = len(first)

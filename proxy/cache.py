@@ -402,6 +402,8 @@ class SliceCache:
         )
         bus.subscribe(self._on_slice_lost)
         self._fetch_slots = asyncio.Semaphore(config.max_fetches)
+        #: Set by :meth:`close`: readers still being answered during shutdown must not start new paid fetches.
+        self._closing = False
 
     # --- pieces --------------------------------------------------------------------------------------------
 
@@ -636,6 +638,8 @@ class SliceCache:
         The slice the reader needs now is always fetched at once. Read-ahead waits until half the window is
         used, so runs are several slices long instead of one slice per step.
         """
+        if self._closing:
+            raise UpstreamError(503, "The proxy is shutting down")
         if piece.reader_asked is not None:
             piece.reader_asked.set()
         size = self.slice_size
@@ -1054,6 +1058,7 @@ class SliceCache:
         self.bus.publish(CacheCleared())
 
     async def close(self) -> None:
+        self._closing = True
         self.verifier.close()
         tasks = [f.task for p in self._pieces.values() for f in p.fetches if f.task is not None]
         for task in tasks:
