@@ -1,7 +1,11 @@
 """Take the README's screenshots: run the real window under an X server and capture it with ImageMagick.
 
     Xvfb :99 -screen 0 1600x1000x24 &
-    DISPLAY=:99 python docs/make_screenshots.py [--demo-dir DIR]
+    DISPLAY=:99 python docs/make_screenshots.py [--demo-dir DIR] [--scenario tour|reopen|all]
+
+The tour takes playing, seeking, bad-cid and not-found; reopen takes second-open and third-open (a second piece
+typed into the CID bar, then the first one picked again from the history list), which show that every open
+gets its own first-frame time and leaves "Loading".
 
 Settings and cache are temporary, so the shots show a first run. Two changes from the defaults, for these shots
 only: the demo CDN gets a bandwidth cap (a local emulator at full speed caches the whole 2 MB demo piece before
@@ -21,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import qasync  # noqa: E402
-from PySide6.QtCore import QPoint  # noqa: E402
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from player.host import ProxyHost  # noqa: E402
@@ -77,12 +82,37 @@ async def scenario(window: MainWindow) -> None:
     window.open_target(parse_target(unknown))
     await asyncio.sleep(3.0)
     shoot("not-found")
-    window.close()
+
+
+async def reopen(window: MainWindow) -> None:
+    """Three opens in one session, each by the user's own hand: what a later open used to get wrong."""
+    window.dock.show()
+    window.open_demo()
+    await asyncio.sleep(2.0)
+    second, _ = window.controller.demo_target(2)
+    window.cid_bar.focus()
+    QTest.keyClicks(window.cid_bar.combo, second.text)  # the combo box has the focus and feeds its line edit
+    QTest.keyClick(window.cid_bar.combo, Qt.Key.Key_Return)
+    await asyncio.sleep(3.0)
+    shoot("second-open")
+    first, _ = window.controller.demo_target(0)
+    combo = window.cid_bar.combo
+    combo.showPopup()
+    await asyncio.sleep(0.5)
+    view = combo.view()
+    row = view.visualRect(view.model().index(combo.findText(first.text), 0))
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=row.center())
+    await asyncio.sleep(3.0)
+    shoot("third-open")
+
+
+SCENARIOS = {"tour": (scenario,), "reopen": (reopen,), "all": (scenario, reopen)}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--demo-dir", type=Path, default=default_demo_dir())
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="all")
     args = parser.parse_args()
     app = QApplication(sys.argv[:1])
     app.setWindowIcon(app_icon())
@@ -101,7 +131,9 @@ def main() -> int:
         window.move(QPoint(0, 0))
         window.show()
         try:
-            loop.run_until_complete(scenario(window))
+            for step in SCENARIOS[args.scenario]:
+                loop.run_until_complete(step(window))
+            window.close()
         finally:
             window.shutdown()
     return 0

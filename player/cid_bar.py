@@ -6,7 +6,7 @@ says what it is (v1/v2, size when the CID carries it).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -25,6 +25,37 @@ from proxy.cid import CidError
 PLACEHOLDER = "Paste a PieceCID (bafkzcib…, baga6ea4seaq…) or a URL, then press Enter"
 
 
+class HistoryCombo(QComboBox):
+    """An editable combo box that tells a pick from its list apart from Qt's echoes.
+
+    QComboBox also emits ``activated`` when Enter is pressed in its line edit or when it loses focus while the
+    text matches a list item; connected to "open", that opened the same piece two more times after every Enter
+    (and the extra opens of an unchanged URL never showed a first frame). A pick always closes the popup first,
+    so only an ``activated`` right after the popup closed counts, and only once.
+    """
+
+    #: The text of the list item the user chose.
+    picked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._popup_closed = False
+        self.activated.connect(self._on_activated)
+
+    def hidePopup(self) -> None:
+        self._popup_closed = True
+        super().hidePopup()
+        QTimer.singleShot(0, self._forget_popup)  # dismissed without a choice: nothing is picked
+
+    def _forget_popup(self) -> None:
+        self._popup_closed = False
+
+    def _on_activated(self, index: int) -> None:
+        if self._popup_closed and index >= 0:
+            self._popup_closed = False
+            self.picked.emit(self.itemText(index))
+
+
 class CidBar(QWidget):
     openRequested = Signal(object)  # Target
     settingsRequested = Signal()
@@ -32,7 +63,7 @@ class CidBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("cidBar")
-        self.combo = QComboBox()
+        self.combo = HistoryCombo()
         self.combo.setEditable(True)
         self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.combo.setMaxVisibleItems(15)
@@ -56,6 +87,7 @@ class CidBar(QWidget):
         self.message.setObjectName("cidMessage")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it echoes pasted text and the proxy's errors
 
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -70,7 +102,7 @@ class CidBar(QWidget):
         layout.addWidget(self.message)
 
         self.combo.editTextChanged.connect(self._validate)
-        self.combo.activated.connect(self._history_chosen)
+        self.combo.picked.connect(self._history_chosen)
         self.edit.returnPressed.connect(self.submit)
         self.open_button.clicked.connect(self.submit)
         self.settings_button.clicked.connect(self.settingsRequested)
@@ -102,10 +134,9 @@ class CidBar(QWidget):
     def show_error(self, text: str) -> None:
         self._show(text, "error")
 
-    def _history_chosen(self, index: int) -> None:
-        if index >= 0:
-            self.set_text(self.combo.itemText(index))
-            self.submit()
+    def _history_chosen(self, text: str) -> None:
+        self.set_text(text)
+        self.submit()
 
     def _validate(self, text: str) -> Target | None:
         if not text.strip():

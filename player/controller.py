@@ -93,6 +93,8 @@ class Controller(QObject):
         self.error_detail = ""
         self.source = ""
         self._tasks: set[asyncio.Task] = set()
+        #: Counts opens, so an explanation that arrives late is shown only for the open it explains.
+        self._generation = 0
         bridge.events.connect(self._on_events)
         playback.failed.connect(self._on_failed)
         playback.player.positionChanged.connect(self._on_position)
@@ -129,7 +131,15 @@ class Controller(QObject):
         return short_cid(target.cid_text or target.text)
 
     def open(self, target: Target, *, title: str | None = None, direct: bool = False) -> Opened | None:
-        """Start playing ``target``; returns what was opened, or None (and a message) if it cannot be."""
+        """Start playing ``target``; returns what was opened, or None (and a message) if it cannot be.
+
+        Opening the piece that is playing (say, picked again from the history) keeps it where it is; after an
+        error, opening it again is a retry and loads it afresh.
+        """
+        if self._is_playing(target, direct):
+            self.message.emit("Already playing this piece", "info")
+            return self.current
+        self._generation += 1
         self.error = None
         self.error_detail = ""
         title = title or self.title_for(target)
@@ -162,6 +172,17 @@ class Controller(QObject):
         self.playback.open(url)
         self.opened.emit(self.current)
         return self.current
+
+    def _is_playing(self, target: Target, direct: bool) -> bool:
+        current = self.current
+        return (
+            current is not None
+            and current.target.text == target.text
+            and (current.via == "direct") == (direct or target.direct_url is not None)
+            and self.error is None
+            and self.playback.error is None
+            and self.playback.url == current.url
+        )
 
     def _bytes_served(self) -> int:
         """The proxy's served-bytes counter now (a quick call to the proxy thread)."""
@@ -249,11 +270,11 @@ class Controller(QObject):
         if current is None:
             self._fail(qt_error)
             return
-        self._spawn(self._explain(current.url, qt_error))
+        self._spawn(self._explain(current.url, qt_error, self._generation))
 
-    async def _explain(self, url: str, qt_error: str) -> None:
+    async def _explain(self, url: str, qt_error: str, generation: int) -> None:
         explanation = await explain_failure(url, qt_error)
-        if self.current is not None and self.current.url == url:
+        if generation == self._generation:
             self._fail(self.friendly(explanation.sentence), explanation.detail)
 
     def friendly(self, text: str) -> str:

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+)
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
 from player.bridge import EventBridge
@@ -27,15 +35,19 @@ from player.status_bar import PlayerStatusBar
 from player.target import Target
 from player.transport_bar import VOLUME_STEP, TransportBar
 from player.video_area import VideoArea
+from player.window_fit import centred, fit_size, panel_limit, panel_width
 from proxy.upstream import Source
 
 APP_TITLE = "PiecePlayer"
 SHORT_SEEK_MS = 5_000
 LONG_SEEK_MS = 30_000
+#: Preferred sizes in logical pixels; both shrink to fit a smaller screen (or a larger scale factor).
 DEFAULT_SIZE = (1440, 880)
 MINIMUM_SIZE = (960, 600)
-PANEL_WIDTH = 680
-PANEL_MIN_WIDTH = 400
+PANEL_WIDTH = 560
+PANEL_MIN_WIDTH = 320
+#: Qt's "no maximum" for a widget's size (QWIDGETSIZE_MAX, not exported by PySide6).
+_NO_MAXIMUM = (1 << 24) - 1
 
 
 class MainWindow(QMainWindow):
@@ -59,7 +71,6 @@ class MainWindow(QMainWindow):
         self.demo_mode = demo_mode
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
-        self.setMinimumSize(*MINIMUM_SIZE)
         self.setAcceptDrops(True)
 
         self.bridge = EventBridge(host.bus, self)
@@ -87,7 +98,6 @@ class MainWindow(QMainWindow):
         self.dock = QDockWidget("Inspector")
         self.dock.setObjectName("inspectorDock")
         self.dock.setWidget(self.panel)
-        self.dock.setMinimumWidth(PANEL_MIN_WIDTH)
         self.dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable
             | QDockWidget.DockWidgetFeature.DockWidgetMovable
@@ -120,7 +130,10 @@ class MainWindow(QMainWindow):
         controller.byte_map.changed.connect(self._paint_cached)
         self.panel.request_log.exported.connect(lambda text: self.status.show_message(text, "info"))
         self.dock.visibilityChanged.connect(self._sync_panel_button)
+        self.dock.topLevelChanged.connect(self._limit_panel)
+        self.dock.dockLocationChanged.connect(self._limit_panel)
         self.video_area.video.installEventFilter(self)
+        playback.frames.redraw_on_resize(self.video_area.video)
 
     def _shortcuts(self) -> None:
         keys = {
@@ -194,6 +207,25 @@ class MainWindow(QMainWindow):
 
     def toggle_panel(self) -> None:
         self.dock.setVisible(not self.dock.isVisible())
+
+    def _limit_panel(self, *_: object) -> None:
+        """A panel docked at a side takes at most its share of the window's width (window_fit.PANEL_SHARE)."""
+        dock = self.dock
+        at_side = self.dockWidgetArea(dock) in (
+            Qt.DockWidgetArea.LeftDockWidgetArea,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+        )
+        if dock.isFloating() or not at_side:
+            dock.setMinimumWidth(PANEL_MIN_WIDTH)
+            dock.setMaximumWidth(_NO_MAXIMUM)
+            return
+        limit = panel_limit(self.width())
+        dock.setMinimumWidth(min(PANEL_MIN_WIDTH, limit))
+        dock.setMaximumWidth(limit)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._limit_panel()
 
     def _sync_panel_button(self, visible: bool) -> None:
         if not self.isFullScreen():
@@ -275,15 +307,28 @@ class MainWindow(QMainWindow):
 
     # --- persistence ---------------------------------------------------------------------------------------
 
+    def _available(self) -> QRect:
+        """The screen area the window may use (without panels and docks of the desktop), in logical pixels."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry()
+
     def _restore(self) -> None:
         settings = self.settings
-        self.resize(*DEFAULT_SIZE)
+        available = self._available()
+        self.setMinimumSize(fit_size(QSize(*MINIMUM_SIZE), available))
+        size = fit_size(QSize(*DEFAULT_SIZE), available)
+        self.resize(size)
+        self.move(centred(size, available))
         if settings.geometry is not None:
             self.restoreGeometry(settings.geometry)
+            if self.width() > available.width() or self.height() > available.height():  # saved at a smaller scale
+                self.resize(size)
+                self.move(centred(size, available))
+        self._limit_panel()
         if settings.window_state is not None:
             self.restoreState(settings.window_state)
         else:
-            self.resizeDocks([self.dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.dock], [panel_width(self.width(), PANEL_WIDTH)], Qt.Orientation.Horizontal)
         self.dock.setVisible(settings.panel_visible)
         self.transport.panel_button.setChecked(settings.panel_visible)
         if self.playback.audio is not None:

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
 from player.audio_output import native_audio_output
+from player.frame_keeper import FrameKeeper
 from player.seek_monitor import SeekMonitor, SeekRecord
 from player.stall_monitor import StallMonitor
 
@@ -60,6 +61,8 @@ class Playback(QObject):
         self.seeks = SeekMonitor(flush_events, parent=self)
         self.seeks.attach(self.player.videoSink())
         self.stalls = StallMonitor(self.player, self.seeks, parent=self)
+        #: Keeps the last frame on screen at the end, and redraws a still frame at a new size.
+        self.frames = FrameKeeper(self.player, parent=self)
         self.url: str | None = None
         self.error: str | None = None
         self._state = PlayState.IDLE
@@ -83,6 +86,8 @@ class Playback(QObject):
         self.stalls.reset()
         record = self.seeks.start("open", 0.0)
         self._loading_seen = False
+        if self.player.source() == QUrl(url):
+            self.player.setSource(QUrl())  # Qt ignores the URL it already has: a retry would load nothing
         self.player.setSource(QUrl(url))
         if autoplay:
             self.player.play()
@@ -106,7 +111,10 @@ class Playback(QObject):
         if duration > 0:
             target = min(target, max(0.0, duration - 250.0))
         record = self.seeks.start("seek", target)
+        ended = self.player.mediaStatus() == _Status.EndOfMedia
         self.player.setPosition(int(target))
+        if ended and self.player.playbackState() == _State.StoppedState:
+            self.player.pause()  # a stopped player decodes nothing: without this the seek never showed a frame
         self._update_state()
         return record
 

@@ -80,6 +80,7 @@ class SeekMonitor(QObject):
         self._timeout = QTimer(self, singleShot=True, interval=int(timeout_s * 1000))
         self._timeout.timeout.connect(self._timed_out)
         self._sink: QVideoSink | None = None
+        self._last_frame: QVideoFrame | None = None
 
     def attach(self, sink: QVideoSink) -> None:
         if self._sink is not None:
@@ -106,6 +107,7 @@ class SeekMonitor(QObject):
         self.history.clear()
         self.frames = 0
         self.last_frame_ms = None
+        self._last_frame = None
 
     def arm(self) -> None:
         """The new media has loaded: frames from now on belong to it (called by the playback)."""
@@ -128,8 +130,9 @@ class SeekMonitor(QObject):
                 record.fetch_ids.add(event.fetch_id)
 
     def _on_frame(self, frame: QVideoFrame) -> None:
-        if not frame.isValid():
-            return
+        if not frame.isValid() or frame == self._last_frame:
+            return  # an empty frame, or the same frame handed again to redraw it (FrameKeeper): no new picture
+        self._last_frame = frame
         self.frames += 1
         start_ms = frame.startTime() / 1000.0 if frame.startTime() >= 0 else -1.0
         self.frame.emit(start_ms)

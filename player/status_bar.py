@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
@@ -107,7 +109,7 @@ class PlayerStatusBar(QStatusBar):
     def show_message(self, text: str, level: str) -> None:
         """Errors stay until the next open; other messages fade after a few seconds."""
         self.message.setText(text)
-        self.message.setToolTip(text)
+        self.message.setToolTip(_plain_tooltip(text))
         self.message.setProperty("level", level)
         self._repolish(self.message)
         if level == "error" or not text:
@@ -119,3 +121,9 @@ class PlayerStatusBar(QStatusBar):
     def _repolish(widget: QWidget) -> None:
         widget.style().unpolish(widget)
         widget.style().polish(widget)
+
+
+def _plain_tooltip(text: str) -> str:
+    """Qt renders a tooltip as rich text when it looks like HTML; messages carry upstream words, so escape them
+    and they show as written, never as a server's own markup."""
+    return f"<p>{html.escape(text)}</p>" if text else ""

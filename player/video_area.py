@@ -34,6 +34,9 @@ class MessageCard(QWidget):
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for label in (self.title, self.text, self.detail):
+            # The text and detail carry upstream words; rich text would let a server draw its own "messages".
+            label.setTextFormat(Qt.TextFormat.PlainText)
         box = QWidget()  # a column of bounded width, centred: wrapped labels then get their full height
         box.setObjectName("cardColumn")
         box.setMaximumWidth(_TEXT_WIDTH)

@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="a storage provider's service URL (pieces at URL/piece/{cid})",
     )
+    parser.add_argument(
+        "--allow-redirect-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="a host upstreams may redirect to besides their own (by default redirects stay on the source's host)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache folder (default: the user cache dir)")
@@ -116,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         token="" if args.no_token else None,
+        redirect_hosts=tuple(args.allow_redirect_host),
         cache={
             "slice_size": args.slice_size,
             "memory_cap": args.memory_cache,

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from proxy.cid import PieceCid
+from proxy.cid import CidError, PieceCid
 from proxy.disk import BLOCK as READ_BLOCK
 from proxy.disk import DiskSliceStore
 from proxy.events import (
@@ -48,8 +48,9 @@ from proxy.events import (
     next_id,
 )
 from proxy.full_stream import WholeStreamRules, WholeStreams, hold_at_boundary, take_back_if_slow, whole_answer
+from proxy.head_sniff import sniff_head
 from proxy.routing import DEFAULT_STREAM_GAP, RoutingPolicy
-from proxy.sniff import SNIFF_BYTES, sniff_content_type
+from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, SNIFFED_TYPES
 from proxy.store import PieceRecord, PieceStore
 from proxy.upstream import Source, Upstream, UpstreamBody, UpstreamError
 from proxy.verify import QUIET_S, PieceToVerify, PieceVerifier
@@ -287,8 +288,6 @@ class _Piece:
     fetches: set[_Fetch] = field(default_factory=set)
     cursors: set[Cursor] = field(default_factory=set)
     verified: bool | None = None
-    #: The Content-Type an upstream sent (used only when the piece's head is not at hand to sniff).
-    upstream_type: str | None = None
     #: Read-ahead for open-ended readers of this piece (set from the media's byte rate), else the default.
     readahead: int | None = None
     #: Whether the head listener has seen enough of the piece's first bytes.
@@ -416,10 +415,14 @@ class SliceCache:
             record = self.store.get(key)
             size = cid.payload_size if cid.payload_size is not None else (record.size if record else None)
             if size is not None and cid.height is None:
-                cid = cid.with_payload_size(size)
+                try:
+                    cid = cid.with_payload_size(size)
+                except CidError:  # an earlier version stored a size no CID can carry: learn it again
+                    size = None
             piece = _Piece(key, cid, size)
             if record is not None:
-                piece.content_type, piece.source = record.content_type, record.source
+                piece.content_type = record.content_type if record.content_type in SNIFFED_TYPES else None
+                piece.source = record.source
                 piece.etags, piece.verified = dict(record.etags), record.verified
             self._pieces[key] = piece
         return piece
@@ -550,24 +553,24 @@ class SliceCache:
     def cached_indexes(self, key: str) -> set[int]:
         return self.disk.indexes(key) | self.memory.indexes(key)
 
-    async def content_type(self, info: PieceInfo) -> str:
-        """The piece's type, sniffed from its first bytes when they are cached or on their way.
+    async def content_type(self, info: PieceInfo, *, fetch_head: bool = True) -> str:
+        """The piece's type, sniffed from its first bytes — never an upstream's claim, which anyone can make.
 
-        When the piece's head is neither (a first request in the middle of a piece), the type the upstream sent
-        is used — FilBeam and Curio sniff the same magic numbers — rather than paying a round trip and a slice of
-        egress just to sniff.
+        When the head is neither cached nor on its way and ``fetch_head`` is False (a first request in the middle
+        of a piece), the answer is a provisional ``application/octet-stream`` rather than a round trip and a slice
+        of egress just to sniff; when the head arrives too slowly, a sniff of what came. Neither is kept: a later
+        request sniffs again.
         """
         piece = self._pieces[info.key]
         if piece.content_type is None:
-            head_at_hand = 0 in piece.inflight or not self._missing(piece, 0)
-            if not head_at_hand and piece.upstream_type:
-                piece.content_type = piece.upstream_type.split(";")[0].strip()
-            else:
-                head = bytearray()
-                async with contextlib.aclosing(self.read(info, 0, min(info.size, SNIFF_BYTES) - 1)) as chunks:
-                    async for chunk in chunks:
-                        head += chunk
-                piece.content_type = sniff_content_type(bytes(head))
+            if not fetch_head and 0 not in piece.inflight and self._missing(piece, 0):
+                return OCTET_STREAM
+            length = min(info.size, SNIFF_BYTES)
+            async with contextlib.aclosing(self.read(info, 0, length - 1)) as chunks:
+                sniffed = await sniff_head(chunks, length)
+            if not sniffed.final:
+                return sniffed.content_type
+            piece.content_type = sniffed.content_type
             self._remember(piece)
         return piece.content_type
 
@@ -589,6 +592,7 @@ class SliceCache:
         its bytes. ``reason`` marks a prefetch: its fetches and the slices they bring are accounted to it.
         """
         piece = self._pieces[info.key]
+        end = min(end, info.size - 1)  # a span past the piece (a lying index) reads to its end, never beyond
         open_ended = window is None and end >= info.size - 1
         if window is None:
             window = self._readahead(piece) if open_ended else end - start
@@ -959,13 +963,14 @@ class SliceCache:
         fetch.whole = body.status == 200
         fetch.source = body.source
         piece.source = body.source.name
-        piece.upstream_type = piece.upstream_type or body.content_type
         if body.etag and piece.etags.get(body.source.name) != body.etag:
             piece.etags[body.source.name] = body.etag
 
     def _set_size(self, piece: _Piece, size: int) -> None:
-        piece.size = size
+        # The CID first: a size it cannot carry raises before the piece looks sized, so the fetch's end fails
+        # the discovery and no describer waits forever.
         piece.cid = piece.cid.with_payload_size(size) if piece.cid.height is None else piece.cid
+        piece.size = size
         if piece.discovery is not None and not piece.discovery.done():
             piece.discovery.set_result(None)
 
@@ -1091,7 +1096,7 @@ class SliceReader:
     async def _chunks(self) -> AsyncIterator[memoryview]:
         cache, piece, cursor = self._cache, self._piece, self.cursor
         size = cache.slice_size
-        while cursor.pos <= cursor.end:
+        while cursor.pos <= min(cursor.end, piece.size - 1 if piece.size is not None else cursor.end):
             self._same_version()
             cache._ensure(piece, cursor)
             index, offset = divmod(cursor.pos, size)
@@ -1131,8 +1136,11 @@ class SliceReader:
             buffer.served = buffer.served or cursor.request_id is not None
             stream = self._stream(buffer, offset, stop)
             del buffer  # only the stream holds the buffer, and lets go of it as soon as the slice is kept
+            at = cursor.pos
             async for chunk in stream:
                 yield chunk
+            if cursor.pos == at:
+                await asyncio.sleep(0)  # a turn that moved nothing lets the loop run before looking again
 
     def _same_version(self) -> None:
         """Cut a reader off when the piece changed under it after it sent bytes (never mix two versions)."""

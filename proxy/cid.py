@@ -22,8 +22,10 @@ CODEC_FIL_COMMITMENT_UNSEALED = 0xF101
 MULTIHASH_SHA2_256_TRUNC254_PADDED = 0x1012
 MULTIHASH_FR32_SHA256_TRUNC254_PADBINTREE = 0x1011
 ROOT_BYTES = 32
-#: The largest tree height a v2 CID may carry: 32 · 2^63 bytes is already beyond any real sector.
-MAX_HEIGHT = 63
+#: The largest tree height a v2 CID may carry here. FRC-0069 allows a byte, but 127 · 2^56 payload bytes (height 58)
+#: is the tallest tree whose size fits SQLite's signed 64-bit INTEGER, where the proxy keeps sizes; it is already
+#: 2^26 times a 64 GiB sector, the largest piece Filecoin stores.
+MAX_HEIGHT = 58
 #: The shortest sensible CID string; anything shorter is a typo, not a CID.
 MIN_CID_CHARS = 8
 #: The longest: a v2 piece CID is about 64 characters (base32); a pasted page of text is refused before decoding,
@@ -113,7 +115,8 @@ def tree_shape(payload_size: int) -> tuple[int, int]:
     padding = unpadded_capacity(height) - payload_size
     if height > MAX_HEIGHT or padding > MAX_VARINT:
         raise CidError(
-            f"a piece of {payload_size} bytes cannot be named by a v2 CID: the size is beyond what FRC-0069 encodes"
+            f"a piece of {payload_size} bytes cannot be named by a v2 CID here: the size is beyond what a "
+            f"height-{MAX_HEIGHT} tree holds ({unpadded_capacity(MAX_HEIGHT)} bytes)"
         )
     return height, padding
 

@@ -1,7 +1,7 @@
 """Act on the container before the player asks: prefetch its index, size read-ahead by bitrate, map bytes to time.
 
 A plain range proxy is only as fast as its upstream's round trips. This one reads the piece's head as it
-arrives (``proxy.media.sniff_layout``, microseconds) and:
+arrives (``proxy.media.sniff_layout``, off the loop: a millisecond for a real file) and:
 
 * **moov after mdat**: FFmpeg opens such an MP4 with three requests (start, tail, start again). The tail range
   is fetched the moment the head shows ``mdat`` first, in parallel with serving the head, so the player's
@@ -49,7 +49,7 @@ class PrefetchConfig:
     index_defer_s: float = 0.2
     min_readahead: int = 2 * MiB
     max_readahead: int = 64 * MiB
-    #: The largest out-of-order span prefetched at open (an index larger than this is left to the player).
+    #: The most bytes prefetched out of order at open, per piece (an index larger than this is left to the player).
     max_index_bytes: int = 64 * MiB
     #: A hover prefetch covers the keyframe before the target through this many seconds after it…
     hover_seconds: float = 2.0
@@ -97,10 +97,25 @@ class MediaPrefetcher:
     # --- the head -------------------------------------------------------------------------------------------
 
     def on_head(self, info: PieceInfo, head: memoryview) -> bool:
-        """Decide from the first bytes; False asks to be called again when more of the first slice has arrived."""
-        layout = sniff_layout(head, info.size)
-        if layout.needs_more is not None and layout.needs_more <= min(info.size, self.cache.slice_size):
-            return False  # the answer is in the first slice: wait for more of it
+        """The first bytes of a piece arrived: decide its layout off the loop, from a copy (always True: once).
+
+        Parsing a head is bounded (``proxy.media.budget``) but can still take tens of milliseconds for a crafted
+        one (16 k SeekHead entries, a megabyte of tiny boxes): on the loop, that would stall every other request.
+        """
+        self._spawn(self._sniff(info, bytes(head)))
+        return True
+
+    async def _sniff(self, info: PieceInfo, head: bytes) -> None:
+        first_slice = min(info.size, self.cache.slice_size)
+        layout = await asyncio.to_thread(sniff_layout, head, info.size)
+        while layout.needs_more is not None and len(head) < layout.needs_more <= first_slice:
+            # the answer is in the first slice: read more of it (joining its fetch) and decide again
+            head = await self._bytes(info, 0, layout.needs_more - 1, "index: head")
+            layout = await asyncio.to_thread(sniff_layout, head, info.size)
+        self._act(info, layout)
+
+    def _act(self, info: PieceInfo, layout: ContainerLayout) -> None:
+        """Publish the layout and start its prefetches, within one index's worth of bytes for the whole piece."""
         self.layouts[info.key] = layout
         self.bus.publish(
             MediaLayoutKnown(
@@ -114,17 +129,19 @@ class MediaPrefetcher:
         )
         if layout.duration_s:
             self._set_readahead(info, info.size / layout.duration_s)
+        budget = self.config.max_index_bytes  # per piece, not per span: a SeekHead can list thousands of spans
         for span in layout.prefetch:
-            if span.length <= self.config.max_index_bytes:
-                when = "read while opening" if span.at_open else "read at the first seek"
-                reason = f"prefetch: {span.what} ({when})"
-                if span.at_open and span.start % self.cache.slice_size:
-                    # the player asks for exactly this range within milliseconds: its bytes first, the slices too
-                    self._spawn(self._fragment(info, span.start, span.last, f"{reason}, exact range"))
-                self._spawn(self._prefetch(info, span.start, span.last, reason))
+            if span.length > budget:
+                continue
+            budget -= span.length
+            when = "read while opening" if span.at_open else "read at the first seek"
+            reason = f"prefetch: {span.what} ({when})"
+            if span.at_open and span.start % self.cache.slice_size:
+                # the player asks for exactly this range within milliseconds: its bytes first, the slices too
+                self._spawn(self._fragment(info, span.start, span.last, f"{reason}, exact range"))
+            self._spawn(self._prefetch(info, span.start, span.last, reason))
         if (layout.known and not layout.fragmented) or layout.index is not None:
             self._spawn(self._index(info, layout))
-        return True
 
     def _set_readahead(self, info: PieceInfo, byte_rate: float) -> int:
         window = int(byte_rate * self.config.readahead_seconds)
@@ -200,8 +217,10 @@ class MediaPrefetcher:
         info = self.cache.info(key)
         if index is None or info is None:
             return None
-        start, stop = index.seek_range(time_s, self.config.hover_seconds)
-        end = min(stop, start + self.config.hover_max_bytes) - 1
+        start, stop = index.seek_range(time_s, self.config.hover_seconds)  # inside the piece (MediaIndex)
+        end = min(stop, start + self.config.hover_max_bytes, info.size) - 1
+        if end < start:
+            return None
         previous = self._hovers.pop(key, None)
         if previous is not None:
             previous.cancel()
@@ -212,6 +231,7 @@ class MediaPrefetcher:
         task = asyncio.get_running_loop().create_task(self._guard(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _task: work.close())  # cancelled before it began: no "never awaited"
         return task
 
     @staticmethod

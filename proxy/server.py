@@ -66,6 +66,8 @@ class ProxyConfig:
     #: Upstream timeouts and retry policy; None: the defaults of ``proxy.upstream`` (tests shorten them).
     timeouts: Timeouts | None = None
     retry: RetryPolicy | None = None
+    #: Hosts (``name`` or ``name:port``) upstreams may redirect to besides their own (``--allow-redirect-host``).
+    redirect_hosts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -97,7 +99,13 @@ class ProxyServer:
 
     async def start(self) -> str:
         self.store = self._open_store(Path(self.config.cache_dir))
-        self.upstream = Upstream(self.config.sources, self.bus, retry=self.config.retry, timeouts=self.config.timeouts)
+        self.upstream = Upstream(
+            self.config.sources,
+            self.bus,
+            retry=self.config.retry,
+            timeouts=self.config.timeouts,
+            redirect_hosts=self.config.redirect_hosts,
+        )
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
         self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
         self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
@@ -117,7 +125,8 @@ class ProxyServer:
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
         self._allowed_hosts = {f"{h}:{port}" for h in (*LOOPBACK_HOSTS, host)} | {*LOOPBACK_HOSTS, host}
         self.base_url = f"http://{host}:{port}{prefix}"
-        log.info("proxy listening on %s", self.base_url)
+        # The token is a password: logs (stderr, files, bug reports) get the address without it.
+        log.info("proxy listening on http://%s:%d%s", host, port, "/<token>" if self.token else "")
         return self.base_url
 
     def _open_store(self, cache_dir: Path) -> PieceStore:
@@ -349,7 +358,8 @@ class _Exchange:
             # The first byte decides the status: an upstream failure before it is still a proper error answer.
             head = await anext(chunks, memoryview(b"")) if chunks is not None else None
             if info.content_type is None:
-                plan = plan_response(content_type=await self.cache.content_type(info), **decide)
+                content_type = await self.cache.content_type(info, fetch_head=reader is None)
+                plan = plan_response(content_type=content_type, **decide)
             return await self._respond(info, plan, reader, chunks, head)
         except UpstreamError as exc:
             return self._fail(exc.status, exc.error, exc.detail)

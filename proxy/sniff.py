@@ -108,3 +108,16 @@ def _car(head: bytes) -> str | None:
     if window[:1] and window[0] < 0x80 and b"eroots" in window and b"gversion" in window:
         return "application/vnd.ipld.car"
     return None
+
+
+#: Every type :func:`sniff_content_type` can answer. A stored type outside it came from elsewhere (an upstream's
+#: ``Content-Type``, which earlier versions kept) and is not to be believed.
+SNIFFED_TYPES = frozenset(
+    {
+        OCTET_STREAM,
+        *(kind for _, kind in _MAGIC),
+        *("video/mp4", "video/quicktime", "audio/mp4", "video/3gpp", "image/avif", "image/heic"),
+        *("video/webm", "video/x-matroska", "video/ogg", "audio/ogg"),
+        *("audio/wav", "video/x-msvideo", "image/webp", "video/mp2t", "audio/mpeg", "application/vnd.ipld.car"),
+    }
+)

@@ -23,7 +23,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -38,6 +38,8 @@ from proxy.events import (
     UpstreamRetry,
     UpstreamStarted,
 )
+from proxy.redirects import RedirectRefused, get_within_bounds
+from proxy.upstream_checks import encoding_problem, size_problem
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ _ERROR_BODY_BYTES = 2048
 _USER_AGENT = "PiecePlayer/0.1 (+range proxy)"
 #: A 402 (no CDN deal, quota used up) does not fix itself within a session: stop asking for an hour.
 PAYMENT_REFUSAL_SECONDS = 3600.0
+#: A source that missed a body's deadline is not asked for that piece again for this long (others are, if any).
+SLOW_SOURCE_SECONDS = 120.0
 
 
 class UpstreamError(Exception):
@@ -147,6 +151,15 @@ class Timeouts:
     first_byte: float = 15.0
     #: Longest silence inside a body before it counts as broken and is resumed.
     idle: float = 15.0
+    #: A whole body may take ``body_floor`` plus its length at ``body_min_rate`` bytes/s. The idle timeout alone
+    #: never ends an upstream that sends a byte every few seconds; this does (1 MiB: 30 s + 128 s). The rate is
+    #: low enough that 16 fetches sharing a 1 Mbit/s link still make it; no video plays slower than that.
+    body_floor: float = 30.0
+    body_min_rate: float = 8 * 1024
+
+    def body_deadline(self, length: int) -> float:
+        """Seconds a body of ``length`` bytes may take from its headers to its last byte."""
+        return self.body_floor + max(0, length) / self.body_min_rate
 
 
 @dataclass
@@ -197,11 +210,11 @@ class UpstreamBody:
         self.end = end
         self.size = size
         self.etag = response.headers.get("ETag")
-        self.content_type = response.headers.get("Content-Type")
         self.fetch_id = fetch_id
         self.reason = reason
         self.received = 0
         self._t0 = time.monotonic()
+        self._deadline = self._t0 + upstream.timeouts.body_deadline(end - start + 1)
         self._finished = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -232,6 +245,8 @@ class UpstreamBody:
                 self.received += len(chunk)
                 self._upstream.egress.add(self.source.name, self._key, len(chunk))
                 yield chunk
+            if position <= self.end and time.monotonic() > self._deadline:
+                broken = self._too_slow(position)
             if broken is None or position > self.end:
                 continue
             resumes += 1
@@ -246,6 +261,21 @@ class UpstreamBody:
                 )
             await self._resume(position, broken, resumes)
         self._finish("complete")
+
+    def _too_slow(self, position: int) -> str:
+        """The body missed its deadline: stop asking this source for the piece, and resume on another if there is
+        one; raises :class:`UpstreamError` when there is none."""
+        elapsed = time.monotonic() - self._t0
+        why = (
+            f"{self.source.name} sent {position - self.start} of {self.end - self.start + 1} bytes in {elapsed:.0f} s, "
+            "far too slowly to play"
+        )
+        self._upstream.block(self._key, self.source.name, SLOW_SOURCE_SECONDS, why)
+        if not self._upstream.candidates(self._key):
+            self._finish("failed", error=why)
+            raise UpstreamError(504, why, source=self.source.name)
+        self._deadline = time.monotonic() + self._upstream.timeouts.body_deadline(self.end - position + 1)
+        return why
 
     async def _resume(self, position: int, why: str, attempt: int) -> None:
         """Replace the broken response with a new one starting at ``position`` (any source may answer)."""
@@ -326,8 +356,11 @@ class Upstream:
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         clock: Callable[[], float] = time.monotonic,
+        redirect_hosts: Collection[str] = (),
     ) -> None:
         self.sources = list(sources)
+        #: Hosts (``name`` or ``name:port``) a source may redirect to besides its own.
+        self.redirect_hosts = frozenset(redirect_hosts)
         self.bus = bus
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
@@ -463,9 +496,17 @@ class Upstream:
         t0 = time.monotonic()
         try:
             response = await asyncio.wait_for(
-                self._client().get(url, headers={"Range": f"bytes={start}-{end}"}, allow_redirects=True),
+                get_within_bounds(self._client(), url, {"Range": f"bytes={start}-{end}"}, self.redirect_hosts),
                 self.timeouts.first_byte,
             )
+        except RedirectRefused as exc:
+            self._finished(fetch_id, key, source, t0, None, str(exc))
+            raise UpstreamError(
+                502,
+                f"{source.name} sent the proxy elsewhere; the redirect was not followed",
+                str(exc),
+                source=source.name,
+            ) from None
         except TimeoutError:
             self._finished(fetch_id, key, source, t0, None, "no answer within the first-byte timeout")
             raise UpstreamError(
@@ -517,6 +558,8 @@ class Upstream:
     ) -> tuple[int, int, int]:
         """Validate status and framing; returns (first byte, last byte, piece size) of the body."""
         status = response.status
+        if status in (200, 206) and (problem := encoding_problem(response.headers)) is not None:
+            raise _bad_answer(source, problem, retryable=False)
         if status == 206:
             return self._check_partial(response, source, start, end, size)
         if status == 200:
@@ -524,6 +567,8 @@ class Upstream:
         if status == 416:
             match = _UNSATISFIED_RANGE_RE.match(response.headers.get("Content-Range", ""))
             reported = int(match.group(1)) if match else None
+            if reported is not None and (problem := size_problem(reported)) is not None:
+                raise _bad_answer(source, problem, retryable=False)
             if size is not None and reported is not None and reported != size:
                 raise _bad_answer(source, f"it reports {reported} bytes but the CID says {size}")
             raise UpstreamError(
@@ -544,6 +589,8 @@ class Upstream:
         if match is None:
             raise _bad_answer(source, f"206 with an unusable Content-Range {header!r}")
         first, last, total = (int(g) for g in match.groups())
+        if (problem := size_problem(total)) is not None:
+            raise _bad_answer(source, problem, retryable=False)
         if size is not None and total != size:
             raise _bad_answer(source, f"it says the piece has {total} bytes but the CID says {size}")
         if first != start or last != min(end, total - 1):
@@ -561,6 +608,8 @@ class Upstream:
         total = size if size is not None else length
         if total is None:
             raise _bad_answer(source, "it did not say how large the piece is")
+        if (problem := size_problem(total)) is not None:
+            raise _bad_answer(source, problem, retryable=False)
         return 0, total - 1, total
 
 
@@ -588,13 +637,15 @@ async def _read_error_body(response: aiohttp.ClientResponse) -> str:
     return ""
 
 
-def _bad_answer(source: Source, what: str) -> UpstreamError:
+def _bad_answer(source: Source, what: str, *, retryable: bool = True) -> UpstreamError:
+    """A framing slip may be passing (retry); an answer that is wrong by design is not (``retryable=False``: go on
+    to the next source at once)."""
     return UpstreamError(
         502,
         f"{source.name} answered with bytes that do not match what was asked; nothing from it was used",
         what,
         source=source.name,
-        retryable=True,
+        retryable=retryable,
     )
 
 

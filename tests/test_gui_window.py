@@ -17,9 +17,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 import qasync
+from aiohttp import web
+from PySide6 import QtGui
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtGui import QDropEvent, QImage, QTextDocument
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 
 from player.gui_loop import gui_loop
 from player.host import ProxyHost
@@ -336,3 +338,45 @@ def test_resting_the_pointer_on_the_seek_bar_asks_the_proxy_to_prefetch_there(wi
     hover = next(r for r in reasons if r.startswith("prefetch: hover at"))
     seconds = float(hover.removeprefix("prefetch: hover at").removesuffix("s").strip())
     assert seconds == pytest.approx(CLIP_MS / 1000 * 0.75, abs=0.3)
+
+
+def red_pixels(widget: QWidget) -> int:
+    """Pixels of ``widget`` as drawn now that are plainly red (the app's palette has none in text)."""
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
+    raw = bytes(image.constBits())[: image.sizeInBytes()]
+    return sum(1 for i in range(0, len(raw), 4) if raw[i + 2] > 170 and raw[i + 1] < 90 and raw[i] < 90)
+
+
+def test_an_upstreams_words_are_shown_as_written_never_as_its_markup(window: MainWindow, loop) -> None:
+    """A server's error body reaches the card as the detail; as rich text it could draw its own red "warnings"."""
+    markup = '<h1 style="color:red">Your licence expired: call +1 555 0100</h1>'
+    piece = commp_of_bytes(b"a piece only the hostile server is asked for" * 100).v2()
+
+    async def refusing(_request: web.Request) -> web.Response:
+        return web.Response(status=404, text=markup)
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", refusing)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+            assert window.open_target(parse_target(f"{base}/piece/{piece}")) is not None
+            await until(lambda: window.controller.error is not None, "the error message")
+        finally:
+            await runner.cleanup()
+
+    run(loop, scenario())
+    card = window.video_area.card
+    assert window.video_area.currentWidget() is card
+    assert markup in card.detail.text()  # the upstream's words are there, character for character…
+    for label in (card.title, card.text, card.detail):
+        assert red_pixels(label) == 0, label.objectName()  # …and none of them is drawn as its markup
+    window.status.show_message(markup, "error")  # the status bar's tooltip repeats a message in full
+    tooltip = window.status.message.toolTip()
+    shown = QTextDocument()
+    shown.setHtml(tooltip) if QtGui.Qt.mightBeRichText(tooltip) else shown.setPlainText(tooltip)  # as QToolTip decides
+    assert shown.toPlainText() == markup

@@ -401,7 +401,7 @@ any_sizes = st.one_of(st.integers(0, 5000), st.integers(0, 2**40), st.integers(0
 
 def nameable_by_v2(size: int) -> bool:
     """FRC-0069: the smallest tree of height ≥ 2 with 127·2^(h−2) ≥ size; height is one byte the parser caps at
-    63, padding a multiformats varint of at most 63 bits."""
+    MAX_HEIGHT (58: sizes must fit SQLite), padding a multiformats varint of at most 63 bits."""
     height = 2
     while 127 * 2 ** (height - 2) < size:
         height += 1

@@ -53,6 +53,10 @@ def sniff_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
         return unknown(str(error))
     if layout.needs_more is not None and layout.needs_more <= len(head):
         return unknown(f"the piece ends inside a structure that starts before byte {len(head)}")
+    outside = [s for s in (layout.index, *layout.prefetch) if s is not None and not 0 <= s.start < s.stop <= size]
+    if outside:
+        span = outside[0]
+        return unknown(f"{span.what} at bytes {span.start}–{span.last} does not lie inside the piece of {size} bytes")
     return layout
 
 

@@ -106,3 +106,35 @@ def read_float(data: bytes | memoryview, element: Element, base: int = 0) -> flo
     if element.size == 8:
         return struct.unpack_from(">d", data, start)[0]
     raise ContainerError(f"float element 0x{element.id:x} at byte {element.start} has {element.size} octets")
+
+
+def raw_children(raw: bytes, pos: int, end: int, base: int, where: str) -> Iterator[tuple[int, int, int]]:
+    """(ID, data start, data stop) of the elements in ``raw[pos:end]``, each checked to fit inside it.
+
+    The same walk as :func:`children` with plain integers instead of :class:`Element` objects (ten times
+    faster), for tables of thousands of entries (Cues, a SeekHead). ``base`` and ``where`` place errors.
+    """
+    while pos < end:
+        first = raw[pos]
+        id_length = 9 - first.bit_length()
+        size_at = pos + id_length
+        if id_length > MAX_ID_LENGTH or size_at >= end:
+            raise ContainerError(f"invalid or cut element header at byte {base + pos} in {where}")
+        first = raw[size_at]
+        size_length = 9 - first.bit_length()
+        data_at = size_at + size_length
+        if size_length > MAX_SIZE_LENGTH or data_at > end:
+            raise ContainerError(f"invalid or cut element size at byte {base + size_at} in {where}")
+        size = int.from_bytes(raw[size_at:data_at], "big") & ((1 << (7 * size_length)) - 1)
+        stop = data_at + size
+        if stop > end:
+            raise ContainerError(f"element at byte {base + pos} ({size} bytes) overruns its parent in {where}")
+        yield int.from_bytes(raw[pos:size_at], "big"), data_at, stop
+        pos = stop
+
+
+def raw_uint(raw: bytes, start: int, stop: int) -> int:
+    """An unsigned integer element's value from its data ``raw[start:stop]`` (at most 8 octets)."""
+    if stop - start > 8:
+        raise ContainerError(f"an unsigned integer element has {stop - start} octets")
+    return int.from_bytes(raw[start:stop], "big")

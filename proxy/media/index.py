@@ -81,16 +81,22 @@ class MediaIndex:
         duration_s: float | None = None,
         media_bytes: int | None = None,
         notes: Sequence[str] = (),
+        *,
+        piece_size: int,
     ) -> None:
+        notes = list(notes)
+        primary = _inside_piece(primary, piece_size, notes)
         if len(primary) == 0:
-            raise ContainerError(f"the {primary.kind} track has no sample with bytes: nothing to index")
+            raise ContainerError(f"the {primary.kind} track has no sample with bytes in the piece: nothing to index")
         self.source = source
+        self.piece_size = piece_size
         self.primary = primary
-        self.secondary = tuple(track for track in secondary if len(track))
+        self.secondary = tuple(t for t in (_inside_piece(t, piece_size, notes) for t in secondary) if len(t))
         self.notes = tuple(notes)
         tracks = (primary, *self.secondary)
         self.duration_s = float(duration_s) if duration_s and duration_s > 0 else max(t.end_time for t in tracks)
-        self.media_bytes = int(media_bytes) if media_bytes else int(sum(int(t.size.sum()) for t in tracks))
+        media_bytes = int(media_bytes) if media_bytes else int(sum(int(t.size.sum()) for t in tracks))
+        self.media_bytes = min(media_bytes, piece_size)
         keys = np.flatnonzero(primary.key)
         if len(keys) == 0:
             keys = np.array([0])
@@ -169,7 +175,9 @@ class MediaIndex:
             if overlap.any():
                 start = min(start, int(track.offset[overlap].min()))
                 stop = max(stop, int((track.offset[overlap] + track.size[overlap]).max()))
-        return start, stop
+        # Units were checked to lie in the piece (the constructor); the clamp keeps that a promise of this method.
+        stop = max(0, min(stop, self.piece_size))
+        return min(max(0, start), stop), stop
 
     def time_ranges(self, byte_ranges: Iterable[tuple[int, int]]) -> list[tuple[float, float]]:
         """The playable time ranges ``(t0, t1)`` given cached byte ranges ``(start, stop)`` (stop exclusive).
@@ -191,6 +199,30 @@ class MediaIndex:
             raise ValueError(f"time must be a finite number of seconds, not {time_s!r}")
         k = int(np.searchsorted(self._key_time, time_s + _SAME_TIME_S, side="right")) - 1
         return max(k, 0)
+
+
+def _inside_piece(track: TrackUnits, piece_size: int, notes: list[str]) -> TrackUnits:
+    """The track without units whose bytes are not all inside the piece, with a note when any were dropped.
+
+    A truncated upload keeps its whole sample table while its media stops early, and a crafted table can point
+    anywhere: a unit outside the piece would send a prefetch past its end.
+    """
+    inside = (track.offset >= 0) & (track.size >= 0) & (track.offset <= piece_size - track.size)
+    if inside.all():
+        return track
+    kept = int(inside.sum())
+    notes.append(
+        f"{len(track) - kept} of {len(track)} {track.kind} units lie outside the piece's {piece_size} bytes "
+        "(a truncated upload?): they are not indexed"
+    )
+    return TrackUnits(
+        track.kind,
+        track.start[inside],
+        track.duration[inside],
+        track.offset[inside],
+        track.size[inside],
+        track.key[inside],
+    )
 
 
 def _merge_byte_ranges(byte_ranges: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -15,16 +15,19 @@ Chapters 0x1043A770, Attachments 0x1941A469, Void 0xEC, CRC-32 0xBF.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
+from proxy.media.budget import CUE_POINT_BYTES, MAX_SEEK_ENTRIES, IndexBudget
 from proxy.media.ebml import (
     MAX_HEADER,
-    MAX_ID_LENGTH,
-    MAX_SIZE_LENGTH,
     Element,
     children,
+    raw_children,
+    raw_uint,
     read_element,
     read_float,
     read_uint,
@@ -76,6 +79,10 @@ NAMES = {
 _VIDEO, _AUDIO = 1, 2
 #: RFC 9559: TimestampScale defaults to 1 000 000 ns (timestamps in milliseconds).
 _DEFAULT_TIMESTAMP_SCALE = 1_000_000
+#: Cue points are charged to the index budget this many at a time.
+_CUE_BATCH = 4096
+#: Elements a player reads out of order when the SeekHead lists them past the head (FFmpeg's matroskadec).
+_OUT_OF_ORDER = frozenset({SEEK_HEAD, CUES, TAGS, CHAPTERS, ATTACHMENTS})
 #: The longest head the layout may ask for (a SeekHead behind huge elements is not sought further).
 MAX_HEAD_BYTES = 4 << 20
 
@@ -95,7 +102,9 @@ class SegmentHead:
     #: Where reading the head in order stopped (first Cluster, end of the head, or the end of the Segment).
     stopped_at: int = 0
 
+    @cached_property
     def positions(self) -> list[int]:
+        """Every known element position, sorted once (asked once per SeekHead entry: re-sorting was quadratic)."""
         known = {pos for _id, pos in self.seek_entries} | {e.start for e in self.seen.values()} | {self.end}
         if self.first_cluster is not None:
             known.add(self.first_cluster)
@@ -103,7 +112,9 @@ class SegmentHead:
 
     def bound(self, pos: int) -> int:
         """The next known element position after ``pos``, or the Segment's end: an element at ``pos`` ends there."""
-        return next((p for p in self.positions() if p > pos), self.end)
+        positions = self.positions
+        at = bisect.bisect_right(positions, pos)
+        return positions[at] if at < len(positions) else self.end
 
 
 def parse_segment_head(head: bytes | memoryview, size: int) -> SegmentHead:
@@ -143,7 +154,7 @@ def parse_segment_head(head: bytes | memoryview, size: int) -> SegmentHead:
             name = NAMES.get(element.id, f"element 0x{element.id:x}")
             raise TruncatedError(f"{name} at byte {pos} ends past the head", element.end + MAX_HEADER)
         if element.id == SEEK_HEAD:
-            found.seek_entries += _seek_entries(data, element, found.data_start, end)
+            found.seek_entries += _seek_entries(data, element, found.data_start, end, len(found.seek_entries))
         pos = element.end
     found.stopped_at = pos
     return found
@@ -181,20 +192,32 @@ def _doc_type(data: memoryview, ebml: Element) -> ContainerKind:
     raise ContainerError(f"EBML DocType {doc_type!r} is not Matroska or WebM")
 
 
-def _seek_entries(data: memoryview, seek_head: Element, data_start: int, end: int) -> list[tuple[int, int]]:
-    """(element ID, absolute position) of each complete Seek entry that points inside the Segment."""
+def _seek_entries(
+    data: memoryview, seek_head: Element, data_start: int, end: int, before: int = 0
+) -> list[tuple[int, int]]:
+    """(element ID, absolute position) of each complete Seek entry that points inside the Segment.
+
+    ``before`` entries were read from earlier SeekHeads; more than ``MAX_SEEK_ENTRIES`` in all is refused. Walked
+    with plain integers (:func:`_raw_children`): this runs on the proxy's loop as the head arrives.
+    """
+    base = seek_head.data_start
+    raw = bytes(data[base : seek_head.end])
     entries = []
-    for seek in children(data, seek_head.data_start, seek_head.end):
-        if seek.id != SEEK:
+    for seek_id, start, stop in raw_children(raw, 0, len(raw), base, "SeekHead"):
+        if seek_id != SEEK:
             continue
-        seek_id = position = None
-        for child in children(data, seek.data_start, seek.end):
-            if child.id == SEEK_ID and child.size <= 4:
-                seek_id = int.from_bytes(data[child.data_start : child.end], "big")
-            elif child.id == SEEK_POSITION:
-                position = read_uint(data, child)
-        if seek_id is not None and position is not None and data_start + position < end:
-            entries.append((seek_id, data_start + position))
+        if before + len(entries) >= MAX_SEEK_ENTRIES:
+            raise ContainerError(
+                f"SeekHead at byte {seek_head.start} lists more than {MAX_SEEK_ENTRIES} entries (real ones list ten)"
+            )
+        element_id = position = None
+        for child_id, child_start, child_stop in raw_children(raw, start, stop, base, "SeekHead"):
+            if child_id == SEEK_ID and child_stop - child_start <= 4:
+                element_id = int.from_bytes(raw[child_start:child_stop], "big")
+            elif child_id == SEEK_POSITION:
+                position = raw_uint(raw, child_start, child_stop)
+        if element_id is not None and position is not None and data_start + position < end:
+            entries.append((element_id, data_start + position))
     return entries
 
 
@@ -215,9 +238,13 @@ def sniff_matroska_layout(head: bytes | memoryview, size: int) -> ContainerLayou
     available = min(len(head), size)
     sequential_end = segment.first_cluster if segment.first_cluster is not None else available
     prefetch = []
+    listed: set[int] = set()
     for element_id, pos in sorted(segment.seek_entries, key=lambda entry: entry[1]):
-        if element_id == CLUSTER or pos < sequential_end:
+        # Only the elements FFmpeg reads out of order, once each: a SeekHead listing thousands of entries
+        # must not turn into thousands of prefetches.
+        if element_id not in _OUT_OF_ORDER or element_id in listed or pos < sequential_end:
             continue
+        listed.add(element_id)
         span = _span(head, segment, element_id, pos)
         if span.stop > available:
             prefetch.append(span)
@@ -270,7 +297,7 @@ def build_matroska_index(
     scale, duration_ticks = _info(data, segment)
     track_types = _track_types(data, segment)
     cues_data, cues, base = _cues_element(data, segment, memoryview(index_bytes), index_offset)
-    points = _cue_points(cues_data, cues, base, segment.data_start)
+    points = _cue_points(cues_data, cues, base, segment.data_start, IndexBudget())
     if not points:
         raise ContainerError(f"Cues at byte {cues.start} hold no cue point")
     chosen = _main_track(track_types, points)
@@ -289,7 +316,7 @@ def build_matroska_index(
     )
     kind = {_VIDEO: "video", _AUDIO: "audio"}.get(track_types.get(chosen, 0), "other")
     notes = [f"cue points of track {chosen} ({kind}); a Cluster span counts as cached only when all of it is"]
-    return MediaIndex(f"{segment.kind.value} cues", units, duration_s=duration_s, notes=notes)
+    return MediaIndex(f"{segment.kind.value} cues", units, duration_s=duration_s, notes=notes, piece_size=size)
 
 
 def _info(data: memoryview, segment: SegmentHead) -> tuple[int, float]:
@@ -347,63 +374,42 @@ def _cues_element(
     return index_bytes, cues, index_offset
 
 
-def _cue_points(data: memoryview, cues: Element, base: int, data_start: int) -> list[tuple[int, int, int]]:
+def _cue_points(
+    data: memoryview, cues: Element, base: int, data_start: int, budget: IndexBudget
+) -> list[tuple[int, int, int]]:
     """(CueTime, CueTrack, absolute Cluster position) for every complete CueTrackPositions.
 
     A long file has thousands of cue points, so this walks the Cues bytes with plain integers rather than
     :class:`Element` objects (ten times faster); every child must still fit inside its parent.
     """
     raw = bytes(data[cues.data_start - base : cues.end - base])
-    points = []
-    for point_id, start, stop in _raw_children(raw, 0, len(raw), cues.data_start):
+    points: list[tuple[int, int, int]] = []
+    charged = 0
+    for point_id, start, stop in raw_children(raw, 0, len(raw), cues.data_start, "Cues"):
         if point_id != CUE_POINT:
             continue
         time = None
         positions = []
-        for child_id, child_start, child_stop in _raw_children(raw, start, stop, cues.data_start):
+        for child_id, child_start, child_stop in raw_children(raw, start, stop, cues.data_start, "Cues"):
             if child_id == CUE_TIME:
-                time = _raw_uint(raw, child_start, child_stop)
+                time = raw_uint(raw, child_start, child_stop)
             elif child_id == CUE_TRACK_POSITIONS:
                 track = cluster = None
-                for item_id, item_start, item_stop in _raw_children(raw, child_start, child_stop, cues.data_start):
+                for item_id, item_start, item_stop in raw_children(
+                    raw, child_start, child_stop, cues.data_start, "Cues"
+                ):
                     if item_id == CUE_TRACK:
-                        track = _raw_uint(raw, item_start, item_stop)
+                        track = raw_uint(raw, item_start, item_stop)
                     elif item_id == CUE_CLUSTER_POSITION:
-                        cluster = _raw_uint(raw, item_start, item_stop)
+                        cluster = raw_uint(raw, item_start, item_stop)
                 if track is not None and cluster is not None:
                     positions.append((track, data_start + cluster))
         if time is not None:
             points += [(time, track, pos) for track, pos in positions]
+            while len(points) - charged >= _CUE_BATCH:  # charged a batch at a time: Cues can list millions
+                budget.spend_units(_CUE_BATCH, f"Cues at byte {cues.start}", CUE_POINT_BYTES)
+                charged += _CUE_BATCH
     return points
-
-
-def _raw_children(raw: bytes, pos: int, end: int, base: int) -> list[tuple[int, int, int]]:
-    """(ID, data start, data stop) of the elements in ``raw[pos:end]``; ``base`` only places errors in the file."""
-    found = []
-    while pos < end:
-        first = raw[pos]
-        id_length = 9 - first.bit_length()
-        size_at = pos + id_length
-        if id_length > MAX_ID_LENGTH or size_at >= end:
-            raise ContainerError(f"invalid or cut element header at byte {base + pos} in Cues")
-        first = raw[size_at]
-        size_length = 9 - first.bit_length()
-        data_at = size_at + size_length
-        if size_length > MAX_SIZE_LENGTH or data_at > end:
-            raise ContainerError(f"invalid or cut element size at byte {base + size_at} in Cues")
-        size = int.from_bytes(raw[size_at:data_at], "big") & ((1 << (7 * size_length)) - 1)
-        stop = data_at + size
-        if stop > end:
-            raise ContainerError(f"element at byte {base + pos} ({size} bytes) overruns its parent in Cues")
-        found.append((int.from_bytes(raw[pos:size_at], "big"), data_at, stop))
-        pos = stop
-    return found
-
-
-def _raw_uint(raw: bytes, start: int, stop: int) -> int:
-    if stop - start > 8:
-        raise ContainerError(f"an unsigned integer in Cues has {stop - start} octets")
-    return int.from_bytes(raw[start:stop], "big")
 
 
 def _main_track(track_types: dict[int, int], points: list[tuple[int, int, int]]) -> int:

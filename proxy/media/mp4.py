@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from proxy.media.boxes import Box, first_child, read_box
+from proxy.media.budget import IndexBudget
 from proxy.media.errors import ContainerError, TruncatedError
 from proxy.media.index import MediaIndex
 from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
@@ -26,6 +27,8 @@ FIRST_BOX_TYPES = frozenset(
 )
 #: The longest head the layout may ask for; an index further in than this (behind a huge box) is not sought.
 MAX_HEAD_BYTES = 4 << 20
+#: Top-level boxes walked before ``moov``/``mdat`` (a real file has a handful; a crafted one, a megabyte of them).
+MAX_TOP_LEVEL_BOXES = 4096
 #: A ``sidx`` whose references end before this fraction of the piece indexes one fragment (DASH style), not all.
 _SIDX_MIN_COVERAGE = 0.9
 
@@ -42,7 +45,9 @@ def sniff_mp4_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
     mdat: Box | None = None
     sidx: list[Box] = []
     fragmented = False
-    while pos < size:
+    for _walked in range(MAX_TOP_LEVEL_BOXES):
+        if pos >= size:
+            break
         try:
             box = read_box(data, pos, size)
         except TruncatedError as cut:
@@ -72,6 +77,9 @@ def sniff_mp4_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
             sidx.append(box)
             fragmented = True
         pos = box.end
+    else:
+        if pos < size:
+            raise ContainerError(f"more than {MAX_TOP_LEVEL_BOXES} top-level boxes before byte {pos}")
     duration_s = _duration_in_head(data, moov)
     if fragmented:
         return _fragmented(moov, sidx, duration_s)
@@ -148,16 +156,19 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
             raise TruncatedError(message, cut_moov.end)
         raise ContainerError("no moov box in the bytes given")
     view, box, base = moov
-    movie = parse_moov(view, box, size, base)
+    budget = IndexBudget()
+    movie = parse_moov(view, box, size, base, budget)
     if movie.fragmented:
-        return _sidx_index(movie, list(sidx.values()), size)
-    return _sample_table_index(movie)
+        return _sidx_index(movie, list(sidx.values()), size, budget)
+    return _sample_table_index(movie, size)
 
 
 def _top_level_boxes(view: memoryview, base: int, size: int) -> Iterator[Box]:
     """Top-level boxes whose headers are in ``view``; stops quietly where the bytes end or stop making sense."""
     pos = 0
-    while pos < len(view):
+    for _walked in range(MAX_TOP_LEVEL_BOXES):
+        if pos >= len(view):
+            return
         try:
             box = read_box(view, pos, size - base, base)
         except ContainerError:
@@ -178,7 +189,7 @@ def _choose_tracks(movie: Mp4Movie, need_units: bool) -> tuple[Mp4Track, list[Mp
     raise ContainerError("no video or audio track with samples")
 
 
-def _sample_table_index(movie: Mp4Movie) -> MediaIndex:
+def _sample_table_index(movie: Mp4Movie, size: int) -> MediaIndex:
     primary, secondary = _choose_tracks(movie, need_units=True)
     units = [t.units for t in (primary, *secondary) if t.units is not None]
     return MediaIndex(
@@ -188,14 +199,15 @@ def _sample_table_index(movie: Mp4Movie) -> MediaIndex:
         duration_s=movie.duration_s,
         media_bytes=sum(int(t.units.size.sum()) for t in movie.tracks if t.units is not None),
         notes=[note for track in movie.tracks for note in track.notes],
+        piece_size=size,
     )
 
 
-def _sidx_index(movie: Mp4Movie, sidx: list[tuple[memoryview, Box, int]], size: int) -> MediaIndex:
+def _sidx_index(movie: Mp4Movie, sidx: list[tuple[memoryview, Box, int]], size: int, budget: IndexBudget) -> MediaIndex:
     if not sidx:
         raise ContainerError("fragmented MP4 without a sidx: no index (the fragments describe the samples)")
     primary, _secondary = _choose_tracks(movie, need_units=False)
-    parsed = [parse_sidx(view, box, primary.shift_s, size, base) for view, box, base in sidx]
+    parsed = [parse_sidx(view, box, primary.shift_s, size, base, budget) for view, box, base in sidx]
     reference_id, units = next(((rid, u) for rid, u in parsed if rid == primary.track_id), parsed[0])
     covered = int((units.offset + units.size).max())
     if covered < _SIDX_MIN_COVERAGE * size:
@@ -203,4 +215,4 @@ def _sidx_index(movie: Mp4Movie, sidx: list[tuple[memoryview, Box, int]], size: 
             f"sidx for track {reference_id} covers bytes up to {covered} of {size}: a per-fragment (DASH-style) "
             "index, not one for the whole piece"
         )
-    return MediaIndex("mp4 sidx", units, duration_s=movie.duration_s, notes=primary.notes)
+    return MediaIndex("mp4 sidx", units, duration_s=movie.duration_s, notes=primary.notes, piece_size=size)

@@ -14,9 +14,11 @@ Edit lists are handled minimally, as most files need: leading empty edits delay 
 non-empty edit's ``media_time`` shifts it (an encoder's B-frame or audio-priming delay), so times match what
 FFmpeg presents. Later edits (real cuts) are ignored and reported in the index notes.
 
-Tables are expanded with numpy and never by a count the bytes do not back: run-length tables (``stts``,
-``ctts``, ``stsc``) are looked up with ``searchsorted`` instead of being repeated out, and constant-size samples
-(PCM audio can have millions) become one unit per chunk.
+Tables are expanded with numpy: run-length tables (``stts``, ``ctts``, ``stsc``) are looked up with
+``searchsorted`` instead of being repeated out, and constant-size samples without ``stss`` (PCM audio can have
+millions) become one unit per chunk. Counts are claims, not facts (a tiny ``stsc`` entry can claim 2^24 samples):
+every table and every track's units are charged to the index's :class:`~proxy.media.budget.IndexBudget` before
+they are built, and at most ``MAX_TRACKS`` tracks are read.
 """
 
 from __future__ import annotations
@@ -27,11 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from proxy.media.boxes import Box, children, find_path, first_child, full_box
+from proxy.media.budget import MAX_TRACKS, IndexBudget
 from proxy.media.errors import ContainerError, TruncatedError
 from proxy.media.index import TrackUnits
 
-#: More units than this in one track is not a real file (2^24 samples: 97 hours of 48 kHz AAC).
-MAX_UNITS = 1 << 24
 _KINDS = {b"vide": "video", b"soun": "audio"}
 
 
@@ -65,20 +66,23 @@ class Mp4Movie:
     tracks: list[Mp4Track]
 
 
-def parse_moov(data: bytes | memoryview, moov: Box, piece_size: int, base: int = 0) -> Mp4Movie:
+def parse_moov(
+    data: bytes | memoryview, moov: Box, piece_size: int, base: int = 0, budget: IndexBudget | None = None
+) -> Mp4Movie:
     """The tracks of a complete ``moov`` box held in ``data`` (``base`` = absolute offset of ``data[0]``).
 
     ``piece_size`` bounds what the tables may claim: samples that would not fit in the piece are an error.
+    ``budget`` bounds what the tables may cost (:mod:`proxy.media.budget`); beyond it, a :class:`ContainerError`.
     """
+    budget = budget or IndexBudget()
     if first_child(data, moov, b"cmov", base) is not None:
         raise ContainerError(f"moov at byte {moov.start} is compressed (cmov): not supported")
     timescale, duration_s = movie_timing(data, moov, base)
     mvex = first_child(data, moov, b"mvex", base)
-    tracks = [
-        _parse_trak(data, box, timescale, piece_size, base)
-        for box in children(data, moov.body_start - base, moov.end - base, base)
-        if box.type == b"trak"
-    ]
+    traks = [box for box in children(data, moov.body_start - base, moov.end - base, base) if box.type == b"trak"]
+    if len(traks) > MAX_TRACKS:
+        raise ContainerError(f"moov at byte {moov.start} has {len(traks)} tracks, more than {MAX_TRACKS}")
+    tracks = [_parse_trak(data, box, timescale, piece_size, base, budget) for box in traks]
     return Mp4Movie(timescale, duration_s, mvex is not None, tracks)
 
 
@@ -105,10 +109,12 @@ def _held(data: bytes | memoryview, box: Box, base: int) -> Box:
     return box
 
 
-def parse_sidx(data: bytes | memoryview, sidx: Box, shift_s: float, size: int, base: int = 0) -> tuple[int, TrackUnits]:
+def parse_sidx(
+    data: bytes | memoryview, sidx: Box, shift_s: float, size: int, base: int = 0, budget: IndexBudget | None = None
+) -> tuple[int, TrackUnits]:
     """(reference_ID, one unit per subsegment) of a ``sidx`` box whose references are all media (not sidx).
 
-    ``size`` is the piece's: references must point inside it.
+    ``size`` is the piece's: references must point inside it (the index drops those that do not).
     """
     version, _flags, pos = full_box(data, sidx, base)
     end = sidx.end - base
@@ -123,6 +129,7 @@ def parse_sidx(data: bytes | memoryview, sidx: Box, shift_s: float, size: int, b
         raise ContainerError(f"sidx at byte {sidx.start} lists {count} references but holds {(end - pos) // 12}")
     if count == 0:
         raise ContainerError(f"sidx at byte {sidx.start} lists no references")
+    (budget or IndexBudget()).spend_units(count, f"sidx at byte {sidx.start}")
     if sidx.end + first_offset >= size or earliest >= 1 << 62:
         raise ContainerError(f"sidx at byte {sidx.start} points past the piece (first_offset {first_offset})")
     refs = np.frombuffer(data, dtype=">u4", count=3 * count, offset=pos).reshape(count, 3).astype(np.int64)
@@ -167,7 +174,9 @@ def _mehd_duration(data: bytes | memoryview, mehd: Box, base: int) -> int:
     return struct.unpack_from(layout, data, pos)[0]
 
 
-def _parse_trak(data: bytes | memoryview, trak: Box, movie_timescale: int, piece_size: int, base: int) -> Mp4Track:
+def _parse_trak(
+    data: bytes | memoryview, trak: Box, movie_timescale: int, piece_size: int, base: int, budget: IndexBudget
+) -> Mp4Track:
     tkhd = first_child(data, trak, b"tkhd", base)
     mdia = first_child(data, trak, b"mdia", base)
     if tkhd is None or mdia is None:
@@ -190,7 +199,7 @@ def _parse_trak(data: bytes | memoryview, trak: Box, movie_timescale: int, piece
     _apply_edit_list(data, trak, track, movie_timescale, base)
     stbl = find_path(data, mdia, (b"minf", b"stbl"), base)
     if stbl is not None and track.kind in ("video", "audio"):
-        track.units = _sample_units(data, stbl, track, piece_size, base)
+        track.units = _sample_units(data, stbl, track, piece_size, base, budget)
     return track
 
 
@@ -207,11 +216,12 @@ def _apply_edit_list(data: bytes | memoryview, trak: Box, track: Mp4Track, movie
     used = 0
     for i in range(count):
         segment_duration, time, _rate, _fraction = entry.unpack_from(data, pos + 4 + i * entry.size)
-        if time == -1 and media_time is None:
+        if time == -1:
             delay += segment_duration
-        elif media_time is None:
+        else:
             media_time = time
             used = i + 1
+            break  # only leading empty edits and the first real one matter (a table can list millions)
     if count > used and media_time is not None:
         track.notes.append(f"track {track.track_id}: edit list has {count} entries; only the first edit is applied")
     track.delay_s = delay / movie_timescale
@@ -230,7 +240,15 @@ def _entry_count(data: bytes | memoryview, box: Box, pos: int, entry_size: int, 
     return count
 
 
-def _table(data: bytes | memoryview, stbl: Box, names: tuple[bytes, ...], columns: int, base: int, wide: bool = False):
+def _table(
+    data: bytes | memoryview,
+    stbl: Box,
+    names: tuple[bytes, ...],
+    columns: int,
+    base: int,
+    budget: IndexBudget,
+    wide: bool = False,
+):
     """The first of ``names`` in ``stbl`` as an (entries × columns) int64 array of big-endian u32 (u64 if wide)."""
     box = next((b for b in children(data, stbl.body_start - base, stbl.end - base, base) if b.type in names), None)
     if box is None:
@@ -238,11 +256,14 @@ def _table(data: bytes | memoryview, stbl: Box, names: tuple[bytes, ...], column
     _version, _flags, pos = full_box(data, box, base)
     width = 8 if wide else 4
     count = _entry_count(data, box, pos, width * columns, base)
+    budget.spend_entries(count, columns, f"{box.name} at byte {box.start}")
     values = np.frombuffer(data, dtype=">u8" if wide else ">u4", count=count * columns, offset=pos + 4)
     return box, values.astype(np.int64).reshape(count, columns)
 
 
-def _sample_sizes(data: bytes | memoryview, stbl: Box, base: int) -> tuple[int, int, np.ndarray | None]:
+def _sample_sizes(
+    data: bytes | memoryview, stbl: Box, base: int, budget: IndexBudget
+) -> tuple[int, int, np.ndarray | None]:
     """(constant sample size or 0, sample count, per-sample sizes or None) from ``stsz`` or ``stz2``."""
     for box in children(data, stbl.body_start - base, stbl.end - base, base):
         if box.type == b"stsz":
@@ -253,6 +274,7 @@ def _sample_sizes(data: bytes | memoryview, stbl: Box, base: int) -> tuple[int, 
             if constant:
                 return constant, count, None
             count = _entry_count(data, box, pos + 4, 4, base)
+            budget.spend_entries(count, 1, f"stsz at byte {box.start}")
             return 0, count, np.frombuffer(data, ">u4", count, pos + 8).astype(np.int64)
         if box.type == b"stz2":
             _v, _f, pos = full_box(data, box, base)
@@ -265,6 +287,7 @@ def _sample_sizes(data: bytes | memoryview, stbl: Box, base: int) -> tuple[int, 
             room = (box.end - base - pos - 8) * 8 // field_size
             if count > room:
                 raise ContainerError(f"stz2 at byte {box.start} lists {count} samples but holds only {room}")
+            budget.spend_entries(count, 2, f"stz2 at byte {box.start}")
             if field_size == 4:
                 packed = np.frombuffer(data, np.uint8, (count + 1) // 2, pos + 8)
                 sizes = np.stack((packed >> 4, packed & 0x0F), axis=1).reshape(-1)[:count]
@@ -293,22 +316,23 @@ def _decode_times(stts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _sample_units(
-    data: bytes | memoryview, stbl: Box, track: Mp4Track, piece_size: int, base: int
+    data: bytes | memoryview, stbl: Box, track: Mp4Track, piece_size: int, base: int, budget: IndexBudget
 ) -> TrackUnits | None:
     name = f"track {track.track_id} ({track.kind})"
-    constant, sample_count, sizes = _sample_sizes(data, stbl, base)
-    _box, stco = _table(data, stbl, (b"stco",), 1, base)
+    constant, sample_count, sizes = _sample_sizes(data, stbl, base, budget)
+    _box, stco = _table(data, stbl, (b"stco",), 1, base, budget)
     if stco is None:
-        _box, stco = _table(data, stbl, (b"co64",), 1, base, wide=True)
-    _box, stsc = _table(data, stbl, (b"stsc",), 3, base)
-    _box, stts = _table(data, stbl, (b"stts",), 2, base)
-    _box, ctts = _table(data, stbl, (b"ctts",), 2, base)
-    stss_box, stss = _table(data, stbl, (b"stss",), 1, base)
+        _box, stco = _table(data, stbl, (b"co64",), 1, base, budget, wide=True)
+    _box, stsc = _table(data, stbl, (b"stsc",), 3, base, budget)
+    _box, stts = _table(data, stbl, (b"stts",), 2, base, budget)
+    _box, ctts = _table(data, stbl, (b"ctts",), 2, base, budget)
+    stss_box, stss = _table(data, stbl, (b"stss",), 1, base, budget)
     if sample_count == 0:
         return None
     if stco is None or stsc is None or stts is None or len(stts) == 0 or len(stsc) == 0:
         raise ContainerError(f"{name}: sample table lacks stco/co64, stsc or stts entries")
     chunk_offsets = stco[:, 0]
+    budget.spend_entries(len(chunk_offsets), 2, f"{name}: chunks")
     samples_per_chunk = _samples_per_chunk(stsc, len(chunk_offsets), name)
     chunk_first = np.concatenate(([0], np.cumsum(samples_per_chunk)[:-1]))
     mapped = int(chunk_first[-1] + samples_per_chunk[-1])
@@ -324,8 +348,7 @@ def _sample_units(
         live = chunk_first < sample_count
         first = chunk_first[live]
         per_chunk = np.minimum(samples_per_chunk[live], sample_count - first)
-        if len(first) > MAX_UNITS:
-            raise ContainerError(f"{name}: {len(first)} chunks is more than an index holds ({MAX_UNITS})")
+        budget.spend_units(len(first), name)
         t0, _delta = _decode_times(stts, first)
         t1, _delta = _decode_times(stts, first + per_chunk)
         return TrackUnits(
@@ -338,8 +361,7 @@ def _sample_units(
         )
 
     n = sample_count if sizes is None else min(len(sizes), sample_count)
-    if n > MAX_UNITS:
-        raise ContainerError(f"{name}: {n} samples is more than an index holds ({MAX_UNITS})")
+    budget.spend_units(n, name)
     if sizes is None:
         sizes = np.full(n, constant, dtype=np.int64)
     sizes = sizes[:n]
