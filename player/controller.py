@@ -22,7 +22,15 @@ from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoPiece
 from player.target import Target, parse_target
-from proxy.events import CacheProblem, Event, SliceRead, SourceRefused, UpstreamResponse
+from proxy.events import (
+    CacheProblem,
+    Event,
+    PaidRestartsStopped,
+    SliceRead,
+    SourceRefused,
+    UpstreamResponse,
+    WholeStreamWait,
+)
 from proxy.upstream import Source, template_source
 
 log = logging.getLogger(__name__)
@@ -224,6 +232,8 @@ class Controller(QObject):
                 self.message.emit(f"{label} refused this piece for {minutes} min: {event.reason}", "info")
             elif isinstance(event, CacheProblem):
                 self.message.emit(event.message[:1].upper() + event.message[1:], "info")
+            elif isinstance(event, WholeStreamWait | PaidRestartsStopped) and event.piece == key:
+                self.message.emit(event.message, "info")  # why a seek waits, or why paid restarts stopped
 
     def _set_source(self, label: str) -> None:
         if label != self.source:

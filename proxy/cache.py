@@ -13,7 +13,8 @@ own, keyed by (piece, index). What it adds for a paid, high-latency upstream:
   runs only while some cursor's window covers the bytes it is about to pull; when the last interested reader
   leaves, the upstream connection is closed at once, because upstream egress is paid by the byte.
 * **200 from byte 0.** FilBeam answers a ranged request on a CDN miss with the whole piece. The fetch keeps every
-  complete slice that streams past (those bytes are billed anyway) and stops as soon as no cursor wants more.
+  complete slice that streams past (those bytes are billed anyway); readers ahead of it ride it, and it is held
+  rather than closed when nobody wants more yet (``proxy.full_stream``: one paid stream per piece, no loop).
 
 Memory stays bounded whatever the piece size or the number of viewers: the memory tier's cap also counts the
 slices fetches are filling; a reader holds one block (128 KiB) of a slice, never the slice; slices waiting for
@@ -44,9 +45,9 @@ from proxy.events import (
     SliceRejected,
     SliceStored,
     UpstreamProgress,
-    UpstreamRetry,
     next_id,
 )
+from proxy.full_stream import WholeStreamRules, WholeStreams, hold_at_boundary, take_back_if_slow, whole_answer
 from proxy.head_sniff import sniff_head
 from proxy.routing import DEFAULT_STREAM_GAP, RoutingPolicy
 from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, SNIFFED_TYPES
@@ -70,10 +71,8 @@ WRITE_BACKLOG = 16 * MiB
 #: Longest single upstream range, in slices, even for a reader that wants more.
 MAX_RUN_SLICES = 32
 DEFAULT_MAX_FETCHES = 16
-#: A reader waiting on a slice checks this often whether the fetch that should bring it is too slow…
+#: A reader waiting on a slice checks this often whether the fetch that should bring it is too slow.
 STEAL_CHECK_SECONDS = 0.2
-#: …which it is when reaching the slice would take longer than this (or twice that fetch's first-byte time).
-STEAL_AFTER_SECONDS = 0.5
 #: A fetch's rate is measured once it has been receiving for this long.
 MIN_RATE_WINDOW = 0.1
 
@@ -92,6 +91,8 @@ class CacheConfig:
     write_backlog: int = WRITE_BACKLOG
     #: Seconds CommP hashing waits after a player's request starts (``PieceVerifier.hold``).
     verify_quiet_s: float = QUIET_S
+    #: How long a stream from byte 0 is held for its readers, and how many paid restarts a piece may cost.
+    whole_streams: WholeStreamRules = field(default_factory=WholeStreamRules)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ class CacheStats:
     bytes_from_upstream: int = 0
     #: Bytes of complete slices fetched, by the reason of the fetch ("read", "readahead", "prefetch: …").
     fetched_by_reason: dict[str, int] = field(default_factory=dict)
+    #: Bytes upstream sent again for slices already cached or being fetched, per piece (the goal is none).
+    fetched_twice: dict[str, int] = field(default_factory=dict)
 
 
 class SliceBuffer:
@@ -219,6 +222,8 @@ class _Fetch:
     #: this fetch may still usefully deliver.
     limit: int | None = None
     received: int = 0
+    #: The answer is the whole piece from byte 0 (a 200): its rules are in ``proxy.full_stream``.
+    whole: bool = False
     #: Loop time of the first body byte, and seconds from the request to it.
     first_byte_at: float | None = None
     ttfb: float = 0.0
@@ -378,7 +383,8 @@ class SliceCache:
             Path(config.directory) / "slices", config.slice_size, config.disk_cap, bus, 4 * config.write_backlog
         )
         self.stats = CacheStats()
-        self.routing = RoutingPolicy(upstream, config.stream_gap)
+        self.whole = WholeStreams(bus, config.whole_streams)
+        self.routing = RoutingPolicy(upstream, config.stream_gap, whole=self.whole)
         #: Called with a piece and its first bytes as they arrive, until it returns True (``proxy.prefetch``).
         self.head_listener: HeadListener | None = None
         #: Called when a player opens a piece at byte 0 whose first slice is not cached (a first-ever open).
@@ -395,6 +401,8 @@ class SliceCache:
         )
         bus.subscribe(self._on_slice_lost)
         self._fetch_slots = asyncio.Semaphore(config.max_fetches)
+        #: Set by :meth:`close`: readers still being answered during shutdown must not start new paid fetches.
+        self._closing = False
 
     # --- pieces --------------------------------------------------------------------------------------------
 
@@ -634,6 +642,8 @@ class SliceCache:
         The slice the reader needs now is always fetched at once. Read-ahead waits until half the window is
         used, so runs are several slices long instead of one slice per step.
         """
+        if self._closing:
+            raise UpstreamError(503, "The proxy is shutting down")
         if piece.reader_asked is not None:
             piece.reader_asked.set()
         size = self.slice_size
@@ -658,8 +668,8 @@ class SliceCache:
         """A reader left: stop every fetch nobody wants any more (one midway through a slice finishes it)."""
         piece.cursors.discard(cursor)
         for fetch in list(piece.fetches):
-            if not self._wanted(piece, fetch) and not self._mid_slice(fetch) and fetch.task is not None:
-                fetch.task.cancel()
+            if not (self._wanted(piece, fetch) or self._mid_slice(fetch) or fetch.whole) and fetch.task is not None:
+                fetch.task.cancel()  # a whole stream holds itself (``_hold``) and ends when its hold runs out
 
     def _mid_slice(self, fetch: _Fetch) -> bool:
         """Is the fetch partway through a slice it claimed? Finishing it costs at most one slice of egress and
@@ -677,7 +687,7 @@ class SliceCache:
         size = self.slice_size
         target_end = self._target_end(fetch)
         allowance = self.routing.gap_allowance(piece.key, fetch.source)
-        return any(
+        return fetch.pos <= target_end and any(
             fetch.pos < (c.window_end // size + 1) * size
             and target_end >= c.pos
             and (allowance is None or c.pos - fetch.pos <= allowance)
@@ -728,36 +738,9 @@ class SliceCache:
         return None
 
     def steal_if_slow(self, piece: _Piece, buffer: SliceBuffer) -> bool:
-        """A reader waits for a slice a stream has not reached: take the slice back if the stream is too slow.
-
-        This happens when a FilBeam whole-piece answer streams from byte 0 and the player seeks ahead of it: at a
-        few hundred KB/s, waiting for the stream to arrive can take many seconds where a new range request takes
-        one round trip. The slice and those after it are released from the slow fetch (which stops short of
-        them) and the reader's next look starts a fetch of its own.
-        """
-        owner = buffer.owner
-        if owner is None or buffer.filled or buffer.ended:
-            return False
-        now = asyncio.get_running_loop().time()
-        rate = owner.rate(now)
-        start = buffer.index * self.slice_size
-        if rate is None or owner.pos >= start:
-            return False
-        eta = (start - owner.pos) / rate
-        if eta <= max(STEAL_AFTER_SECONDS, 2 * owner.ttfb):
-            return False
-        owner.limit = start - 1
-        for index in [i for i in owner.buffers if i >= buffer.index]:
-            taken = owner.buffers.pop(index)
-            if taken.filled:
-                owner.buffers[index] = taken
-                continue
-            if piece.inflight.get(index) is taken:
-                del piece.inflight[index]
-            taken.end()
-        log.info("piece %s: fetch %d would need %.1f s to reach slice %d; asking again", piece.key[:16], owner.id,
-                 eta, buffer.index)  # fmt: skip
-        return True
+        """A reader waits for a slice a fetch has not reached: take it back if the fetch is too slow and the
+        rules for streams from byte 0 allow it (``proxy.full_stream``)."""
+        return take_back_if_slow(self, piece, buffer)
 
     # --- fragments -----------------------------------------------------------------------------------------
 
@@ -861,13 +844,19 @@ class SliceCache:
                     return
                 opened = asyncio.get_running_loop().time()
                 body = await self._open(piece, fetch)
+                if body is None:
+                    return
                 fetch.ttfb = asyncio.get_running_loop().time() - opened
                 await self._check_version(piece, fetch, body)
                 self._learn(piece, fetch, body)
+                if fetch.whole:
+                    self.whole.started(body.socket())
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:
-                        self._deliver(piece, fetch, chunk)
-                        if not self._wanted(piece, fetch) and not self._mid_slice(fetch):
+                        rest = self._deliver(piece, fetch, chunk)
+                        if rest is not None and not await hold_at_boundary(self, piece, fetch, body, rest):
+                            break
+                        if not self._wanted(piece, fetch) and not self._mid_slice(fetch) and not self._holds(fetch):
                             break
                         if self.disk.backlog > self.config.write_backlog:  # rare: no coroutine per chunk otherwise
                             await self._pause_for_disk(piece, fetch)
@@ -885,8 +874,9 @@ class SliceCache:
                 body.close()
             self._end_fetch(piece, fetch, error)
 
-    async def _open(self, piece: _Piece, fetch: _Fetch) -> UpstreamBody:
-        """Open the fetch's range on the best source; switch sources rather than stream a long gap."""
+    async def _open(self, piece: _Piece, fetch: _Fetch) -> UpstreamBody | None:
+        """Open the fetch's range on the best source. None: nothing to read, the piece's running stream from
+        byte 0 brings these bytes."""
         start = fetch.first * self.slice_size
         end = (fetch.last + 1) * self.slice_size - 1
         if piece.size is not None:
@@ -896,26 +886,15 @@ class SliceCache:
         body = await self.upstream.open(
             piece.cid, piece.key, start, end, sources=self.routing.order(piece.key, start, urgent=urgent), **opening
         )
-        gap_cached = any(not self._missing(piece, i) for i in range(fetch.first))
-        if body.start < start and not self.routing.accept_full_body(
-            piece.key, body.source, start, gap_cached=gap_cached
-        ):
-            alternatives = self.routing.true_range_sources(piece.key, exclude=body.source)
-            self.bus.publish(
-                UpstreamRetry(
-                    fetch_id=fetch.id,
-                    piece=piece.key,
-                    source=body.source.name,
-                    resume_from=start,
-                    delay=0.0,
-                    error=f"{body.source.name} answered with the whole piece from byte 0 (a CDN cache miss); "
-                    f"asking {alternatives[0].name} for the range instead of paying to stream {start} bytes",
-                )
-            )
-            body.close()
-            body = await self.upstream.open(piece.cid, piece.key, start, end, sources=alternatives, **opening)
-        fetch.source = body.source
+        self.whole.answered(piece.key, body.source.name, body.status, start)
+        if body.status == 200:
+            return await whole_answer(self, piece, fetch, body, start, end, opening)
         return body
+
+    def _holds(self, fetch: _Fetch) -> bool:
+        """Is this a whole stream, held rather than closed when nobody wants its bytes (``proxy.full_stream``)?
+        Even one a reader took slices back from: if that reader's own request gets a 200 too, it rejoins it."""
+        return fetch.whole
 
     async def _check_version(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
         """A source's ETag for a piece changed: compare one cached slice with what it serves now.
@@ -981,6 +960,8 @@ class SliceCache:
                     self._claim(piece, fetch, index)
         fetch.pos = body.start
         fetch.body_end = body.end
+        fetch.whole = body.status == 200
+        fetch.source = body.source
         piece.source = body.source.name
         if body.etag and piece.etags.get(body.source.name) != body.etag:
             piece.etags[body.source.name] = body.etag
@@ -993,8 +974,11 @@ class SliceCache:
         if piece.discovery is not None and not piece.discovery.done():
             piece.discovery.set_result(None)
 
-    def _deliver(self, piece: _Piece, fetch: _Fetch, chunk: bytes) -> None:
-        """Route a contiguous chunk into the slices it covers; keep complete slices that were missing."""
+    def _deliver(self, piece: _Piece, fetch: _Fetch, chunk: bytes) -> bytes | None:
+        """Route a contiguous chunk into the slices it covers; keep complete slices that were missing.
+
+        A whole stream that reaches a slice boundary nobody wants yet stops there: the bytes from the boundary on
+        are returned, to be delivered once it is wanted again (``_hold``), so no slice is passed half-kept."""
         view = memoryview(chunk)
         size = self.slice_size
         if fetch.first_byte_at is None:
@@ -1002,6 +986,9 @@ class SliceCache:
         fetch.received += len(chunk)
         while view:
             index, offset = divmod(fetch.pos, size)
+            if offset == 0 and self._holds(fetch) and not self._wanted(piece, fetch):
+                fetch.received -= len(view)
+                return bytes(view)
             length = self._slice_length(piece, index)
             take = min(len(view), length - offset)
             buffer = fetch.buffers.get(index)
@@ -1013,6 +1000,8 @@ class SliceCache:
                 and self._wanted(piece, fetch)
             ):
                 buffer = self._claim(piece, fetch, index)
+            elif buffer is None and not self._missing(piece, index):  # cached already, or another fetch brings it
+                self.stats.fetched_twice[piece.key] = self.stats.fetched_twice.get(piece.key, 0) + take
             if buffer is not None:
                 if buffer.data is None:
                     self.memory.reserve(buffer.length)
@@ -1025,6 +1014,7 @@ class SliceCache:
                     self._complete(piece, fetch, buffer)
             fetch.pos += take
             view = view[take:]
+        return None
 
     def _complete(self, piece: _Piece, fetch: _Fetch, buffer: SliceBuffer) -> None:
         del fetch.buffers[buffer.index]
@@ -1073,6 +1063,7 @@ class SliceCache:
         self.bus.publish(CacheCleared())
 
     async def close(self) -> None:
+        self._closing = True
         self.verifier.close()
         tasks = [f.task for p in self._pieces.values() for f in p.fetches if f.task is not None]
         for task in tasks:

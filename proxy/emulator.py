@@ -14,9 +14,11 @@ do (``shared/research/filbeam.md`` §2 and §4):
   Go's quirks, because a proxy must survive the real server, not an idealised one.
 
 Knobs (flags, and the :class:`Knobs` object tests and benchmarks change at run time): time to first byte,
-bandwidth per connection and in total, and faults. Counters (requests, bytes sent per piece, a request log) are
-how tests and benchmarks measure egress. ``GET /_emulator/stats`` and ``POST /_emulator/knobs`` expose both to
-other processes.
+bandwidth per connection and in total, faults, and the edge as FilBeam really runs it — several providers per
+piece picked at random with an edge entry each, a 512 MB object cap, fills cancelled by a client that leaves —
+and Curio's 429 above 256 requests in flight (``proxy.emulator_edge``). Counters (requests, bytes sent per
+piece, a request log) are how tests and benchmarks measure egress. ``GET /_emulator/stats`` and
+``POST /_emulator/knobs`` expose both to other processes.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -45,6 +47,15 @@ from aiohttp import web
 
 from proxy.cid import CidError, parse_piece_cid
 from proxy.commp import commp_of_file
+from proxy.emulator_edge import (
+    CURIO_CONCURRENCY,
+    CURIO_TOO_MANY,
+    DEFAULT_OBJECT_CAP,
+    ConcurrencyGate,
+    EdgeCache,
+    EdgeLookup,
+    add_edge_arguments,
+)
 from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, sniff_content_type
 
 log = logging.getLogger(__name__)
@@ -91,6 +102,11 @@ class Knobs:
     etag_change: bool = False  # a different ETag on every answer
     stall_ms: float = 0.0  # extra wait before the first byte
     seed: int | None = None
+    # FilBeam and Curio as they really run (proxy.emulator_edge)
+    providers: int = 1  # providers per piece behind the CDN: a random pick per request, an edge entry each
+    object_cap: int | None = DEFAULT_OBJECT_CAP  # pieces larger than this are never cached at the edge
+    fill_cancelled_on_disconnect: bool = False  # a client leaving a miss early cancels the edge fill
+    max_concurrent: int | None = CURIO_CONCURRENCY  # curio mode: more requests in flight get a 429
 
     def __post_init__(self) -> None:
         self._check()
@@ -122,10 +138,12 @@ class Knobs:
                 raise ValueError(f"{name} is a fraction between 0 and 1, not {value!r}")
         if not isinstance(self.error_status, int) or not 400 <= self.error_status <= 599:
             raise ValueError(f"error_status must be an HTTP error status (400–599), not {self.error_status!r}")
-        for name in ("bandwidth", "total_bandwidth", "drop_after"):
+        for name in ("bandwidth", "total_bandwidth", "drop_after", "object_cap", "max_concurrent"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < (0 if name == "drop_after" else 1)):
                 raise ValueError(f"{name} must be a positive whole number of bytes or None, not {value!r}")
+        if not isinstance(self.providers, int) or self.providers < 1:
+            raise ValueError(f"providers must be a whole number of at least 1, not {self.providers!r}")
         for name in ("latency_ms", "stall_ms"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:
@@ -158,6 +176,8 @@ class LoggedRequest:
     complete: bool
     #: For a piece answer in filbeam mode: whether the emulated CDN edge held the piece (None otherwise).
     edge_hit: bool | None = None
+    #: For a piece answer in filbeam mode: which of the piece's providers the worker picked (0-based).
+    provider: int | None = None
 
 
 @dataclass
@@ -339,9 +359,11 @@ class Emulator:
         self.counters = Counters()
         self.pieces = load_pieces(self.directory)
         self.base_url = ""
-        self._edge: set[str] = set()
         self._etag_generation = 0
         self._rng = random.Random(self.knobs.seed)
+        self._edge = EdgeCache(self._rng)
+        #: Requests in flight, and how many a provider's limit refused (``Knobs.max_concurrent``).
+        self.gate = ConcurrencyGate()
         self._total_bucket: _TokenBucket | None = None
         self._runner: web.AppRunner | None = None
 
@@ -401,9 +423,17 @@ class Emulator:
         self.counters.requests += 1
         if request.method == "HEAD":
             self.counters.head_requests += 1
-        await self._first_byte_wait(knobs)
-        answer = self._answer_filbeam if knobs.mode == "filbeam" else self._answer_curio
-        response = await answer(request, cid, knobs)
+        limited = knobs.mode == "curio"
+        if limited and not self.gate.enter(knobs.max_concurrent):
+            response: web.StreamResponse = self._plain(request, cid, 429, CURIO_TOO_MANY)
+        else:
+            try:
+                await self._first_byte_wait(knobs)
+                answer = self._answer_filbeam if knobs.mode == "filbeam" else self._answer_curio
+                response = await answer(request, cid, knobs)
+            finally:
+                if limited:
+                    self.gate.leave()
         self.counters.by_status[response.status] = self.counters.by_status.get(response.status, 0) + 1
         return response
 
@@ -445,6 +475,8 @@ class Emulator:
             return self._plain(request, cid, 400, "")
         piece = self.pieces.get(cid)
         fault = self._roll_fault(knobs)
+        if piece is None and cid.startswith("baga"):
+            return self._plain(request, cid, 500, "")  # Curio cannot size an unknown v1: not ErrNoDeal, a 500
         if piece is None or fault == "not_found":
             return self._plain(request, cid, 404, "")
         if fault == "quota":
@@ -496,22 +528,12 @@ class Emulator:
         self._etag_generation += 1
         return self._etag_generation
 
-    def _edge_hit(self, piece: ServedPiece, knobs: Knobs, is_get: bool) -> bool:
-        """Whether this answer comes from the CDN edge cache (true Range support) or is a miss (200 from byte 0)."""
-        if knobs.mode != "filbeam" or knobs.edge_fill == "always":
-            return True
-        if not is_get:
-            return False  # a HEAD never matches the cached GET (research §2): always the miss path
-        hit = piece.v2 in self._edge
-        if knobs.edge_fill == "first-request":
-            self._edge.add(piece.v2)
-        return hit
-
     async def _send_piece(self, request: web.Request, cid: str, piece: ServedPiece, knobs: Knobs) -> web.StreamResponse:
         headers = self._headers(cid, piece, knobs)
         size = piece.size
         is_get = request.method == "GET"
-        hit = self._edge_hit(piece, knobs, is_get)
+        edge = self._edge.lookup(piece.v2, size, knobs, is_get)
+        hit = edge.hit
         ranges: list[tuple[int, int]] = []
         if hit:
             precondition = go_check_preconditions(request.method, request.headers, headers["ETag"])
@@ -560,9 +582,8 @@ class Emulator:
         except ConnectionError:
             pass  # the client went away; what was sent is counted below
         finally:
-            self._count(request, cid, piece, status, transfer.sent, complete, hit if knobs.mode == "filbeam" else None)
-            if complete and status == 200 and knobs.mode == "filbeam" and knobs.edge_fill == "complete":
-                self._edge.add(piece.v2)
+            self._count(request, cid, piece, status, transfer.sent, complete, edge)
+            self._edge.answered(edge, complete)
         return response
 
     def _unsatisfiable(
@@ -584,15 +605,15 @@ class Emulator:
         status: int,
         sent: int,
         complete: bool,
-        edge_hit: bool | None,
+        edge: EdgeLookup,
     ) -> None:
         self.counters.bytes_sent += sent
         counters = self.counters.by_piece.setdefault(piece.v2, PieceCounters())
         counters.requests += 1
         counters.bytes_sent += sent
-        self.counters.log.append(
-            LoggedRequest(request.method, cid, request.headers.get("Range"), status, sent, complete, edge_hit)
-        )
+        hit = edge.hit if edge.provider is not None else None
+        logged = LoggedRequest(request.method, cid, request.headers.get("Range"), status, sent, complete, hit)
+        self.counters.log.append(replace(logged, provider=edge.provider))
 
     async def _first_byte_wait(self, knobs: Knobs) -> None:
         delay = (knobs.latency_ms + knobs.stall_ms) / 1000
@@ -851,6 +872,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--etag-change", action="store_true", help="send a new ETag on every response")
     parser.add_argument("--stall-ms", type=float, default=0.0, help="extra wait before the first byte")
     parser.add_argument("--seed", type=int, help="seed for the fault dice")
+    add_edge_arguments(parser)
     return parser
 
 

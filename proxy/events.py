@@ -215,6 +215,29 @@ class SourceRefused(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WholeStreamWait(Event):
+    """A reader waits for a stream that answers only from byte 0 to reach its bytes; ``message`` says how long."""
+
+    piece: str
+    fetch_id: int
+    source: str
+    stream_at: int
+    target: int
+    eta_s: float
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaidRestartsStopped(Event):
+    """A source restarted this piece from byte 0 too often; the proxy stopped paying for more restarts."""
+
+    piece: str
+    source: str
+    restarts: int
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class PieceVerified(Event):
     """The fully cached piece was hashed against its CommP root: ``ok`` or purged for refetching."""
 

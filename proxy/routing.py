@@ -12,6 +12,10 @@ The policy:
   range instead of paying to stream the gap. Remember the miss for a while: further fetches of that piece far
   from its start go to a true-range source first.
 * With no true-range source left, streaming through the gap is the only way to the bytes, so it is allowed.
+* A piece whose CDN has only ever answered from byte 0 (above the CDN's object cap, or providers picked at random
+  whose edge entries are not filled) sends every fetch that does not start at byte 0 to a true-range source
+  first, a player's seek included: asking the CDN again would most likely start one more paid stream from 0.
+  What happens to a stream from byte 0 once it runs is :mod:`proxy.full_stream`'s business.
 * Refusals (402, 404 "not indexed yet") are remembered per piece by :class:`~proxy.upstream.Upstream`, which
   takes the refusing source out of the candidates; this module only orders what is left.
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from proxy.full_stream import WholeStreams
 from proxy.upstream import Source, Upstream
 
 #: How long a FilBeam cache miss is remembered for a piece (its edge may fill meanwhile).
@@ -31,9 +36,14 @@ DEFAULT_STREAM_GAP = 16 << 20
 
 class RoutingPolicy:
     def __init__(
-        self, upstream: Upstream, stream_gap: int = DEFAULT_STREAM_GAP, clock: Callable[[], float] = time.monotonic
+        self,
+        upstream: Upstream,
+        stream_gap: int = DEFAULT_STREAM_GAP,
+        clock: Callable[[], float] = time.monotonic,
+        whole: WholeStreams | None = None,
     ) -> None:
         self.upstream = upstream
+        self.whole = whole
         self.stream_gap = stream_gap
         self._clock = clock
         self._missed_at: dict[str, float] = {}
@@ -48,10 +58,11 @@ class RoutingPolicy:
         After a recent CDN miss on this piece, a fetch that is not from byte 0 would likely get the whole piece
         from byte 0 again: read-ahead (``urgent=False``, its latency is hidden) goes to a true-range source
         first, at no egress charge. A reader waiting right now still tries the CDN's fast first byte, because
-        its edge may have filled meanwhile; a far 200 from it is dropped after one round trip.
+        its edge may have filled meanwhile; a far 200 from it is dropped after one round trip — unless the CDN has
+        only ever answered this piece from byte 0: then the reader goes to a true-range source first too.
         """
         candidates = self.upstream.candidates(key)
-        if start > 0 and not urgent and self._recent_miss(key):
+        if start > 0 and ((not urgent and self._recent_miss(key)) or self._keeps_answering_whole(key, candidates)):
             return sorted(candidates, key=lambda s: s.kind == "filbeam")
         return candidates
 
@@ -74,6 +85,11 @@ class RoutingPolicy:
         None means without limit: no other source could answer the range, so streaming is the only way.
         """
         return self.stream_gap if self.true_range_sources(key, exclude=source) else None
+
+    def _keeps_answering_whole(self, key: str, candidates: list[Source]) -> bool:
+        if self.whole is None:
+            return False
+        return any(s.kind == "filbeam" and self.whole.keeps_answering_whole(key, s.name) for s in candidates)
 
     def _recent_miss(self, key: str) -> bool:
         missed = self._missed_at.get(key)

@@ -33,6 +33,7 @@ from aiohttp import web
 
 from proxy.cache import CacheConfig, PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
+from proxy.egress import EgressLedger
 from proxy.events import CacheProblem, EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.ranges import RangePlan, plan_response
@@ -92,6 +93,7 @@ class ProxyServer:
         self.cache: SliceCache | None = None
         self.store: PieceStore | None = None
         self.prefetcher: MediaPrefetcher | None = None
+        self.egress: EgressLedger | None = None
         self._runner: web.AppRunner | None = None
         self._allowed_hosts: set[str] = set()
 
@@ -107,6 +109,7 @@ class ProxyServer:
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
         self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
         self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
+        self.egress = EgressLedger(self.bus, self.upstream.egress, self._source_kind)
         app = web.Application(middlewares=[self._guard], client_max_size=1024)
         prefix = f"/{self.token}" if self.token else ""
         for name in ("piece", "video"):
@@ -223,7 +226,19 @@ class ProxyServer:
             "disk_problem": cache.disk.problem,
             "fetched_bytes_by_reason": dict(cache.stats.fetched_by_reason),
             "unserved_bytes_by_reason": cache.unserved_bytes_by_reason(),
+            "bytes_fetched_twice": sum(cache.stats.fetched_twice.values()),
+            **self._bill(),
         }
+
+    def _bill(self) -> dict:
+        """What the session cost: per piece and source, and in US dollars at published prices (``proxy.egress``)."""
+        assert self.egress is not None and self.cache is not None
+        bill = self.egress.by_piece(self.cache.stats.fetched_twice)
+        return {"egress_by_piece": bill, "egress_usd": sum(p["usd"] for p in bill.values())}
+
+    def _source_kind(self, name: str) -> str | None:
+        assert self.upstream is not None
+        return next((s.kind for s in self.upstream.sources if s.name == name), None)
 
     # --- pieces --------------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
@@ -310,6 +311,13 @@ class UpstreamBody:
         if not self._finished:
             self._finish("cancelled")
         self._drop_response()
+
+    def socket(self) -> socket.socket | None:
+        """The connection's socket, to shrink its receive buffer while the body is held unread
+        (``proxy.full_stream``); None when there is no open connection."""
+        connection = self._response.connection if self._response is not None else None
+        transport = connection.transport if connection is not None else None
+        return transport.get_extra_info("socket") if transport is not None else None
 
     def _drop_response(self) -> None:
         if self._response is not None:

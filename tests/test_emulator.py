@@ -462,8 +462,11 @@ async def test_curio_answers_a_bad_cid_400_and_an_unknown_one_404_with_bare_stat
     curio: Emulator, http: aiohttp.ClientSession
 ) -> None:
     assert (await fetch(http, f"{curio.base_url}/piece/not-a-cid"))[::2] == (400, b"")
-    unknown = "baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq"
-    assert (await fetch(http, f"{curio.base_url}/piece/{unknown}"))[::2] == (404, b"")
+    unknown_v1 = "baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq"
+    unknown_v2 = parse_piece_cid(unknown_v1).with_payload_size(1000).v2()
+    assert (await fetch(http, f"{curio.base_url}/piece/{unknown_v2}"))[::2] == (404, b"")
+    # an unknown v1 carries no size, and Curio's failure to find one is not "no deal": a 500 (research §8)
+    assert (await fetch(http, f"{curio.base_url}/piece/{unknown_v1}"))[::2] == (500, b"")
 
 
 # --- knobs ----------------------------------------------------------------------------------------------------

@@ -245,7 +245,9 @@ async def test_a_seek_head_of_12000_entries_neither_freezes_the_proxy_nor_multip
     cid = serve(origin, "seek-head.webm", data)
     events, slowest = await _open_while_watching_health(http, runner, origin, cid, 64 * 1024)
     assert slowest < HANG_S
-    spans = {(e.start, e.end) for e in events if isinstance(e, Prefetch) and not e.reason.endswith("exact range")}
+    # the tail bet (one slice asked with the head of a large piece, before any layout) is not a SeekHead element
+    listed = [e for e in events if isinstance(e, Prefetch) and not e.reason.startswith("prefetch: tail")]
+    spans = {(e.start, e.end) for e in listed if not e.reason.endswith("exact range")}
     assert len(spans) <= len(_LISTED) - 1, "one prefetch per element a player reads out of order, at most"
     readahead = runner.server.cache.config.readahead
     one_index = runner.server.prefetcher.config.max_index_bytes

@@ -25,6 +25,7 @@ from proxy.events import (
     UpstreamResponse,
     UpstreamRetry,
     UpstreamStarted,
+    WholeStreamWait,
 )
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import Source, provider_source
@@ -293,10 +294,9 @@ async def test_read_ahead_does_not_fetch_again_what_a_whole_piece_stream_is_brin
         await proxy.stop()
 
 
-async def test_seek_ahead_of_a_slow_whole_piece_stream_asks_again_instead_of_waiting(cdn, tmp_path, http):
-    """At 300 KB/s the miss stream would need seconds to reach a seek target that a new range gets in one trip."""
-    cdn.knobs.update(bandwidth=300_000)
-    proxy = await start_proxy(cdn, None, tmp_path / "cache")
+async def seek_ahead_of_a_slow_whole_stream(cdn: Emulator, cache_dir: Path, http) -> list:
+    """Open at byte 0 (the CDN at 300 KB/s answers from byte 0) and seek to 2 MiB while it streams; the events."""
+    proxy = await start_proxy(cdn, None, cache_dir)
     events: list = []
     proxy.bus.subscribe(events.append)
     cid, data = piece_of(cdn, "random-3.5MiB.bin")
@@ -304,12 +304,59 @@ async def test_seek_ahead_of_a_slow_whole_piece_stream_asks_again_instead_of_wai
     try:
         async with http.get(url) as response:
             assert await response.content.readexactly(100_000) == data[:100_000]
-        target = 2 * MiB + 12345
-        async with asyncio.timeout(20), http.get(url, headers={"Range": f"bytes={target}-"}) as response:
-            assert await response.content.readexactly(1000) == data[target : target + 1000]
+            target = 2 * MiB + 12345
+            async with asyncio.timeout(20), http.get(url, headers={"Range": f"bytes={target}-"}) as seek:
+                assert await seek.content.readexactly(1000) == data[target : target + 1000]
+    finally:
+        await proxy.stop()
+    return events
+
+
+async def test_seek_ahead_of_a_slow_whole_piece_stream_asks_the_cdn_once_and_gets_the_hit(cdn, tmp_path, http):
+    """At 300 KB/s the miss stream would need seconds to reach the seek; the CDN's edge usually filled on that
+    miss, so the seek asks once for its own range (a probe), and gets a 206 in one round trip."""
+    cdn.knobs.update(bandwidth=300_000)
+    events = await seek_ahead_of_a_slow_whole_stream(cdn, tmp_path / "cache", http)
+    assert [e.start for e in events if isinstance(e, UpstreamStarted)][:2] == [0, 2 * MiB]
+    answers = [e.status for e in events if isinstance(e, UpstreamResponse)]
+    assert answers[:2] == [200, 206]  # the miss streams from byte 0; the seek's own request is a hit
+
+
+async def test_seek_ahead_of_a_slow_stream_that_misses_again_waits_for_it_and_is_told_how_long(cdn, tmp_path, http):
+    """A piece the CDN never caches (above its object cap): the probe is a 200 from byte 0 again, closed at once,
+    and the seek rides the one paid stream; the viewer is told how long it needs."""
+    cdn.knobs.update(bandwidth=300_000, edge_fill="never")
+    events = await seek_ahead_of_a_slow_whole_stream(cdn, tmp_path / "cache", http)
+    fetches = [e for e in events if isinstance(e, UpstreamStarted)]
+    assert [e.start for e in fetches] == [0, 2 * MiB], "the stream, and one probe; no more"
+    finished = {e.fetch_id: e for e in events if isinstance(e, UpstreamFinished)}
+    assert finished[fetches[1].fetch_id].bytes_received == 0, "the probe's 200 was closed unread"
+    waits = [e for e in events if isinstance(e, WholeStreamWait)]
+    assert waits and "to reach 2.0 MiB" in waits[0].message
+
+
+async def test_seek_ahead_of_a_slow_whole_piece_stream_asks_again_when_the_cdn_answered_a_range(cdn, tmp_path, http):
+    """The CDN answered this piece's last range with a true 206 (its edge held it): a seek ahead of a slow stream
+    from byte 0 asks again, because a new range most likely costs one round trip, not the whole gap."""
+    proxy = await start_proxy(cdn, None, tmp_path / "cache")
+    events: list = []
+    proxy.bus.subscribe(events.append)
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    url = f"{proxy.base_url}/piece/{cid}"
+    try:
+        cdn.knobs.update(edge_fill="always")
+        async with http.get(url, headers={"Range": f"bytes={3 * MiB}-{3 * MiB + 99}"}) as response:
+            assert (response.status, await response.read()) == (206, data[3 * MiB : 3 * MiB + 100])
+        cdn.knobs.update(edge_fill="never", bandwidth=300_000)  # this request misses: a slow stream from byte 0
+        async with http.get(url) as response:
+            assert await response.content.readexactly(100_000) == data[:100_000]
+            cdn.knobs.update(edge_fill="always")
+            target = 2 * MiB + 12345
+            async with asyncio.timeout(20), http.get(url, headers={"Range": f"bytes={target}-"}) as seek:
+                assert await seek.content.readexactly(1000) == data[target : target + 1000]
         far = [e for e in events if isinstance(e, UpstreamStarted) and e.start == 2 * MiB]
         assert far, "the seek got its own range request instead of waiting for the stream"
         answers = [e.status for e in events if isinstance(e, UpstreamResponse)]
-        assert answers[:2] == [200, 206]  # the miss streams from byte 0; the seek's own request is a hit
+        assert answers[:3] == [206, 200, 206]
     finally:
         await proxy.stop()

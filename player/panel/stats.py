@@ -101,6 +101,8 @@ class StatsWidget(QWidget):
             "Disk cache",
             "Fetched ahead, not played yet",
             "Cache hits / misses",
+            "Paid upstream",
+            "Fetched twice",
         )
         for i, name in enumerate(names):
             caption = QLabel(name)
@@ -151,3 +153,47 @@ class StatsWidget(QWidget):
         )
         hits, misses = latest.get("cache_hits"), latest.get("cache_misses")
         self.numbers["Cache hits / misses"].setText(f"{hits} / {misses}" if latest else "—")
+        bill = latest.get("egress_by_piece")
+        paid = self.numbers["Paid upstream"]
+        paid.setText(paid_summary(bill, latest.get("egress_usd")) if isinstance(bill, dict) else "—")
+        paid.setToolTip(paid_details(bill) if isinstance(bill, dict) else "")
+        twice = latest.get("bytes_fetched_twice")
+        self.numbers["Fetched twice"].setText(
+            format_bytes(twice) + ("" if twice else "  (goal: none)") if latest else "—"
+        )
+
+
+def paid_summary(bill: dict, usd: float | None) -> str:
+    """``12.0 MiB CDN (8.00 MiB miss) · 40.0 MiB providers · ≈ $0.0001``: what the session paid, in one line."""
+    rows = [row for piece in bill.values() for row in piece.get("sources", {}).values()]
+    cdn = sum(r.get("bytes", 0) for r in rows if r.get("kind") == "filbeam")
+    miss = sum(r.get("cdn_miss_bytes", 0) for r in rows if r.get("kind") == "filbeam")
+    providers = sum(r.get("bytes", 0) for r in rows if r.get("kind") != "filbeam")
+    parts = []
+    if cdn:
+        parts.append(f"{format_bytes(cdn)} CDN ({format_bytes(miss)} miss)")
+    if providers:
+        parts.append(f"{format_bytes(providers)} providers")
+    if usd:
+        parts.append(f"≈ {dollars(usd)}")
+    return " · ".join(parts) or "nothing yet"
+
+
+def dollars(usd: float) -> str:
+    """``$0.00003``: a session's egress is often a fraction of a cent, and rounding it to $0.00 hides it."""
+    return "$" + (f"{usd:.6f}".rstrip("0").rstrip(".") or "0")
+
+
+def paid_details(bill: dict) -> str:
+    """Per piece and source, for the tooltip: bytes, FilBeam's hit/miss split, dollars, bytes fetched twice."""
+    lines = ["Egress per piece (FilBeam: $7/TiB on a cache hit, $14/TiB on a miss; providers: no egress charge)"]
+    for key, piece in bill.items():
+        twice = format_bytes(piece.get("bytes_fetched_twice", 0))
+        lines.append(f"{key[:16]}…  ≈ {dollars(piece.get('usd', 0))}, fetched twice: {twice}")
+        for source, row in piece.get("sources", {}).items():
+            split = ""
+            if row.get("kind") == "filbeam":
+                hit, miss = format_bytes(row.get("cdn_hit_bytes")), format_bytes(row.get("cdn_miss_bytes"))
+                split = f" (hit {hit}, miss {miss})"
+            lines.append(f"    {source}: {format_bytes(row.get('bytes'))}{split}")
+    return "\n".join(lines)
