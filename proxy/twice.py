@@ -59,3 +59,18 @@ class ResumeAccounting:
     sources: Callable[[str, int], list[Source] | None]
     admit_restart: Callable[[str, str], str | None]
     repulled: Callable[[str, int], None]
+
+
+def resume_accounting(cache: SliceCache) -> ResumeAccounting:
+    """The cache's rules for a resumed whole stream: true-range sources first (they send only the rest, at no
+    egress charge for a provider), a resume answered from byte 0 again is a paid restart under the piece's
+    limit (``WholeStreams.admit``), and the bytes it pulls again before the break count as fetched twice."""
+
+    def sources(key: str, position: int) -> list[Source] | None:
+        ranged = cache.routing.true_range_sources(key)
+        return ranged + [s for s in cache.upstream.candidates(key) if s not in ranged] if ranged else None
+
+    def repulled(key: str, n: int) -> None:
+        cache.stats.fetched_twice[key] = cache.stats.fetched_twice.get(key, 0) + n
+
+    return ResumeAccounting(sources, cache.whole.admit, repulled)

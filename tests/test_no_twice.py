@@ -8,16 +8,19 @@ the race seen about one run in four at full speed, made certain here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from proxy.emulator import Emulator, Knobs
-from proxy.events import UpstreamFinished, UpstreamStarted
+from proxy.events import PaidRestartsStopped, UpstreamFinished, UpstreamRetry, UpstreamStarted
 from proxy.full_stream import WholeStreamRules
 from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import Source
+from proxy.upstream import Source, provider_source
+from tests.conftest import piece_of
 
 CORPUS = Path(__file__).parent / "corpus"
 CDN = "FilBeam (emulated)"
@@ -66,3 +69,100 @@ async def test_the_index_prefetch_rides_a_whole_stream_rather_than_asking_for_it
     finally:
         await proxy.stop()
         await cdn.stop()
+
+
+# --- a broken whole stream, resumed -----------------------------------------------------------------------------
+
+BREAK = 1_500_000  # the CDN drops the connection after this many body bytes (the first answer only)
+
+
+@pytest.fixture
+async def breaking_cdn(media_dir: Path):
+    """A CDN whose edge never holds the piece (every answer a 200 from byte 0) and whose first answer breaks off."""
+    origin = Emulator(media_dir, Knobs(mode="filbeam", latency_ms=10, edge_fill="never", drop_after=BREAK))
+    await origin.start()
+    yield origin
+    await origin.stop()
+
+
+def heal_after_first_break(proxy: ProxyServer, cdn: Emulator) -> list:
+    """The connection breaks once: as soon as the proxy announces its resume, the CDN stops dropping."""
+    events: list = []
+
+    def on_event(event) -> None:
+        events.append(event)
+        if isinstance(event, UpstreamRetry):
+            cdn.knobs.update(drop_after=None)
+
+    proxy.bus.subscribe(on_event)
+    return events
+
+
+async def test_a_broken_whole_stream_resumed_from_byte_0_again_counts_its_bytes_before_the_break_as_fetched_twice(
+    breaking_cdn: Emulator, tmp_path: Path, http
+) -> None:
+    """FilBeam alone: the resume is answered with the whole piece from byte 0 again, so the bytes before the break
+    are unavoidably paid twice — and /stats says exactly how many."""
+    proxy, _ = await start_proxy([Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}")], tmp_path)
+    events = heal_after_first_break(proxy, breaking_cdn)
+    cid, data = piece_of(breaking_cdn, "random-3.5MiB.bin")
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert await response.read() == data
+        await fetches_ended(events)
+        assert any(isinstance(e, UpstreamRetry) for e in events), "the stream broke and was resumed"
+        assert breaking_cdn.counters.bytes_sent == len(data) + BREAK
+        assert proxy.snapshot()["bytes_fetched_twice"] == BREAK
+    finally:
+        await proxy.stop()
+
+
+async def test_a_resume_answered_from_byte_0_is_a_paid_restart_under_the_pieces_limit(
+    breaking_cdn: Emulator, tmp_path: Path, http
+) -> None:
+    """With no paid restart left, the resume's 200 from byte 0 is not read: the viewer gets a cut-short answer
+    and the panel's words, not a loop of streams."""
+    rules = WholeStreamRules(linger_s=0.2, max_restarts=0)
+    proxy = ProxyServer(ProxyConfig([Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}")], tmp_path / "c",
+                                    cache={"whole_streams": rules}))  # fmt: skip
+    await proxy.start()
+    breaking_cdn.knobs.update(bandwidth=4_000_000)  # what is in flight when the resume is closed stays small
+    events = heal_after_first_break(proxy, breaking_cdn)
+    cid, data = piece_of(breaking_cdn, "random-3.5MiB.bin")
+    try:
+        received = bytearray()
+        with contextlib.suppress(aiohttp.ClientPayloadError):
+            async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+                async for chunk in response.content.iter_any():
+                    received += chunk
+        assert len(received) < len(data) and data.startswith(bytes(received))
+        stopped = [e for e in events if isinstance(e, PaidRestartsStopped)]
+        assert stopped and "stopped paying" in stopped[0].message
+        await fetches_ended(events)
+        # the refused resume was closed at once: at most what was in flight when it was, not a second piece
+        assert breaking_cdn.counters.bytes_sent < BREAK + len(data) // 2
+    finally:
+        await proxy.stop()
+
+
+async def test_a_broken_whole_stream_resumes_on_a_provider_when_one_is_configured(
+    breaking_cdn: Emulator, tmp_path: Path, http
+) -> None:
+    """A provider answers the rest as a true range: nothing before the break is paid again."""
+    provider = Emulator(breaking_cdn.directory, Knobs(mode="curio", latency_ms=10))
+    await provider.start()
+    sources = [Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}"), provider_source(provider.base_url)]
+    proxy, _ = await start_proxy(sources, tmp_path)
+    events = heal_after_first_break(proxy, breaking_cdn)
+    cid, data = piece_of(breaking_cdn, "random-3.5MiB.bin")
+    try:
+        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+            assert await response.read() == data
+        await fetches_ended(events)
+        assert any(isinstance(e, UpstreamRetry) for e in events), "the stream broke and was resumed"
+        assert breaking_cdn.counters.bytes_sent == BREAK
+        assert provider.counters.bytes_sent == len(data) - BREAK
+        assert proxy.snapshot()["bytes_fetched_twice"] == 0
+    finally:
+        await proxy.stop()
+        await provider.stop()
