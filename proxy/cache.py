@@ -52,6 +52,7 @@ from proxy.head_sniff import sniff_head
 from proxy.routing import DEFAULT_STREAM_GAP, RoutingPolicy
 from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, SNIFFED_TYPES
 from proxy.store import PieceRecord, PieceStore
+from proxy.twice import already_brought, whole_stream_brings
 from proxy.upstream import Source, Upstream, UpstreamBody, UpstreamError
 from proxy.verify import QUIET_S, PieceToVerify, PieceVerifier
 
@@ -772,6 +773,9 @@ class SliceCache:
                     async for chunk in chunks:  # to its end, so the connection goes back to the pool
                         if piece.version != version:
                             return False
+                        at = start + len(fragment.data)
+                        if twice := already_brought(self, piece, at, min(end, at + len(chunk) - 1)):
+                            self.stats.fetched_twice[piece.key] = self.stats.fetched_twice.get(piece.key, 0) + twice
                         fragment.append(chunk)
             if not fragment.done:
                 return False
@@ -796,6 +800,7 @@ class SliceCache:
             end - start + 1 <= self.slice_size
             and not all(i in cached for i in range(start // self.slice_size, end // self.slice_size + 1))
             and not any(f.holds(start) or f.holds(end) for f in piece.fragments)
+            and not whole_stream_brings(self, piece, start, end)  # riding it costs nothing; asking pays twice
         )
 
     @contextlib.asynccontextmanager

@@ -38,6 +38,7 @@ from proxy.events import CacheProblem, EventBus, RequestFinished, RequestHeaders
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.ranges import RangePlan, plan_response
 from proxy.store import PieceStore
+from proxy.twice import resume_accounting
 from proxy.upstream import RetryPolicy, Source, Timeouts, Upstream, UpstreamError
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class ProxyServer:
         )
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
         self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
+        self.upstream.resume_accounting = resume_accounting(self.cache)
         self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
         self.egress = EgressLedger(self.bus, self.upstream.egress, self._source_kind)
         app = web.Application(middlewares=[self._guard], client_max_size=1024)

@@ -25,6 +25,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import aiohttp
@@ -40,6 +41,9 @@ from proxy.events import (
 )
 from proxy.redirects import RedirectRefused, get_within_bounds
 from proxy.upstream_checks import encoding_problem, size_problem
+
+if TYPE_CHECKING:
+    from proxy.twice import ResumeAccounting
 
 log = logging.getLogger(__name__)
 
@@ -292,18 +296,34 @@ class UpstreamBody:
             )
         )
         await asyncio.sleep(delay)
+        accounting = self._upstream.resume_accounting
+        # A broken whole stream (a 200 from byte 0): a true-range source sends only the rest, FilBeam may send all
+        sources = accounting.sources(self._key, position) if accounting is not None and self.status == 200 else None
         resumed = await self._upstream.open(
-            self._piece, self._key, position, self.end, size=self.size, fetch_id=self.fetch_id, reason="resume"
+            self._piece,
+            self._key,
+            position,
+            self.end,
+            size=self.size,
+            fetch_id=self.fetch_id,
+            reason="resume",
+            sources=sources,
         )
         skip = position - resumed.start  # a 200 from zero again: skip what we already have
         self._response, resumed._response = resumed._response, None
         self.source, self.status = resumed.source, resumed.status
         resumed._finished = True
+        refusal = accounting.admit_restart(self._key, self.source.name) if accounting and skip > 0 else None
+        if refusal is not None:  # a paid restart from byte 0, past the piece's limit: not read
+            self._finish("failed", error=refusal)
+            raise UpstreamError(502, refusal, source=self.source.name)
         while skip > 0:
             chunk = await self._response.content.read(min(skip, 1 << 16))
             if not chunk:
                 raise UpstreamError(502, f"{self.source.name} ended the body while resuming", source=self.source.name)
             self._upstream.egress.add(self.source.name, self._key, len(chunk))
+            if accounting is not None:  # bytes before the break point, paid for a second time
+                accounting.repulled(self._key, len(chunk))
             skip -= len(chunk)
 
     def close(self) -> None:
@@ -369,6 +389,8 @@ class Upstream:
         self._session: aiohttp.ClientSession | None = None
         #: (piece key, source name) → (until, reason): a source that refused a piece is not asked again soon.
         self._blocked: dict[tuple[str, str], tuple[float, str]] = {}
+        #: The cache's rules for a resume answered from byte 0 again (``proxy.twice``); set at the composition root.
+        self.resume_accounting: ResumeAccounting | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:

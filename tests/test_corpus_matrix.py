@@ -96,14 +96,6 @@ EXPECTED_DIRECT: dict[str, str | Says] = {
 }
 # fmt: on
 _RANK = {VIDEO: 2, AUDIO: 1}
-#: A known proxy bug, a race (about one run in four here): while a FilBeam cache miss streams the whole piece
-#: (a 200 to the player's first range), the prefetcher's "exact range" fetch of an index it found in the head
-#: (``proxy/prefetch.py`` ``on_head``: the MP4 moov at the end, Matroska's Tags near the end) asks the upstream
-#: again for bytes that stream is already bringing: mkv-ass-font.mkv pulled 1,083,468 bytes for a 713,972-byte
-#: piece (bytes 344265–713760 twice), mp4-moov-at-end 381,327 for 373,258. These are the two corpus files whose
-#: head makes ``sniff_layout`` ask such a range at open (its offset here). Only that symptom is excused — at most
-#: the bytes from that offset to the end pulled a second time — and every other check of those rows still holds.
-KNOWN_DOUBLE_PULL = {"mp4-moov-at-end-h264-aac.mp4": 365_189, "mkv-ass-font.mkv": 344_265}
 
 
 @dataclass(frozen=True)
@@ -307,7 +299,4 @@ def test_each_corpus_file_plays_as_the_spec_says_and_the_proxy_never_does_worse(
         assert summary["served_bytes"] >= size and summary["verified"] is True, summary
     else:
         assert summary["verified"] in (True, None), summary
-    extra = summary["upstream_bytes"] - size
-    if name in KNOWN_DOUBLE_PULL and 0 < extra <= size - KNOWN_DOUBLE_PULL[name]:
-        pytest.xfail(f"known proxy bug: the index prefetch pulled {extra} bytes a second time")
     assert summary["upstream_bytes"] == size, summary  # every byte pulled once, none twice
