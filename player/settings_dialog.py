@@ -32,10 +32,10 @@ from PySide6.QtWidgets import (
 
 from player.settings import NETWORKS, SLICE_SIZES, Settings
 from player.units import format_bytes
+from proxy.units import GiB
 from proxy.upstream import template_source
 
 _PAYER_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
-GiB = 1 << 30
 
 
 def check_payer(text: str) -> str | None:

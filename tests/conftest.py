@@ -17,11 +17,10 @@ import pytest
 
 from proxy.emulator import Emulator, Knobs
 from proxy.server import ProxyConfig, ProxyServer
+from proxy.units import MiB
 from proxy.upstream import template_source
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-MiB = 1 << 20
 
 
 def _ffmpeg(*args: str) -> None:

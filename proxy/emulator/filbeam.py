@@ -17,9 +17,11 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
+from proxy.units import MiB
+
 #: Cloudflare's cacheable-object limit on Free/Pro/Business plans ("512 MB"; taken as MiB, the smaller reading
 #: would only move the line by 25 MB).
-DEFAULT_OBJECT_CAP = 512 * 1024 * 1024
+DEFAULT_OBJECT_CAP = 512 * MiB
 FILBEAM_CACHE_CONTROL = "public, max-age=31536000"
 #: The payer an emulated FilBeam names in its 402 answers (the real one reads it from the host name).
 EMULATED_PAYER = "0x" + "0" * 40
