@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from proxy.emulator import ManifestEntry, ManifestError, read_manifest
+from proxy.api import ManifestEntry, ManifestError, read_manifest
 
 #: File types the demo folder may hold when it has no manifest (the emulator serves every file regardless).
 _MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".mp3", ".ogg", ".opus")

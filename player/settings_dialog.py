@@ -32,8 +32,7 @@ from PySide6.QtWidgets import (
 
 from player.settings import NETWORKS, SLICE_SIZES, Settings
 from player.units import format_bytes
-from proxy.units import GiB
-from proxy.upstream import template_source
+from proxy.api import GiB, template_source
 
 _PAYER_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
