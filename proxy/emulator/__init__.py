@@ -37,6 +37,7 @@ from proxy.emulator.catalogue import (
     load_pieces,
     read_manifest,
     remember_piece_cid,
+    sha256_of_file,
 )
 from proxy.emulator.cli import build_parser, main
 from proxy.emulator.counters import Counters, LoggedRequest, PieceCounters
@@ -67,4 +68,5 @@ __all__ = [
     "main",
     "read_manifest",
     "remember_piece_cid",
+    "sha256_of_file",
 ]

@@ -144,13 +144,14 @@ def _manifest_cid(entry: ManifestEntry | None, path: Path, size: int) -> str | N
     if cid.payload_size != size:
         return None
     expected = entry.sha256
-    if expected is not None and _sha256_of(path) != expected:
+    if expected is not None and sha256_of_file(path) != expected:
         log.info("%s changed since the manifest was written; its PieceCID is computed again", path.name)
         return None
     return cid.v2()
 
 
-def _sha256_of(path: Path) -> str:
+def sha256_of_file(path: Path) -> str:
+    """The hex SHA-256 a demo manifest records for a file (``make_demo.py`` writes it, the catalogue checks it)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(_HASH_BLOCK):
