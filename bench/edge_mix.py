@@ -2,7 +2,7 @@
 
 ``python -m bench.edge_mix [--markdown BENCHMARKS.md] [--only name,…]``
 
-Setups (``shared/research/filbeam.md`` §8, modelled by ``proxy.emulator_edge``): two providers behind the CDN
+Setups (``shared/research/filbeam.md`` §8, modelled by ``proxy.emulator.filbeam``): two providers behind the CDN
 picked at random (a miss per provider), a 1 GiB piece above the CDN's 512 MB object cap (a miss on every
 request), fills cancelled by a client that leaves, a FilBeam-only configuration with a slow edge, and FilBeam
 only above the cap (the setup that looped before). The session is a player's: open at byte 0 and watch, then
@@ -25,9 +25,9 @@ import aiohttp
 from bench.upstream_mix import Session, _write_random
 from proxy.emulator import Emulator, Knobs
 from proxy.server import ProxyConfig, ProxyServer
+from proxy.units import MiB
 from proxy.upstream import Source, provider_source
 
-MiB = 1 << 20
 #: Playback rate of the simulated viewer (an 8 Mbit/s video at 10× speed: a "minute" takes six seconds).
 RATE = 10 * MiB
 WATCH_AT_OPEN = 16 * MiB

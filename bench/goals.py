@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from proxy.cache import DEFAULT_MEMORY_CAP, DEFAULT_READAHEAD
+from proxy.units import MiB
 
-MiB = 1 << 20
 CONTENDER = "pieceplayer"
 
 

@@ -15,9 +15,7 @@ from pathlib import Path
 from bench.contenders import Contender
 from bench.media import Piece
 from bench.origin import Origin
-
-MiB = 1 << 20
-GiB = 1 << 30
+from proxy.units import GiB, MiB
 
 
 @dataclass(frozen=True)

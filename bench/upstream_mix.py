@@ -23,9 +23,8 @@ import aiohttp
 
 from proxy.emulator import Emulator, Knobs
 from proxy.server import ProxyConfig, ProxyServer
+from proxy.units import MiB
 from proxy.upstream import Source, provider_source
-
-MiB = 1 << 20
 
 
 @dataclass

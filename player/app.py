@@ -23,8 +23,7 @@ from player import __version__
 from player.resources import DemoError, default_demo_dir, demo_pieces
 from player.startup_error import explain, missing_library, reporting_qt_fatal, show
 from player.target import Target, parse_target
-from proxy.cid import CidError
-from proxy.upstream import template_source
+from proxy.api import CidError, template_source
 
 #: How long tasks cancelled at shutdown get to end (they end at once; this only bounds a misbehaving one).
 _SHUTDOWN_WAIT_S = 2.0

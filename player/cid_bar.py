@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from player.icons import icon
 from player.target import Target, parse_target
-from proxy.cid import CidError
+from proxy.api import CidError
 
 PLACEHOLDER = "Paste a PieceCID (bafkzcib…, baga6ea4seaq…) or a URL, then press Enter"
 

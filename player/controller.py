@@ -22,6 +22,7 @@ from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoPiece
 from player.target import Target, parse_target
+from proxy.api import Source, template_source
 from proxy.events import (
     CacheProblem,
     Event,
@@ -31,7 +32,6 @@ from proxy.events import (
     UpstreamResponse,
     WholeStreamWait,
 )
-from proxy.upstream import Source, template_source
 
 log = logging.getLogger(__name__)
 

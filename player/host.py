@@ -20,13 +20,20 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from player.target import piece_path
-from proxy.cache import DEFAULT_DISK_CAP, DEFAULT_MEMORY_CAP, DEFAULT_SLICE_SIZE
-from proxy.cid import PieceCid
-from proxy.emulator import Emulator, Knobs
+from proxy.api import (
+    DEFAULT_DISK_CAP,
+    DEFAULT_MEMORY_CAP,
+    DEFAULT_SLICE_SIZE,
+    Emulator,
+    Knobs,
+    PieceCid,
+    ProxyConfig,
+    Source,
+    UpstreamError,
+    template_source,
+)
 from proxy.events import EventBus
 from proxy.runner import ProxyRunner
-from proxy.server import ProxyConfig
-from proxy.upstream import Source, UpstreamError, template_source
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

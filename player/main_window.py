@@ -36,7 +36,7 @@ from player.target import Target
 from player.transport_bar import VOLUME_STEP, TransportBar
 from player.video_area import VideoArea
 from player.window_fit import centred, fit_size, panel_limit, panel_width
-from proxy.upstream import Source
+from proxy.api import Source
 
 APP_TITLE = "PiecePlayer"
 SHORT_SEEK_MS = 5_000

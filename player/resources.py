@@ -6,12 +6,11 @@ repository root, and every caller should not have to know which.
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-MANIFEST_NAME = "manifest.json"
+from proxy.api import ManifestEntry, ManifestError, read_manifest
+
 #: File types the demo folder may hold when it has no manifest (the emulator serves every file regardless).
 _MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".mp3", ".ogg", ".opus")
 
@@ -32,15 +31,8 @@ def default_demo_dir() -> Path:
     return resource("demo")
 
 
-@dataclass(frozen=True)
-class DemoPiece:
-    """One file of the demo folder, as its manifest describes it (or as little as the file name tells)."""
-
-    file: str
-    title: str
-    piece_cid: str | None = None
-    size: int | None = None
-    duration_s: float | None = None
+#: One file of the demo folder, as the demo manifest describes it (or as little as the file name tells).
+DemoPiece = ManifestEntry
 
 
 class DemoError(Exception):
@@ -54,23 +46,12 @@ def demo_pieces(directory: Path) -> list[DemoPiece]:
     """
     if not directory.is_dir():
         raise DemoError(f"the demo folder {directory} does not exist")
-    manifest = directory / MANIFEST_NAME
-    if manifest.exists():
-        try:
-            entries = json.loads(manifest.read_text())["pieces"]
-            pieces = [
-                DemoPiece(
-                    file=str(e["file"]),
-                    title=str(e.get("title") or e["file"]),
-                    piece_cid=e.get("piece_cid"),
-                    size=e.get("size"),
-                    duration_s=e.get("duration_s"),
-                )
-                for e in entries
-            ]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DemoError(f"the demo manifest {manifest} is not readable: {exc}") from exc
-        pieces = [p for p in pieces if (directory / p.file).is_file()]
+    try:
+        listed = read_manifest(directory)
+    except ManifestError as exc:
+        raise DemoError(str(exc)) from exc
+    if listed is not None:
+        pieces = [p for p in listed if (directory / p.file).is_file()]
     else:
         pieces = [
             DemoPiece(file=p.name, title=p.stem)

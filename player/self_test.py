@@ -34,8 +34,8 @@ from player.resources import DemoError, demo_pieces
 from player.seek_monitor import DEFAULT_TOLERANCE_MS, SeekRecord
 from player.settings import DEFAULT_DEMO_LATENCY_MS, Settings
 from player.target import Target
+from proxy.api import Source, template_source
 from proxy.events import PieceVerified
-from proxy.upstream import Source, template_source
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,15 @@ import platformdirs
 from PySide6.QtCore import QByteArray, QSettings
 
 from player.host import HostConfig
-from proxy.cache import DEFAULT_DISK_CAP, DEFAULT_SLICE_SIZE
-from proxy.config import APP_NAME, default_cache_dir
-from proxy.upstream import Source, filbeam_source, template_source
+from proxy.api import (
+    APP_NAME,
+    DEFAULT_DISK_CAP,
+    DEFAULT_SLICE_SIZE,
+    Source,
+    default_cache_dir,
+    filbeam_source,
+    template_source,
+)
 
 log = logging.getLogger(__name__)
 

@@ -32,10 +32,9 @@ from PySide6.QtWidgets import (
 
 from player.settings import NETWORKS, SLICE_SIZES, Settings
 from player.units import format_bytes
-from proxy.upstream import template_source
+from proxy.api import GiB, template_source
 
 _PAYER_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
-GiB = 1 << 30
 
 
 def check_payer(text: str) -> str | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 from player.units import format_bytes
-from proxy.cid import CidError, PieceCid, parse_piece_cid
+from proxy.api import CidError, PieceCid, parse_piece_cid
 
 _SCHEMES = ("http://", "https://")
 #: The desktop file's URL scheme: a ``pieceplayer://<PieceCID>`` link on a web page opens that piece here.

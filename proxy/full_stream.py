@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from proxy.events import EventBus, PaidRestartsStopped, UpstreamRetry, WholeStreamWait
+from proxy.units import MiB
 from proxy.upstream import UpstreamBody, UpstreamError
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MiB = 1 << 20
 #: A reader takes its slice back from a fetch that would need longer than this to reach it (or twice that fetch's
 #: first-byte time), when the rules allow a take-back at all.
 STEAL_AFTER_SECONDS = 0.5

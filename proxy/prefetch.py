@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from proxy.cache import PieceInfo, SliceCache
 from proxy.events import EventBus, MediaIndexed, MediaLayoutKnown, Prefetch
 from proxy.media import ContainerError, ContainerLayout, MediaIndex, build_index, sniff_layout
+from proxy.units import MiB
 from proxy.upstream import UpstreamError
 
 log = logging.getLogger(__name__)
-MiB = 1 << 20
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ demo folder starts without hashing.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -35,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proxy.commp import commp_of_file
-from proxy.emulator import DEMO_MANIFEST_NAME, remember_piece_cid
+from proxy.emulator import DEMO_MANIFEST_NAME, remember_piece_cid, sha256_of_file
 from proxy.sniff import SNIFF_BYTES, sniff_content_type
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "demo"
@@ -250,7 +249,7 @@ def manifest_entry(path: Path, title: str) -> dict:
         "piece_cid": cid.v2(),
         "piece_cid_v1": cid.v1(),
         "size": path.stat().st_size,
-        "sha256": _sha256(path),
+        "sha256": sha256_of_file(path),
         "content_type": content_type,
         **probe(path),
         "moov": mp4_moov_position(path),
@@ -317,14 +316,6 @@ def _ffmpeg(*args: str) -> None:
 
 def _run(*args: str) -> str:
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,22 +6,27 @@ small enough to keep the suite fast but real enough for QMediaPlayer to decode a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import random
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from proxy.emulator import Emulator, Knobs
+from proxy.events import Event
+from proxy.prefetch import PrefetchConfig
 from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import template_source
+from proxy.units import MiB
+from proxy.upstream import RetryPolicy, Source, Timeouts, provider_source, template_source
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-MiB = 1 << 20
 
 
 def _ffmpeg(*args: str) -> None:
@@ -64,13 +69,29 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def random_piece_folder(tmp_path_factory: pytest.TempPathFactory, name: str, size: int, seed: int) -> Path:
+    """A folder holding one file of ``size`` seeded random bytes: a piece larger than the media clips."""
+    folder = tmp_path_factory.mktemp(Path(name).stem)
+    (folder / name).write_bytes(random.Random(seed).randbytes(size))
+    return folder
+
+
+@contextlib.asynccontextmanager
+async def running_emulator(directory: Path, **knobs: Any) -> AsyncIterator[Emulator]:
+    """The emulator serving ``directory`` with these knobs, stopped on the way out."""
+    origin = Emulator(directory, Knobs(**knobs))
+    await origin.start()
+    try:
+        yield origin
+    finally:
+        await origin.stop()
+
+
 @pytest.fixture
 async def emulator(media_dir: Path) -> AsyncIterator[Emulator]:
     """A FilBeam-mode origin with no added latency (tests set knobs they need)."""
-    origin = Emulator(media_dir, Knobs(latency_ms=0))
-    await origin.start()
-    yield origin
-    await origin.stop()
+    async with running_emulator(media_dir, latency_ms=0) as origin:
+        yield origin
 
 
 def piece_of(emulator: Emulator, file_name: str) -> tuple[str, bytes]:
@@ -82,11 +103,74 @@ def piece_of(emulator: Emulator, file_name: str) -> tuple[str, bytes]:
     raise KeyError(file_name)
 
 
+def cdn_sources(cdn: Emulator, provider: Emulator | None = None) -> list[Source]:
+    """An emulated FilBeam as the first source, and an emulated provider behind it when given: the routed setup."""
+    sources = [Source("FilBeam (emulated)", "filbeam", cdn.base_url + "/{cid}")]
+    if provider is not None:
+        sources.append(provider_source(provider.base_url))
+    return sources
+
+
+async def start_proxy(
+    upstream: Emulator | str | list[Source],
+    cache_dir: Path,
+    *,
+    retry: RetryPolicy | None = None,
+    timeouts: Timeouts | None = None,
+    prefetch: PrefetchConfig | None = None,
+    **cache: Any,
+) -> ProxyServer:
+    """Our proxy, started, in front of an emulator (its ``/{cid}`` URLs), a base URL, or a list of sources.
+
+    ``cache`` goes to the slice cache (``readahead=…``, ``memory_cap=…``, ``whole_streams=…``). The caller stops it.
+    """
+    if isinstance(upstream, list):
+        sources = upstream
+    else:
+        base = upstream if isinstance(upstream, str) else upstream.base_url
+        sources = [template_source(base + "/{cid}")]
+    chosen = {"prefetch": prefetch} if prefetch is not None else {}
+    server = ProxyServer(ProxyConfig(sources, cache_dir, cache=cache, retry=retry, timeouts=timeouts, **chosen))
+    await server.start()
+    return server
+
+
+async def play_once(
+    http: aiohttp.ClientSession, upstream: Emulator, cache_dir: Path, cid: str, **options: Any
+) -> bytes:
+    """A previous session: a proxy on ``cache_dir`` reads the whole piece, then quits and leaves its cache behind."""
+    first = await start_proxy(upstream, cache_dir, **options)
+    try:
+        async with http.get(f"{first.base_url}/piece/{cid}") as response:
+            return await response.read()
+    finally:
+        await first.stop()
+
+
+def record_events(publisher: Any, also: Callable[[Event], None] | None = None) -> list[Event]:
+    """Every event a proxy (or runner) publishes from now on, in order; each is also handed to ``also``."""
+    events: list[Event] = []
+
+    def keep(event: Event) -> None:
+        events.append(event)
+        if also is not None:
+            also(event)
+
+    publisher.bus.subscribe(keep)
+    return events
+
+
+async def eventually(condition: Callable[[], object], within: float = 5.0) -> None:
+    """Wait for background work (a fetch finishing its slice) without a fixed sleep; a hang fails the test."""
+    async with asyncio.timeout(within):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 async def proxy(emulator: Emulator, tmp_path: Path) -> AsyncIterator[ProxyServer]:
     """Our proxy in front of the emulator, with a fresh cache folder."""
-    server = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], tmp_path / "cache"))
-    await server.start()
+    server = await start_proxy(emulator, tmp_path / "cache")
     yield server
     await server.stop()
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import fcntl
 import json
-import random
 import socket
 import struct
 import sys
@@ -22,10 +21,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from proxy.emulator import Emulator, Knobs
+from proxy.emulator import Emulator
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import template_source
-from tests.conftest import MiB, piece_of
+from tests.conftest import MiB, piece_of, random_piece_folder, running_emulator, start_proxy
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Generous bound for "served promptly while under abuse": long enough never to flake, short enough that a
@@ -315,22 +314,15 @@ async def test_slowloris_clients_do_not_starve_others(proxy, emulator, http):
 
 @pytest.fixture(scope="module")
 def large_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("large")
-    (folder / "large-16MiB.bin").write_bytes(random.Random(3).randbytes(16 * MiB))
-    return folder
+    return random_piece_folder(tmp_path_factory, "large-16MiB.bin", 16 * MiB, seed=3)
 
 
 @pytest.fixture
 async def large(large_dir: Path, tmp_path: Path) -> AsyncIterator[tuple[Emulator, ProxyServer]]:
-    origin = Emulator(large_dir, Knobs(mode="curio", latency_ms=0))
-    await origin.start()
-    server = ProxyServer(
-        ProxyConfig([template_source(origin.base_url + "/{cid}")], tmp_path / "cache", cache={"readahead": 2 * MiB})
-    )
-    await server.start()
-    yield origin, server
-    await server.stop()
-    await origin.stop()
+    async with running_emulator(large_dir, mode="curio", latency_ms=0) as origin:
+        server = await start_proxy(origin, tmp_path / "cache", readahead=2 * MiB)
+        yield origin, server
+        await server.stop()
 
 
 async def test_a_client_that_never_reads_holds_no_one_up_and_pulls_a_bounded_amount(large, http):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import socket
 import threading
 import urllib.parse
@@ -12,30 +11,18 @@ from pathlib import Path
 import pytest
 
 from proxy.cid import parse_piece_cid
-from proxy.emulator import Emulator, Knobs
 from proxy.events import RequestProgress, SliceRejected, UpstreamFinished, UpstreamRetry
-from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import template_source
-from tests.conftest import MiB, piece_of
-
-
-async def start_proxy(emulator: Emulator, cache_dir: Path, **cache: int) -> ProxyServer:
-    server = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], cache_dir, cache=cache))
-    await server.start()
-    return server
-
-
-async def eventually(condition, within: float = 5.0) -> None:
-    """Wait for background work (a fetch finishing its slice) without a fixed sleep."""
-    async with asyncio.timeout(within):
-        while not condition():
-            await asyncio.sleep(0.02)
-
-
-def recorder(server: ProxyServer) -> list:
-    events: list = []
-    server.bus.subscribe(events.append)
-    return events
+from proxy.server import ProxyServer
+from tests.conftest import (
+    MiB,
+    eventually,
+    piece_of,
+    play_once,
+    random_piece_folder,
+    record_events,
+    running_emulator,
+    start_proxy,
+)
 
 
 async def small_buffer_get(proxy: ProxyServer, cid: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -53,17 +40,13 @@ async def small_buffer_get(proxy: ProxyServer, cid: str) -> tuple[asyncio.Stream
 
 @pytest.fixture(scope="module")
 def big_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("big")
-    (folder / "big-24MiB.bin").write_bytes(random.Random(7).randbytes(24 * MiB))
-    return folder
+    return random_piece_folder(tmp_path_factory, "big-24MiB.bin", 24 * MiB, seed=7)
 
 
 @pytest.fixture
 async def big_emulator(big_dir: Path):
-    origin = Emulator(big_dir, Knobs(mode="curio", latency_ms=0))
-    await origin.start()
-    yield origin
-    await origin.stop()
+    async with running_emulator(big_dir, mode="curio", latency_ms=0) as origin:
+        yield origin
 
 
 async def test_concurrent_readers_of_a_cold_slice_share_one_upstream_fetch(proxy, emulator, http):
@@ -107,7 +90,7 @@ async def test_reader_that_leaves_after_1MiB_stops_the_upstream_fetch(big_emulat
     """A viewer who watches 1 MiB and leaves must not make the proxy pull the rest of the piece (egress is paid)."""
     big_emulator.knobs.update(bandwidth=4_000_000)
     proxy = await start_proxy(big_emulator, tmp_path / "cache")
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, data = piece_of(big_emulator, "big-24MiB.bin")
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
@@ -164,10 +147,7 @@ async def test_open_ended_reader_reads_ahead_only_a_bounded_window(big_emulator,
 
 async def test_cache_survives_a_restart_and_serves_without_upstream(emulator, tmp_path, http):
     cid, data = piece_of(emulator, "clip-faststart.mp4")
-    first = await start_proxy(emulator, tmp_path / "cache")
-    async with http.get(f"{first.base_url}/piece/{cid}") as response:
-        assert await response.read() == data
-    await first.stop()
+    assert await play_once(http, emulator, tmp_path / "cache", cid) == data
     emulator.knobs.update(error_rate=1.0)  # upstream now fails every request
     requests_before = emulator.counters.requests
     second = await start_proxy(emulator, tmp_path / "cache")
@@ -185,7 +165,7 @@ async def test_a_response_reports_its_progress_once_per_slice(proxy, emulator, h
     """The byte map's "reading now" marker moves per slice; per block it was 8× the events for the GUI thread to
     take, while the player waits for its first frame. Cached and uncached bytes report alike."""
     cid, data = piece_of(emulator, "random-3.5MiB.bin")
-    events = recorder(proxy)
+    events = record_events(proxy)
     for _ in ("from upstream", "from the cache"):
         async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=1000-"}) as response:
             assert await response.read() == data[1000:]
@@ -216,7 +196,7 @@ async def test_damaged_slice_file_is_detected_and_refetched_never_served(emulato
         slice_file.write_bytes(b"")
     emulator.reset()
     second = await start_proxy(emulator, tmp_path / "cache")
-    events = recorder(second)
+    events = record_events(second)
     try:
         async with http.get(f"{second.base_url}/piece/{cid}") as response:
             assert await response.read() == data
@@ -231,7 +211,7 @@ async def test_slice_file_changed_while_the_proxy_runs_is_checked_again_before_i
     emulator.knobs.update(mode="curio")
     cid, data = piece_of(emulator, "random-3.5MiB.bin")
     proxy = await start_proxy(emulator, tmp_path / "cache", memory_cap=1)  # every read comes from the disk
-    events = recorder(proxy)
+    events = record_events(proxy)
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
             assert await response.read() == data
@@ -314,7 +294,7 @@ async def test_upstream_that_lies_about_content_range_is_never_served_or_cached(
 
 async def test_broken_upstream_bodies_are_resumed_from_the_last_good_byte(proxy, emulator, http):
     emulator.knobs.update(mode="curio", drop_after=700_000)
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, data = piece_of(emulator, "random-3.5MiB.bin")
     async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
         assert (response.status, await response.read()) == (200, data)

@@ -22,8 +22,8 @@ import pytest
 from proxy.cid import parse_piece_cid
 from proxy.commp import commp_of_file
 from proxy.emulator import COMMP_CACHE_NAME, Emulator, Knobs
-from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import template_source
+from proxy.server import ProxyServer
+from tests.conftest import running_emulator, start_proxy
 
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 MANIFEST = json.loads((DEMO / "manifest.json").read_text())
@@ -165,13 +165,10 @@ def test_a_file_that_no_longer_matches_the_manifest_gets_its_cid_computed_again(
 @pytest.fixture
 async def demo_proxy(tmp_path: Path) -> AsyncIterator[ProxyServer]:
     """The demo folder behind the emulator (FilBeam mode, a 20 ms edge) behind a fresh proxy."""
-    origin = Emulator(DEMO, Knobs(latency_ms=20))
-    await origin.start()
-    server = ProxyServer(ProxyConfig([template_source(origin.base_url + "/{cid}")], tmp_path / "cache"))
-    await server.start()
-    yield server
-    await server.stop()
-    await origin.stop()
+    async with running_emulator(DEMO, latency_ms=20) as origin:
+        server = await start_proxy(origin, tmp_path / "cache")
+        yield server
+        await server.stop()
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=[entry["file"] for entry in ENTRIES])

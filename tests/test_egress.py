@@ -12,9 +12,10 @@ from proxy.egress import CDN_HIT_USD_PER_TIB, CDN_MISS_USD_PER_TIB, TiB
 from proxy.emulator import Emulator, Knobs
 from proxy.events import UpstreamFinished, UpstreamStarted
 from proxy.full_stream import WholeStreamRules
-from proxy.server import ProxyConfig, ProxyServer
+from proxy.server import ProxyServer
 from proxy.upstream import Source, provider_source
-from tests.conftest import MiB, piece_of
+from tests.conftest import MiB, piece_of, record_events
+from tests.conftest import start_proxy as start_proxy_with
 
 CDN = "FilBeam (emulated)"
 
@@ -31,12 +32,8 @@ async def origins(media_dir):
 
 
 async def start_proxy(sources: list[Source], tmp_path) -> tuple[ProxyServer, list]:
-    rules = WholeStreamRules(linger_s=0.1)
-    proxy = ProxyServer(ProxyConfig(sources, tmp_path / "cache", cache={"whole_streams": rules}))
-    await proxy.start()
-    events: list = []
-    proxy.bus.subscribe(events.append)
-    return proxy, events
+    proxy = await start_proxy_with(sources, tmp_path / "cache", whole_streams=WholeStreamRules(linger_s=0.1))
+    return proxy, record_events(proxy)
 
 
 async def fetches_ended(events: list) -> None:

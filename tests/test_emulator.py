@@ -24,7 +24,7 @@ import pytest
 from proxy.cid import parse_piece_cid
 from proxy.commp import commp_of_file
 from proxy.emulator import Emulator, Knobs
-from tests.conftest import piece_of
+from tests.conftest import piece_of, running_emulator
 
 DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
 RANDOM_PIECE = "random-2MiB.bin"
@@ -34,10 +34,8 @@ VIDEO_PIECE = "clip-faststart.mp4"
 @pytest.fixture
 async def curio(media_dir: Path) -> AsyncIterator[Emulator]:
     """A storage-provider-mode origin with no added latency."""
-    origin = Emulator(media_dir, Knobs(mode="curio", latency_ms=0))
-    await origin.start()
-    yield origin
-    await origin.stop()
+    async with running_emulator(media_dir, mode="curio", latency_ms=0) as origin:
+        yield origin
 
 
 async def fetch(

@@ -10,8 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from proxy.cid import PieceCid, parse_piece_cid
-from proxy.emulator import Emulator, Knobs, build_parser
-from proxy.emulator_edge import CURIO_TOO_MANY
+from proxy.emulator import CURIO_TOO_MANY, Emulator, Knobs, build_parser
 from tests.conftest import MiB, piece_of
 
 PIECE = "random-2MiB.bin"

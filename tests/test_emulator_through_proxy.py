@@ -8,7 +8,6 @@ of its ``Content-Length`` — and what the proxy reports on its event bus (``Ups
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -17,25 +16,12 @@ from proxy.emulator import Emulator
 from proxy.events import Event, UpstreamResponse, UpstreamRetry
 from proxy.server import ProxyServer
 from proxy.upstream import RetryPolicy, Timeouts
-from tests.conftest import piece_of
+from tests.conftest import piece_of, record_events
 
 RANDOM_PIECE = "random-2MiB.bin"
 LARGER_PIECE = "random-3.5MiB.bin"
 #: Quick retries, so a test that exhausts them does not wait for production backoff.
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_resumes=6)
-
-
-def record(proxy: ProxyServer, also: Callable[[Event], None] | None = None) -> list[Event]:
-    """Every event the proxy publishes from now on (and hand each to ``also``)."""
-    events: list[Event] = []
-
-    def keep(event: Event) -> None:
-        events.append(event)
-        if also is not None:
-            also(event)
-
-    proxy.bus.subscribe(keep)
-    return events
 
 
 async def get_through(
@@ -81,7 +67,7 @@ async def test_a_dropped_upstream_connection_is_resumed_and_the_player_gets_ever
         if isinstance(event, UpstreamRetry):
             emulator.knobs.update(drop_after=None)  # one broken transfer, then a healthy origin
 
-    events = record(proxy, heal)
+    events = record_events(proxy, heal)
     status, _, body, error = await get_through(http, proxy, cid)
     assert (status, error) == (200, None)
     assert body == data
@@ -103,7 +89,7 @@ async def test_bytes_received_before_a_drop_are_kept_not_fetched_again(
         if isinstance(event, UpstreamRetry):
             emulator.knobs.update(drop_after=None)
 
-    events = record(proxy, heal)
+    events = record_events(proxy, heal)
     status, _, body, _ = await get_through(http, proxy, cid)
     assert (status, body) == (200, data)
     assert [r.resume_from for r in only(events, UpstreamRetry)] == [64 * 1024]
@@ -117,7 +103,7 @@ async def test_an_origin_that_drops_every_100kB_still_delivers_every_byte_by_res
     proxy.upstream.retry = FAST_RETRY
     cid, data = piece_of(emulator, LARGER_PIECE)
     emulator.knobs.update(drop_after=100_000)
-    events = record(proxy)
+    events = record_events(proxy)
     status, _, body, error = await get_through(http, proxy, cid)
     assert (status, error, body == data) == (200, None, True)
     assert len(only(events, UpstreamRetry)) >= len(data) // 100_000 - 8  # about one resume per 100 kB
@@ -130,7 +116,7 @@ async def test_an_origin_that_never_delivers_a_byte_ends_in_a_clean_error_never_
     proxy.upstream.retry = FAST_RETRY
     cid, data = piece_of(emulator, LARGER_PIECE)
     emulator.knobs.update(drop_after=0)
-    events = record(proxy)
+    events = record_events(proxy)
     status, headers, body, error = await get_through(http, proxy, cid)
     assert_never_silently_wrong(status, headers, body, error, data)
     assert body != data
@@ -147,7 +133,7 @@ async def test_a_short_body_is_resumed_from_the_first_missing_byte(
         if isinstance(event, UpstreamRetry):
             emulator.knobs.update(short_body=False)
 
-    events = record(proxy, heal)
+    events = record_events(proxy, heal)
     status, headers, body, error = await get_through(http, proxy, cid, "bytes=100000-899999")
     assert (status, error, headers["Content-Range"]) == (206, None, f"bytes 100000-899999/{len(data)}")
     assert body == data[100_000:900_000]
@@ -167,7 +153,7 @@ async def test_a_206_that_does_not_match_the_request_is_refused_and_reported(
     proxy.upstream.retry = FAST_RETRY
     cid, data = piece_of(emulator, RANDOM_PIECE)
     emulator.knobs.update(edge_fill="always", **{knob: True})
-    events = record(proxy)
+    events = record_events(proxy)
     status, headers, body, error = await get_through(http, proxy, cid, "bytes=0-999")
     assert status == 502
     answer = json_of(body)
@@ -182,7 +168,7 @@ async def test_a_200_to_a_ranged_request_still_serves_the_right_range(
 ) -> None:
     cid, data = piece_of(emulator, RANDOM_PIECE)
     emulator.knobs.update(edge_fill="always", ignore_range=True)
-    events = record(proxy)
+    events = record_events(proxy)
     status, headers, body, error = await get_through(http, proxy, cid, "bytes=1500000-1500099")
     assert (status, error, body) == (206, None, data[1_500_000:1_500_100])
     assert headers["Content-Range"] == f"bytes 1500000-1500099/{len(data)}"
@@ -208,7 +194,7 @@ async def test_a_failing_origin_is_retried_then_reported_as_a_502(
     proxy.upstream.retry = FAST_RETRY
     cid, _ = piece_of(emulator, RANDOM_PIECE)
     emulator.knobs.update(error_rate=1.0)
-    events = record(proxy)
+    events = record_events(proxy)
     status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
     assert status == 502
     assert "is failing right now (502)" in json_of(body)["error"]
@@ -221,7 +207,7 @@ async def test_an_exhausted_quota_is_reported_in_words_and_not_hammered(
 ) -> None:
     cid, _ = piece_of(emulator, RANDOM_PIECE)
     emulator.knobs.update(quota_rate=1.0)
-    events = record(proxy)
+    events = record_events(proxy)
     status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
     assert status == 502
     assert "quota is used up" in json_of(body)["error"]
@@ -246,7 +232,7 @@ async def test_a_stalled_origin_times_out_into_a_504(
     proxy.upstream.timeouts = Timeouts(connect=1.0, first_byte=0.2, idle=1.0)
     cid, _ = piece_of(emulator, RANDOM_PIECE)
     emulator.knobs.update(stall_ms=1500)
-    events = record(proxy)
+    events = record_events(proxy)
     status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
     assert status == 504
     assert "did not answer within 0.2 s" in json_of(body)["error"]
@@ -258,7 +244,7 @@ async def test_origin_latency_shows_in_the_proxys_upstream_first_byte_time(
 ) -> None:
     cid, data = piece_of(emulator, RANDOM_PIECE)
     emulator.knobs.update(latency_ms=250)
-    events = record(proxy)
+    events = record_events(proxy)
     status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
     assert (status, body) == (206, data[:10])
     assert min(r.ttfb for r in only(events, UpstreamResponse)) >= 0.125

@@ -22,6 +22,7 @@ import sys
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -33,7 +34,8 @@ from proxy.emulator import Emulator, Knobs
 from proxy.events import CacheProblem, RequestFinished, SliceRejected, SliceStored, UpstreamRetry
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.upstream import RetryPolicy, Timeouts, template_source
-from tests.conftest import MiB, piece_of
+from tests.conftest import MiB, piece_of, record_events
+from tests.conftest import start_proxy as start_proxy_with
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Retries as the defaults do them, minus the waiting: the faults are the point here, not the backoff.
@@ -148,16 +150,8 @@ async def assert_still_serves(proxy: ProxyServer, emulator: Emulator, http: aioh
 # --- fixtures ----------------------------------------------------------------------------------------------
 
 
-async def start_proxy(
-    origin: Emulator | str, cache_dir: Path, *, timeouts: Timeouts | None = None, **cache: int
-) -> ProxyServer:
-    base = origin if isinstance(origin, str) else origin.base_url
-    config = ProxyConfig(
-        [template_source(base + "/{cid}")], cache_dir, cache=cache, retry=FAST_RETRY, timeouts=timeouts
-    )
-    server = ProxyServer(config)
-    await server.start()
-    return server
+#: The shared proxy, with quick retries.
+start_proxy = partial(start_proxy_with, retry=FAST_RETRY)
 
 
 @pytest.fixture
@@ -167,12 +161,6 @@ async def fast(emulator: Emulator, tmp_path: Path) -> AsyncIterator[ProxyServer]
     server = await start_proxy(emulator, tmp_path / "cache")
     yield server
     await server.stop()
-
-
-def recorder(server: ProxyServer) -> list:
-    events: list = []
-    server.bus.subscribe(events.append)
-    return events
 
 
 def clear_after(server: ProxyServer, emulator: Emulator, event_type: type, count: int, **knobs: object) -> None:
@@ -235,7 +223,7 @@ async def test_connection_dropped_mid_body_is_resumed_without_a_wrong_byte(emula
     # A read-ahead whose first step (a quarter) covers the whole 3.5 MiB piece: one upstream answer carries every
     # offset above, so each drop lands in it.
     proxy = await start_proxy(emulator, tmp_path / "cache", readahead=16 * MiB)
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, data = piece_of(emulator, BIG)
     try:
         clear_after(proxy, emulator, UpstreamRetry, 1, drop_after=offset)
@@ -254,7 +242,7 @@ async def test_connection_dropped_mid_body_is_resumed_without_a_wrong_byte(emula
 async def test_transfer_that_cannot_be_resumed_is_cut_short_visibly_never_passed_off_as_complete(fast, emulator, http):
     """After 1.5 MiB the upstream breaks every connection before its first byte: the player must see the cut."""
     cid, data = piece_of(emulator, BIG)
-    events = recorder(fast)
+    events = record_events(fast)
     emulator.knobs.update(drop_after=MiB + MiB // 2)
     fast.bus.subscribe(lambda e: isinstance(e, UpstreamRetry) and emulator.knobs.update(drop_after=0))
     outcome = await fetch(http, f"{fast.base_url}/piece/{cid}")
@@ -477,7 +465,7 @@ async def test_bytes_under_a_new_etag_are_never_mixed_with_slices_of_the_old_one
 async def test_full_disk_is_reported_and_playback_goes_on_from_memory(emulator, tiny_disk, http):
     emulator.knobs.update(mode="curio")
     proxy = await start_proxy(emulator, tiny_disk)
-    events = recorder(proxy)
+    events = record_events(proxy)
     try:
         pieces = {cid: data for cid, data in (piece_of(emulator, BIG), piece_of(emulator, OTHER))}
         for cid, data in pieces.items():
@@ -537,7 +525,7 @@ async def test_slice_folder_turning_read_only_is_reported_and_playback_goes_on(e
     mount_tmpfs(slices, "30m")
     try:
         proxy = await start_proxy(emulator, cache_dir)
-        events = recorder(proxy)
+        events = record_events(proxy)
         try:
             cid, data = piece_of(emulator, OTHER)
             assert (await fetch(http, f"{proxy.base_url}/piece/{cid}", "bytes=0-99")).body == data[:100]
@@ -567,7 +555,7 @@ async def test_read_only_cache_folder_at_start_still_serves_and_says_why_nothing
     try:
         remount_read_only(cache_dir)
         proxy = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], cache_dir, retry=FAST_RETRY))
-        events = recorder(proxy)
+        events = record_events(proxy)
         await proxy.start()
         try:
             problems = [e.message for e in events if isinstance(e, CacheProblem)]
@@ -586,7 +574,7 @@ async def test_slice_files_damaged_while_running_are_caught_and_refetched(emulat
     """No memory tier (cap of 1 byte), so every read goes to the disk and its checks."""
     emulator.knobs.update(mode="curio")
     proxy = await start_proxy(emulator, tmp_path / "cache", memory_cap=1)
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, data = piece_of(emulator, BIG)
     try:
         assert (await fetch(http, f"{proxy.base_url}/piece/{cid}")).body == data

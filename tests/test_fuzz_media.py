@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 
 from proxy.media import ContainerError, MediaIndex, build_index, sniff_layout
+from proxy.units import MiB
 from tests import crafted_media as crafted
 
-MiB = 1 << 20
 SLICE = MiB  # the proxy sniffs the first slice of a piece
 CASES = int(os.environ.get("FUZZ_CASES", "4000"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261202"))
@@ -55,6 +55,7 @@ _ELEMENTS = (
     b"\x18\x53\x80\x67", b"\x11\x4d\x9b\x74", b"\x1c\x53\xbb\x6b", b"\x15\x49\xa9\x66", b"\x16\x54\xae\x6b",
     b"\x1f\x43\xb6\x75", b"\x4d\xbb", b"\x53\xac", b"\xbb", b"\xb7", b"\xf1", b"\xb3",
 )  # fmt: skip
+
 _INTERESTING = (0, 1, 2, 7, 8, 9, 255, 4096, 65535, 1 << 16, 1 << 24, (1 << 31) - 1, 1 << 31, (1 << 32) - 1)
 
 

@@ -17,15 +17,8 @@ from proxy.events import (
     UpstreamStarted,
 )
 from proxy.prefetch import PrefetchConfig
-from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import template_source
-from tests.conftest import MiB, piece_of
-
-
-def recorder(server: ProxyServer) -> list:
-    events: list = []
-    server.bus.subscribe(events.append)
-    return events
+from proxy.server import ProxyServer
+from tests.conftest import MiB, piece_of, play_once, record_events, start_proxy
 
 
 async def first_event(events: list, kind: type, within: float = 10.0):
@@ -38,9 +31,7 @@ async def first_event(events: list, kind: type, within: float = 10.0):
 async def test_moov_at_end_is_prefetched_while_the_head_is_served(emulator, tmp_path, http):
     """With a short read-ahead the head's fetch stops well before the tail: only the prefetch can bring it."""
     emulator.knobs.update(mode="curio", latency_ms=80)
-    config = ProxyConfig([template_source(emulator.base_url + "/{cid}")], tmp_path / "cache", cache={"readahead": 1})
-    proxy = ProxyServer(config)
-    await proxy.start()
+    proxy = await start_proxy(emulator, tmp_path / "cache", readahead=1)
     try:
         await _moov_at_end_is_prefetched(proxy, emulator, http)
     finally:
@@ -48,7 +39,7 @@ async def test_moov_at_end_is_prefetched_while_the_head_is_served(emulator, tmp_
 
 
 async def _moov_at_end_is_prefetched(proxy, emulator, http):
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
     url = f"{proxy.base_url}/piece/{cid}"
     async with http.get(url) as response:  # the player's first request, as FFmpeg makes it
@@ -69,9 +60,8 @@ async def test_moov_at_end_arrives_as_its_exact_range_before_the_slice_that_hold
     """On a slow link the slice-aligned tail fetch streams media data before the index; the player's tail request
     must not wait for it: it is answered from the exact range fetched beside it, and the slice still gets cached."""
     emulator.knobs.update(mode="curio", latency_ms=50, bandwidth=1_000_000)
-    proxy = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], tmp_path / "cache"))
-    await proxy.start()
-    events = recorder(proxy)
+    proxy = await start_proxy(emulator, tmp_path / "cache")
+    events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
     url = f"{proxy.base_url}/piece/{cid}"
     try:
@@ -96,7 +86,7 @@ async def test_moov_at_end_arrives_as_its_exact_range_before_the_slice_that_hold
 
 
 async def test_faststart_mp4_prefetches_nothing_and_gets_a_byte_time_map(proxy, emulator, http):
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-faststart.mp4")
     async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-65535"}) as response:
         assert await response.read() == data[:65536]
@@ -108,7 +98,7 @@ async def test_faststart_mp4_prefetches_nothing_and_gets_a_byte_time_map(proxy, 
 
 
 async def test_read_ahead_follows_the_media_byte_rate(proxy, emulator, http):
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-faststart.mp4")
     async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-1000"}) as response:
         await response.read()
@@ -126,7 +116,7 @@ async def test_read_ahead_follows_the_media_byte_rate(proxy, emulator, http):
 
 async def test_webm_cues_are_prefetched_for_the_first_seek(proxy, emulator, http):
     emulator.knobs.update(mode="curio")
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, _ = piece_of(emulator, "clip.webm")
     async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
         await response.content.read(1024)
@@ -141,7 +131,7 @@ async def test_webm_cues_are_prefetched_for_the_first_seek(proxy, emulator, http
 
 @pytest.mark.parametrize("file_name", ["random-3.5MiB.bin", "tiny.bin"])
 async def test_unknown_containers_are_proxied_plainly(proxy, emulator, http, file_name):
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, data = piece_of(emulator, file_name)
     async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
         assert await response.read() == data
@@ -159,9 +149,8 @@ async def test_truncated_mp4_falls_back_to_plain_proxying(emulator, tmp_path, ht
     (broken_dir / "cut.mp4").write_bytes(data[: len(data) - 5000])  # moov cut short
     origin = Emulator(broken_dir, Knobs(mode="curio", latency_ms=0))
     await origin.start()
-    proxy = ProxyServer(ProxyConfig([template_source(origin.base_url + "/{cid}")], tmp_path / "cache"))
-    await proxy.start()
-    events = recorder(proxy)
+    proxy = await start_proxy(origin, tmp_path / "cache")
+    events = record_events(proxy)
     try:
         [cid] = origin.piece_cids()
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
@@ -175,14 +164,9 @@ async def test_truncated_mp4_falls_back_to_plain_proxying(emulator, tmp_path, ht
 
 async def test_warm_reopen_needs_no_upstream_round_trip(emulator, tmp_path, http):
     cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
-    first = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], tmp_path / "cache"))
-    await first.start()
-    async with http.get(f"{first.base_url}/piece/{cid}") as response:
-        assert await response.read() == data
-    await first.stop()
-    second = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], tmp_path / "cache"))
-    await second.start()
-    events = recorder(second)
+    assert await play_once(http, emulator, tmp_path / "cache", cid) == data
+    second = await start_proxy(emulator, tmp_path / "cache")
+    events = record_events(second)
     try:
         async with http.get(f"{second.base_url}/piece/{cid}", headers={"Range": "bytes=0-"}) as response:
             assert response.headers["Content-Type"] == "video/mp4"
@@ -197,7 +181,7 @@ async def test_warm_reopen_needs_no_upstream_round_trip(emulator, tmp_path, http
 
 async def test_hover_prefetches_the_bytes_a_seek_would_read(proxy, emulator, http):
     emulator.knobs.update(mode="curio")
-    events = recorder(proxy)
+    events = record_events(proxy)
     cid, _ = piece_of(emulator, "clip-faststart.mp4")
     async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-1000"}) as response:
         await response.read()
@@ -215,19 +199,22 @@ async def test_hover_prefetches_the_bytes_a_seek_would_read(proxy, emulator, htt
     assert stats["fetched_bytes_by_reason"]["prefetch: hover at 9.5 s"] > 0
 
 
-def speculating_proxy(emulator, cache_dir, **cache: int) -> ProxyServer:
-    """A proxy that bets on the tail for any size of piece (the default starts at 64 MiB; the clips are 2 MB)."""
-    sources = [template_source(emulator.base_url + "/{cid}")]
-    return ProxyServer(ProxyConfig(sources, cache_dir, cache=cache, prefetch=PrefetchConfig(speculative_min_size=0)))
+#: Bet on the tail for any size of piece (the default starts at 64 MiB; the clips are 2 MB).
+BET_ON_ANY_TAIL = PrefetchConfig(speculative_min_size=0)
+
+
+async def speculating_proxy(emulator, cache_dir, **cache: int) -> ProxyServer:
+    """A proxy that bets on the tail for any size of piece."""
+    return await start_proxy(emulator, cache_dir, prefetch=BET_ON_ANY_TAIL, **cache)
 
 
 async def test_a_first_open_asks_for_the_tail_with_the_head_and_the_index_comes_from_it(emulator, tmp_path, http):
     """The index request of an MP4 whose index is at the end is the player's second round trip: asked with the head,
     before its layout is known, the tail is there when the player asks for the index."""
     emulator.knobs.update(mode="curio", latency_ms=50)
-    proxy = speculating_proxy(emulator, tmp_path / "cache", readahead=1)  # the head's fetch stops short of the tail
-    await proxy.start()
-    events = recorder(proxy)
+    # readahead=1: the head's fetch stops short of the tail
+    proxy = await speculating_proxy(emulator, tmp_path / "cache", readahead=1)
+    events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
     url = f"{proxy.base_url}/piece/{cid}"
     try:
@@ -250,9 +237,8 @@ async def test_a_first_open_asks_for_the_tail_with_the_head_and_the_index_comes_
 
 async def test_a_tail_asked_for_nothing_is_counted_as_fetched_and_never_served(emulator, tmp_path, http):
     """A faststart MP4 has its index in front: the bet on the tail lost, and the waste figure says so."""
-    proxy = speculating_proxy(emulator, tmp_path / "cache")
-    await proxy.start()
-    events = recorder(proxy)
+    proxy = await speculating_proxy(emulator, tmp_path / "cache")
+    events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-faststart.mp4")
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-65535"}) as response:
@@ -268,14 +254,9 @@ async def test_a_tail_asked_for_nothing_is_counted_as_fetched_and_never_served(e
 
 async def test_a_re_open_from_the_cache_bets_on_nothing(emulator, tmp_path, http):
     cid, data = piece_of(emulator, "clip-faststart.mp4")
-    first = speculating_proxy(emulator, tmp_path / "cache")
-    await first.start()
-    async with http.get(f"{first.base_url}/piece/{cid}") as response:
-        assert await response.read() == data
-    await first.stop()
-    second = speculating_proxy(emulator, tmp_path / "cache")
-    await second.start()
-    events = recorder(second)
+    assert await play_once(http, emulator, tmp_path / "cache", cid, prefetch=BET_ON_ANY_TAIL) == data
+    second = await speculating_proxy(emulator, tmp_path / "cache")
+    events = record_events(second)
     try:
         async with http.get(f"{second.base_url}/piece/{cid}") as response:
             assert await response.read() == data

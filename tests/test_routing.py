@@ -27,43 +27,33 @@ from proxy.events import (
     UpstreamStarted,
     WholeStreamWait,
 )
-from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import Source, provider_source
+from proxy.server import ProxyServer
+from proxy.upstream import provider_source
 from proxy.worker_init import HASHING_NICENESS
-from tests.conftest import MiB, piece_of
+from tests.conftest import MiB, cdn_sources, piece_of, record_events, running_emulator, start_proxy
 
 
 @pytest.fixture
 async def cdn(media_dir: Path):
     # 8 MB/s: a whole-piece answer takes real time, as it does from a CDN, so abandoning it saves bytes.
-    origin = Emulator(media_dir, Knobs(mode="filbeam", latency_ms=20, bandwidth=8_000_000))
-    await origin.start()
-    yield origin
-    await origin.stop()
+    async with running_emulator(media_dir, mode="filbeam", latency_ms=20, bandwidth=8_000_000) as origin:
+        yield origin
 
 
 @pytest.fixture
 async def provider(media_dir: Path):
-    origin = Emulator(media_dir, Knobs(mode="curio", latency_ms=60))
-    await origin.start()
-    yield origin
-    await origin.stop()
+    async with running_emulator(media_dir, mode="curio", latency_ms=60) as origin:
+        yield origin
 
 
-async def start_proxy(cdn: Emulator, provider: Emulator | None, cache_dir: Path, **cache) -> ProxyServer:
-    sources = [Source("FilBeam (emulated)", "filbeam", cdn.base_url + "/{cid}")]
-    if provider is not None:
-        sources.append(provider_source(provider.base_url))
-    server = ProxyServer(ProxyConfig(sources, cache_dir, cache=cache))
-    await server.start()
-    return server
+async def routed_proxy(cdn: Emulator, provider: Emulator | None, cache_dir: Path, **cache) -> ProxyServer:
+    return await start_proxy(cdn_sources(cdn, provider), cache_dir, **cache)
 
 
 @pytest.fixture
 async def routed(cdn, provider, tmp_path):
-    server = await start_proxy(cdn, provider, tmp_path / "cache", stream_gap=MiB)
-    events: list = []
-    server.bus.subscribe(events.append)
+    server = await routed_proxy(cdn, provider, tmp_path / "cache", stream_gap=MiB)
+    events = record_events(server)
     yield server, events
     await server.stop()
 
@@ -96,7 +86,7 @@ async def test_far_seek_during_a_cdn_miss_is_served_by_the_provider_not_by_strea
 
 
 async def test_without_a_provider_the_gap_is_streamed_and_kept(cdn, tmp_path, http):
-    proxy = await start_proxy(cdn, None, tmp_path / "cache", stream_gap=MiB)
+    proxy = await routed_proxy(cdn, None, tmp_path / "cache", stream_gap=MiB)
     cid, data = piece_of(cdn, "random-3.5MiB.bin")
     try:
         # 2 MiB of gap at 8 MB/s: 0.26 s, well inside the 0.5 s after which a reader takes its slice back from a
@@ -131,7 +121,7 @@ async def test_402_mid_session_moves_to_the_provider_and_says_why(routed, cdn, p
 
 async def test_402_without_a_provider_reaches_the_player_in_words(cdn, tmp_path, http):
     cdn.knobs.update(quota_rate=1.0)
-    proxy = await start_proxy(cdn, None, tmp_path / "cache")
+    proxy = await routed_proxy(cdn, None, tmp_path / "cache")
     cid, _ = piece_of(cdn, "random-2MiB.bin")
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
@@ -164,7 +154,7 @@ async def test_cdn_that_lies_about_the_total_size_is_never_used(routed, cdn, pro
 
 async def test_v1_cid_learns_its_size_from_the_provider_then_the_cdn_gets_the_v2_cid(cdn, provider, tmp_path, http):
     """FilBeam only knows v2 CIDs; a pasted v1 CID is sized by the provider, after which v2 can be spelt."""
-    proxy = await start_proxy(cdn, provider, tmp_path / "cache")
+    proxy = await routed_proxy(cdn, provider, tmp_path / "cache")
     cid, data = piece_of(cdn, "random-2MiB.bin")
     v1 = cdn.pieces[cid].v1
     try:
@@ -210,10 +200,8 @@ async def test_corrupt_piece_is_caught_by_commp_and_purged(media_dir, cdn, tmp_p
     (liar_dir / "manifest.json").write_text(json.dumps(manifest))
     liar = Emulator(liar_dir, Knobs(mode="curio", latency_ms=0))
     await liar.start()
-    proxy = ProxyServer(ProxyConfig([provider_source(liar.base_url)], tmp_path / "cache"))
-    await proxy.start()
-    events: list = []
-    proxy.bus.subscribe(events.append)
+    proxy = await start_proxy([provider_source(liar.base_url)], tmp_path / "cache")
+    events = record_events(proxy)
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
             assert await response.read() == bytes(corrupted)  # framing was perfect: nothing else could tell
@@ -230,9 +218,8 @@ async def test_corrupt_piece_is_caught_by_commp_and_purged(media_dir, cdn, tmp_p
 async def test_hashing_waits_while_a_player_is_opening(cdn, tmp_path, http):
     """CommP hashing gives way to a player's open or seek: no verdict until ``verify_quiet_s`` after the last
     request started (it would otherwise land within a fraction of a second of the piece being complete)."""
-    proxy = await start_proxy(cdn, None, tmp_path / "cache", verify_quiet_s=1.5)
-    events: list = []
-    proxy.bus.subscribe(events.append)
+    proxy = await routed_proxy(cdn, None, tmp_path / "cache", verify_quiet_s=1.5)
+    events = record_events(proxy)
     cid, data = piece_of(cdn, "random-3.5MiB.bin")
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
@@ -255,9 +242,8 @@ async def test_hashing_waits_while_a_player_is_opening(cdn, tmp_path, http):
 async def test_a_client_that_never_stops_asking_still_gets_its_piece_checked(cdn, tmp_path, http, monkeypatch):
     """Each chunk waits for quiet at most ``MAX_HOLD_S``: requests every 0.2 s cannot starve verification."""
     monkeypatch.setattr(verify, "MAX_HOLD_S", 0.3)
-    proxy = await start_proxy(cdn, None, tmp_path / "cache", verify_quiet_s=60.0)
-    events: list = []
-    proxy.bus.subscribe(events.append)
+    proxy = await routed_proxy(cdn, None, tmp_path / "cache", verify_quiet_s=60.0)
+    events = record_events(proxy)
     cid, data = piece_of(cdn, "random-3.5MiB.bin")
 
     async def keep_asking() -> None:
@@ -283,7 +269,7 @@ async def test_a_client_that_never_stops_asking_still_gets_its_piece_checked(cdn
 async def test_read_ahead_does_not_fetch_again_what_a_whole_piece_stream_is_bringing(cdn, tmp_path, http):
     """A CDN miss streams the whole piece from byte 0; read-ahead must ride on it, not pay for the bytes twice."""
     cdn.knobs.update(bandwidth=4_000_000)
-    proxy = await start_proxy(cdn, None, tmp_path / "cache", readahead=MiB)
+    proxy = await routed_proxy(cdn, None, tmp_path / "cache", readahead=MiB)
     cid, data = piece_of(cdn, "random-3.5MiB.bin")
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
@@ -296,9 +282,8 @@ async def test_read_ahead_does_not_fetch_again_what_a_whole_piece_stream_is_brin
 
 async def seek_ahead_of_a_slow_whole_stream(cdn: Emulator, cache_dir: Path, http) -> list:
     """Open at byte 0 (the CDN at 300 KB/s answers from byte 0) and seek to 2 MiB while it streams; the events."""
-    proxy = await start_proxy(cdn, None, cache_dir)
-    events: list = []
-    proxy.bus.subscribe(events.append)
+    proxy = await routed_proxy(cdn, None, cache_dir)
+    events = record_events(proxy)
     cid, data = piece_of(cdn, "random-3.5MiB.bin")
     url = f"{proxy.base_url}/piece/{cid}"
     try:
@@ -338,9 +323,8 @@ async def test_seek_ahead_of_a_slow_stream_that_misses_again_waits_for_it_and_is
 async def test_seek_ahead_of_a_slow_whole_piece_stream_asks_again_when_the_cdn_answered_a_range(cdn, tmp_path, http):
     """The CDN answered this piece's last range with a true 206 (its edge held it): a seek ahead of a slow stream
     from byte 0 asks again, because a new range most likely costs one round trip, not the whole gap."""
-    proxy = await start_proxy(cdn, None, tmp_path / "cache")
-    events: list = []
-    proxy.bus.subscribe(events.append)
+    proxy = await routed_proxy(cdn, None, tmp_path / "cache")
+    events = record_events(proxy)
     cid, data = piece_of(cdn, "random-3.5MiB.bin")
     url = f"{proxy.base_url}/piece/{cid}"
     try:

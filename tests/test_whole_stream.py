@@ -9,7 +9,6 @@ byte 0. Real emulator, real sockets, real proxy.
 from __future__ import annotations
 
 import asyncio
-import random
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,16 @@ import pytest
 from proxy.emulator import Emulator, Knobs
 from proxy.events import PaidRestartsStopped, UpstreamFinished, UpstreamStarted, WholeStreamWait
 from proxy.full_stream import WholeStreamRules
-from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import Source, provider_source
-from tests.conftest import MiB
+from proxy.server import ProxyServer
+from tests.conftest import (
+    MiB,
+    cdn_sources,
+    eventually,
+    random_piece_folder,
+    record_events,
+    running_emulator,
+    start_proxy,
+)
 
 PIECE = 128 * MiB
 #: The proxy's default read-ahead: what the issue's goal allows on top of the bytes a viewer needed.
@@ -32,18 +38,15 @@ IN_FLIGHT = 8 * MiB
 
 @pytest.fixture(scope="session")
 def big_piece_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("big")
-    (folder / "random-128MiB.bin").write_bytes(random.Random(17).randbytes(PIECE))
-    return folder
+    return random_piece_folder(tmp_path_factory, "random-128MiB.bin", PIECE, seed=17)
 
 
 @pytest.fixture
 async def cdn(big_piece_dir: Path):
     """A CDN whose edge never holds the piece (above its object cap): every answer is a 200 from byte 0."""
-    origin = Emulator(big_piece_dir, Knobs(mode="filbeam", latency_ms=50, bandwidth=20_000_000, edge_fill="never"))
-    await origin.start()
-    yield origin
-    await origin.stop()
+    knobs = {"mode": "filbeam", "latency_ms": 50, "bandwidth": 20_000_000, "edge_fill": "never"}
+    async with running_emulator(big_piece_dir, **knobs) as origin:
+        yield origin
 
 
 def piece(origin: Emulator) -> tuple[str, bytes]:
@@ -51,20 +54,13 @@ def piece(origin: Emulator) -> tuple[str, bytes]:
     return cid, origin.pieces[cid].path.read_bytes()
 
 
-async def start_proxy(cdn: Emulator, tmp_path: Path, provider: Emulator | None = None, **rules) -> ProxyServer:
-    sources = [Source("FilBeam (emulated)", "filbeam", cdn.base_url + "/{cid}")]
-    if provider is not None:
-        sources.append(provider_source(provider.base_url))
+async def streaming_proxy(cdn: Emulator, tmp_path: Path, provider: Emulator | None = None, **rules) -> ProxyServer:
     rules = {"linger_s": 0.5, **rules}
-    server = ProxyServer(ProxyConfig(sources, tmp_path / "cache", cache={"whole_streams": WholeStreamRules(**rules)}))
-    await server.start()
-    return server
+    return await start_proxy(cdn_sources(cdn, provider), tmp_path / "cache", whole_streams=WholeStreamRules(**rules))
 
 
 async def until(condition, seconds: float = 20.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.02)
+    await eventually(condition, within=seconds)
 
 
 async def paid_streams(cdn: Emulator) -> int:
@@ -84,9 +80,8 @@ def paid_streams_ended(events: list) -> bool:
 
 
 async def test_a_far_range_rides_the_one_paid_stream_and_is_answered_when_it_arrives(cdn, tmp_path, http):
-    proxy = await start_proxy(cdn, tmp_path)
-    events: list = []
-    proxy.bus.subscribe(events.append)
+    proxy = await streaming_proxy(cdn, tmp_path)
+    events = record_events(proxy)
     cid, data = piece(cdn)
     try:
         async with (
@@ -112,7 +107,7 @@ async def test_a_far_range_rides_the_one_paid_stream_and_is_answered_when_it_arr
 
 async def test_a_paused_viewer_at_the_start_neither_throttles_nor_restarts_the_stream(cdn, tmp_path, http):
     """Viewer A opens at byte 0 and pauses (connection held, not reading); viewer B seeks far ahead."""
-    proxy = await start_proxy(cdn, tmp_path)
+    proxy = await streaming_proxy(cdn, tmp_path)
     cid, data = piece(cdn)
     url = f"{proxy.base_url}/piece/{cid}"
     try:
@@ -132,7 +127,7 @@ async def test_a_paused_viewer_at_the_start_neither_throttles_nor_restarts_the_s
 
 
 async def test_a_seek_soon_after_the_last_viewer_left_still_rides_the_stream(cdn, tmp_path, http):
-    proxy = await start_proxy(cdn, tmp_path, linger_s=3.0)
+    proxy = await streaming_proxy(cdn, tmp_path, linger_s=3.0)
     cid, data = piece(cdn)
     url = f"{proxy.base_url}/piece/{cid}"
     try:
@@ -145,9 +140,8 @@ async def test_a_seek_soon_after_the_last_viewer_left_still_rides_the_stream(cdn
 
 
 async def test_paid_restarts_stop_at_the_limit_with_words(cdn, tmp_path, http):
-    proxy = await start_proxy(cdn, tmp_path, linger_s=0.1, max_restarts=1)
-    events: list = []
-    proxy.bus.subscribe(events.append)
+    proxy = await streaming_proxy(cdn, tmp_path, linger_s=0.1, max_restarts=1)
+    events = record_events(proxy)
     cid, data = piece(cdn)
     url = f"{proxy.base_url}/piece/{cid}"
     try:
@@ -174,7 +168,7 @@ async def test_far_seeks_on_a_piece_that_keeps_answering_from_zero_go_to_the_pro
 ):
     provider = Emulator(big_piece_dir, Knobs(mode="curio", latency_ms=100))
     await provider.start()
-    proxy = await start_proxy(cdn, tmp_path, provider)
+    proxy = await streaming_proxy(cdn, tmp_path, provider)
     cid, data = piece(cdn)
     url = f"{proxy.base_url}/piece/{cid}"
     try:
@@ -196,7 +190,7 @@ async def test_far_seeks_on_a_piece_that_keeps_answering_from_zero_go_to_the_pro
 async def test_a_viewer_watching_slower_than_the_stream_costs_one_stream_not_one_per_read_ahead(cdn, tmp_path, http):
     """Read-ahead is satisfied long before the viewer catches up: the stream is held, then resumed, never restarted
     (closing it each time and asking again paid every byte before the viewer's position again, quadratically)."""
-    proxy = await start_proxy(cdn, tmp_path)
+    proxy = await streaming_proxy(cdn, tmp_path)
     cid, data = piece(cdn)
     watched = 24 * MiB
     try:

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from player.panel import palette
 from player.panel.plots import panel_plot
 from player.units import format_bytes, format_duration, format_rate
+from proxy.api import MiB
 
 WINDOW_S = 60.0
-MiB = float(1 << 20)
 
 
 @dataclass(frozen=True)

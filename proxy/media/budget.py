@@ -13,8 +13,8 @@ few seconds); a SeekHead lists about ten elements. Longer pieces still play; the
 from __future__ import annotations
 
 from proxy.media.errors import ContainerError
+from proxy.units import MiB
 
-MiB = 1 << 20
 #: ``trak`` boxes in one ``moov``.
 MAX_TRACKS = 64
 #: Units (samples, chunks, subsegments, cue points) in one index, all tracks together.

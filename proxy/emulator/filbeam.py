@@ -1,4 +1,4 @@
-"""The emulated CDN's edge cache and the emulated provider's concurrency limit, as FilBeam and Curio run them.
+"""How FilBeam answers: its edge cache with one entry per provider, the object cap, and the worker's own words.
 
 Facts (``shared/research/filbeam.md`` §2, §4 and §8):
 
@@ -9,25 +9,22 @@ Facts (``shared/research/filbeam.md`` §2, §4 and §8):
   is never cached, and every request for it is a miss.
 * **Fills cancelled on disconnect** (UNVERIFIED, an option): the miss fetch that fills the edge runs inside the
   client's request with ``signal: request.signal``; a client that leaves before the end may cancel the fill.
-* **Curio's limit.** The piece route allows 256 concurrent requests, then answers 429 ``Service temporarily
-  unavailable: too many concurrent requests`` with no Retry-After.
-* **v1 CIDs on a provider.** Curio serves v1 PieceCIDs of PDP pieces; an unknown v1 ends in a 500 ("failed to
-  determine piece size"), not a 404.
 """
 
 from __future__ import annotations
 
-import argparse
 import random
 from dataclasses import dataclass
 from typing import Protocol
 
+from proxy.units import MiB
+
 #: Cloudflare's cacheable-object limit on Free/Pro/Business plans ("512 MB"; taken as MiB, the smaller reading
 #: would only move the line by 25 MB).
-DEFAULT_OBJECT_CAP = 512 * 1024 * 1024
-#: Curio's ``retrieval.go`` concurrency limiter.
-CURIO_CONCURRENCY = 256
-CURIO_TOO_MANY = "Service temporarily unavailable: too many concurrent requests"
+DEFAULT_OBJECT_CAP = 512 * MiB
+FILBEAM_CACHE_CONTROL = "public, max-age=31536000"
+#: The payer an emulated FilBeam names in its 402 answers (the real one reads it from the host name).
+EMULATED_PAYER = "0x" + "0" * 40
 
 
 class EdgeKnobs(Protocol):
@@ -84,55 +81,9 @@ class EdgeCache:
             self._entries.add(lookup.fills_on_completion)
 
 
-class ConcurrencyGate:
-    """Curio's limiter: at most ``limit`` requests in flight, then 429 without Retry-After."""
-
-    def __init__(self) -> None:
-        self.in_flight = 0
-        self.refused = 0
-
-    def enter(self, limit: int | None) -> bool:
-        if limit is not None and self.in_flight >= limit:
-            self.refused += 1
-            return False
-        self.in_flight += 1
-        return True
-
-    def leave(self) -> None:
-        self.in_flight -= 1
-
-
-def add_edge_arguments(parser: argparse.ArgumentParser) -> None:
-    """The command-line flags for these knobs (``python -m proxy.emulator --help``)."""
-    parser.add_argument(
-        "--providers",
-        type=int,
-        default=1,
-        help="storage providers per piece behind the CDN: each request picks one at random, and each has its own "
-        "edge cache entry, so a piece misses (200 from byte 0) until every provider's entry is filled (default 1)",
-    )
-    parser.add_argument(
-        "--object-cap",
-        type=int,
-        default=DEFAULT_OBJECT_CAP,
-        help="the CDN never caches a piece larger than this many bytes: every request for it is a miss "
-        f"(Cloudflare's 512 MB; default {DEFAULT_OBJECT_CAP})",
-    )
-    parser.add_argument(
-        "--no-object-cap",
-        dest="object_cap",
-        action="store_const",
-        const=None,
-        help="cache pieces of any size at the edge (Cloudflare Enterprise's 5 GB, roughly)",
-    )
-    parser.add_argument(
-        "--fill-cancelled-on-disconnect",
-        action="store_true",
-        help="a client that leaves a miss before its end cancels the edge fill (the next request misses again)",
-    )
-    parser.add_argument(
-        "--max-concurrent",
-        type=int,
-        default=CURIO_CONCURRENCY,
-        help=f"curio mode: requests in flight above this get a 429 without Retry-After (Curio's {CURIO_CONCURRENCY})",
-    )
+def filbeam_unauthorized(authorization: str) -> str:
+    """The worker's 401 wording: only known bot Bearer tokens pass, and the emulator knows none."""
+    prefix, _, token = authorization.partition(" ")
+    if prefix != "Bearer" or not token or " " in token:
+        return "Unauthorized: Authorization header must use Bearer scheme"
+    return f"Unauthorized: Invalid Access Token {token[:1]}...{token[-1:]}"

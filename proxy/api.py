@@ -1,0 +1,39 @@
+"""The proxy's public face for the player: what the GUI may use besides ``proxy.events`` and ``proxy.runner``.
+
+The player runs the proxy and shows what it does; it should not depend on how the proxy does it. Everything it
+needs — piece addresses, upstream sources, the cache's default sizes, the config a proxy starts from, the local
+emulator for the demo and its manifest, byte units — is named here, so the proxy's insides can move (the cache
+into a package, sources into their own part) without touching the player. ``pyproject.toml`` holds the contract:
+the player imports ``proxy.api``, ``proxy.events`` and ``proxy.runner`` and no other part of the proxy.
+"""
+
+from proxy.cache import DEFAULT_DISK_CAP, DEFAULT_MEMORY_CAP, DEFAULT_SLICE_SIZE
+from proxy.cid import CidError, PieceCid, parse_piece_cid
+from proxy.config import APP_NAME, default_cache_dir
+from proxy.emulator import Emulator, Knobs, ManifestEntry, ManifestError, read_manifest
+from proxy.server import ProxyConfig
+from proxy.units import GiB, MiB
+from proxy.upstream import Source, UpstreamError, filbeam_source, template_source
+
+__all__ = [
+    "APP_NAME",
+    "DEFAULT_DISK_CAP",
+    "DEFAULT_MEMORY_CAP",
+    "DEFAULT_SLICE_SIZE",
+    "CidError",
+    "Emulator",
+    "GiB",
+    "Knobs",
+    "ManifestEntry",
+    "ManifestError",
+    "MiB",
+    "PieceCid",
+    "ProxyConfig",
+    "Source",
+    "UpstreamError",
+    "default_cache_dir",
+    "filbeam_source",
+    "parse_piece_cid",
+    "read_manifest",
+    "template_source",
+]
