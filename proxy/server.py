@@ -31,14 +31,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy.cache import CacheConfig, PieceInfo, SliceCache, SliceReader
+from proxy.cache import CacheConfig, CacheHooks, PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
 from proxy.egress import EgressLedger
 from proxy.events import CacheProblem, EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
+from proxy.full_stream import WholeStreams
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.ranges import RangePlan, plan_response
+from proxy.routing import RoutingPolicy
 from proxy.store import PieceStore
 from proxy.upstream import RetryPolicy, Source, Timeouts, Upstream, UpstreamError
+from proxy.verify import PieceVerifier
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,7 @@ class ProxyServer:
         self.cache: SliceCache | None = None
         self.store: PieceStore | None = None
         self.prefetcher: MediaPrefetcher | None = None
+        self.verifier: PieceVerifier | None = None
         self.egress: EgressLedger | None = None
         self._runner: web.AppRunner | None = None
         self._allowed_hosts: set[str] = set()
@@ -107,8 +111,35 @@ class ProxyServer:
             redirect_hosts=self.config.redirect_hosts,
         )
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
-        self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
-        self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
+        # The composition root: every part is built here, and every call one part makes into another is wired here
+        # (the cache's hooks); the bus only feeds observers.
+        whole = WholeStreams(self.bus, cache_config.whole_streams)
+        routing = RoutingPolicy(self.upstream, cache_config.stream_gap, whole=whole)
+        self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus, routing=routing, whole=whole)
+        self.verifier = PieceVerifier(
+            self.store,
+            self.bus,
+            cache_config.slice_size,
+            self.cache.read_cached,
+            self.cache.cached_indexes,
+            self.cache.record_verdict,
+            quiet_s=cache_config.verify_quiet_s,
+        )
+        self.prefetcher = MediaPrefetcher(self.cache, routing, self.bus, self.config.prefetch)
+        prefetch_hooks = (
+            {"on_head": self.prefetcher.on_head, "on_cold_open": self.prefetcher.on_cold_open}
+            if self.config.prefetch.enabled
+            else {}
+        )
+        self.cache.connect(
+            CacheHooks(
+                **prefetch_hooks,
+                on_player_request=self.verifier.hold,
+                on_unverified=self.verifier.track,
+                on_slice_stored=self.verifier.slice_stored,
+                on_slice_lost=self.verifier.slice_lost,
+            )
+        )
         self.egress = EgressLedger(self.bus, self.upstream.egress, self._source_kind)
         app = web.Application(middlewares=[self._guard], client_max_size=1024)
         prefix = f"/{self.token}" if self.token else ""
@@ -161,6 +192,8 @@ class ProxyServer:
     async def stop(self) -> None:
         if self.prefetcher is not None:
             await self.prefetcher.close()
+        if self.verifier is not None:
+            self.verifier.close()
         if self.cache is not None:
             await self.cache.close()
         if self._runner is not None:

@@ -23,8 +23,9 @@ the disk writer are bounded (read-ahead pauses while the disk is behind); at mos
 The package, one idea per module: ``config`` (settings, ``PieceInfo``), ``memory`` (the RAM tier), ``buffers``
 (slices being filled, fragments, cursors), ``piece`` (per-piece and per-fetch state), ``pieces`` (identity,
 size, records, sniffing, verdicts), ``windows`` (readers' read-ahead and what is wanted), ``fetches`` (upstream
-runs into slices), ``fragments`` (exact off-grid ranges), ``versions`` (ETag changes), ``reader``
-(``SliceReader``) and ``slice_cache`` (the ``SliceCache`` facade). Callers import from ``proxy.cache``.
+runs into slices), ``fragments`` (exact off-grid ranges), ``versions`` (ETag changes), ``hooks`` (what the cache
+tells other parts), ``reader`` (``SliceReader``) and ``slice_cache`` (the ``SliceCache`` facade). Callers
+import from ``proxy.cache``.
 """
 
 from proxy.cache.buffers import Cursor, Fragment, SliceBuffer
@@ -43,8 +44,9 @@ from proxy.cache.config import (
     CacheStats,
     PieceInfo,
 )
+from proxy.cache.hooks import CacheHooks
 from proxy.cache.memory import MemoryLRU
-from proxy.cache.piece import HeadListener, _Fetch, _Piece
+from proxy.cache.piece import _Fetch, _Piece
 from proxy.cache.reader import SliceReader
 from proxy.cache.slice_cache import SliceCache
 
@@ -60,10 +62,10 @@ __all__ = [
     "STEAL_CHECK_SECONDS",
     "WRITE_BACKLOG",
     "CacheConfig",
+    "CacheHooks",
     "CacheStats",
     "Cursor",
     "Fragment",
-    "HeadListener",
     "MemoryLRU",
     "PieceInfo",
     "SliceBuffer",

@@ -144,10 +144,10 @@ class SliceFetches:
                 if buffer.data is None:
                     self.memory.reserve(buffer.length)
                 buffer.append(view[:take])
-                if index == 0 and not piece.head_seen and self.head_listener is not None:
+                if index == 0 and not piece.head_seen and self.hooks.on_head is not None:
                     assert buffer.data is not None
                     head = memoryview(buffer.data)[: buffer.filled]
-                    piece.head_seen = self.head_listener(self._info(piece), head)
+                    piece.head_seen = self.hooks.on_head(self._info(piece), head)
                 if buffer.complete:
                     self._complete(piece, fetch, buffer)
             fetch.pos += take
@@ -166,6 +166,7 @@ class SliceFetches:
             piece.unserved[buffer.index] = fetch.reason
         self.memory.release(buffer.length)
         self.memory.put(piece.key, buffer.index, buffer.data)
+        self.hooks.on_slice_stored(piece.key, buffer.index)
         self.bus.publish(SliceStored(piece=piece.key, index=buffer.index, tier="memory"))
         self.disk.write(piece.key, buffer.index, buffer.data)
 

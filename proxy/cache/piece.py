@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from proxy.cache.buffers import Cursor, Fragment, SliceBuffer
-from proxy.cache.config import MIN_RATE_WINDOW, PieceInfo
+from proxy.cache.config import MIN_RATE_WINDOW
 from proxy.cid import PieceCid
 from proxy.upstream import Source
 
@@ -66,6 +65,3 @@ class _Piece:
     fragments: list[Fragment] = field(default_factory=list)
     #: Set while a fetch of this piece is paused for the disk: a reader asking for bytes wakes it to look again.
     reader_asked: asyncio.Event | None = None
-
-
-HeadListener = Callable[[PieceInfo, memoryview], bool]

@@ -9,7 +9,7 @@ import logging
 from proxy.cache.config import PieceInfo
 from proxy.cache.piece import _Piece
 from proxy.cid import CidError, PieceCid
-from proxy.events import Event, PieceKnown, SliceEvicted, SliceRejected
+from proxy.events import PieceKnown
 from proxy.head_sniff import sniff_head
 from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, SNIFFED_TYPES
 from proxy.store import PieceRecord
@@ -84,13 +84,13 @@ class PieceBook:
         assert piece.size is not None
         self._remember(piece)
         if piece.verified is not True:
-            self.verifier.track(PieceToVerify(piece.key, piece.cid, piece.size))
-        if not piece.head_seen and self.head_listener is not None and not self._missing(piece, 0):
-            head = self._read_cached(piece.key, 0, self._slice_length(piece, 0) - 1)
+            self.hooks.on_unverified(PieceToVerify(piece.key, piece.cid, piece.size))
+        if not piece.head_seen and self.hooks.on_head is not None and not self._missing(piece, 0):
+            head = self.read_cached(piece.key, 0, self._slice_length(piece, 0) - 1)
             if head is not None:
-                piece.head_seen = self.head_listener(self._info(piece), memoryview(head))
+                piece.head_seen = self.hooks.on_head(self._info(piece), memoryview(head))
 
-    def _verified(self, key: str, ok: bool) -> None:
+    def record_verdict(self, key: str, ok: bool) -> None:
         """The verifier's verdict: remember it; a piece whose bytes do not match its CID is purged."""
         piece = self._pieces.get(key)
         if piece is None:
@@ -100,16 +100,17 @@ class PieceBook:
             self.purge(key)
         self._remember(piece)
 
-    def _on_slice_lost(self, event: Event) -> None:
-        """A slice of a verified piece left the disk: the piece must be verified again once it is whole."""
-        if isinstance(event, (SliceEvicted, SliceRejected)) and getattr(event, "tier", "disk") == "disk":
-            piece = self._pieces.get(event.piece)
-            if piece is not None and piece.verified is True and piece.size is not None:
-                piece.verified = None
-                self._remember(piece)
-                self.verifier.track(PieceToVerify(piece.key, piece.cid, piece.size))
+    def _slice_lost(self, key: str, index: int) -> None:
+        """A slice left the disk (the disk tier calls this): whoever learnt from it forgets, and a verified
+        piece must be verified again once it is whole."""
+        self.hooks.on_slice_lost(key, index)
+        piece = self._pieces.get(key)
+        if piece is not None and piece.verified is True and piece.size is not None:
+            piece.verified = None
+            self._remember(piece)
+            self.hooks.on_unverified(PieceToVerify(piece.key, piece.cid, piece.size))
 
-    def _read_cached(self, key: str, start: int, end: int) -> bytes | None:
+    def read_cached(self, key: str, start: int, end: int) -> bytes | None:
         """Bytes ``start … end`` from memory or disk, or None if any slice of them is not cached."""
         piece = self._pieces[key]
         parts = []

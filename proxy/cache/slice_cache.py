@@ -1,22 +1,23 @@
 """The slice cache's facade: one object that composes the parts, each in its own module.
 
-``SliceCache`` is what the server, the prefetcher and the verifier hold. Its behaviour lives in the mixins it is
-made of, one idea each: the pieces it knows (``pieces``), readers and their windows (``windows``), upstream fetches
-of slice runs (``fetches``), exact off-grid ranges (``fragments``) and ETag changes (``versions``). This module
-builds the tiers and keeps the maintenance: purge, clear, close.
+``SliceCache`` is what the server, the prefetcher and the verifier hold; what it tells them goes through
+``CacheHooks`` (``proxy.cache.hooks``), wired in ``proxy/server.py``. Its behaviour lives in the mixins it is made
+of, one idea each: the pieces it knows (``pieces``), readers and their windows (``windows``), upstream fetches of
+slice runs (``fetches``), exact off-grid ranges (``fragments``) and ETag changes (``versions``). This module builds
+the tiers and keeps the maintenance: purge, clear, close.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
-from proxy.cache.config import CacheConfig, CacheStats, PieceInfo
+from proxy.cache.config import CacheConfig, CacheStats
 from proxy.cache.fetches import SliceFetches
 from proxy.cache.fragments import FragmentFetches
+from proxy.cache.hooks import CacheHooks
 from proxy.cache.memory import MemoryLRU
-from proxy.cache.piece import HeadListener, _Piece
+from proxy.cache.piece import _Piece
 from proxy.cache.pieces import PieceBook
 from proxy.cache.versions import VersionChecks
 from proxy.cache.windows import ReadWindows
@@ -26,13 +27,21 @@ from proxy.full_stream import WholeStreams
 from proxy.routing import RoutingPolicy
 from proxy.store import PieceStore
 from proxy.upstream import Upstream
-from proxy.verify import PieceVerifier
 
 
 class SliceCache(PieceBook, ReadWindows, FragmentFetches, SliceFetches, VersionChecks):
     """Serve any byte range of any piece from cached slices, fetching only what is missing."""
 
-    def __init__(self, config: CacheConfig, upstream: Upstream, store: PieceStore, bus: EventBus) -> None:
+    def __init__(
+        self,
+        config: CacheConfig,
+        upstream: Upstream,
+        store: PieceStore,
+        bus: EventBus,
+        *,
+        routing: RoutingPolicy,
+        whole: WholeStreams,
+    ) -> None:
         self.config = config
         self.slice_size = config.slice_size
         self.upstream = upstream
@@ -40,29 +49,29 @@ class SliceCache(PieceBook, ReadWindows, FragmentFetches, SliceFetches, VersionC
         self.bus = bus
         self.memory = MemoryLRU(config.memory_cap, bus)
         self.disk = DiskSliceStore(
-            Path(config.directory) / "slices", config.slice_size, config.disk_cap, bus, 4 * config.write_backlog
+            Path(config.directory) / "slices",
+            config.slice_size,
+            config.disk_cap,
+            bus,
+            4 * config.write_backlog,
+            on_lost=self._slice_lost,
         )
         self.stats = CacheStats()
-        self.whole = WholeStreams(bus, config.whole_streams)
-        self.routing = RoutingPolicy(upstream, config.stream_gap, whole=self.whole)
-        #: Called with a piece and its first bytes as they arrive, until it returns True (``proxy.prefetch``).
-        self.head_listener: HeadListener | None = None
-        #: Called when a player opens a piece at byte 0 whose first slice is not cached (a first-ever open).
-        self.cold_open_listener: Callable[[PieceInfo], None] | None = None
+        self.whole = whole
+        self.routing = routing
+        #: What the cache tells other parts; the composition root sets them once with :meth:`connect`.
+        self.hooks = CacheHooks()
         self._pieces: dict[str, _Piece] = {}
-        self.verifier = PieceVerifier(
-            store,
-            bus,
-            config.slice_size,
-            self._read_cached,
-            self.cached_indexes,
-            self._verified,
-            quiet_s=config.verify_quiet_s,
-        )
-        bus.subscribe(self._on_slice_lost)
         self._fetch_slots = asyncio.Semaphore(config.max_fetches)
         #: Set by :meth:`close`: readers still being answered during shutdown must not start new paid fetches.
         self._closing = False
+
+    def connect(self, hooks: CacheHooks) -> None:
+        """Wire the cache to the parts that answer its hooks (once, at the composition root, before serving).
+
+        Not a constructor argument because those parts (prefetcher, verifier) read through the cache themselves.
+        """
+        self.hooks = hooks
 
     # --- maintenance ---------------------------------------------------------------------------------------
 
@@ -83,7 +92,6 @@ class SliceCache(PieceBook, ReadWindows, FragmentFetches, SliceFetches, VersionC
 
     async def close(self) -> None:
         self._closing = True
-        self.verifier.close()
         tasks = [f.task for p in self._pieces.values() for f in p.fetches if f.task is not None]
         for task in tasks:
             task.cancel()

@@ -32,7 +32,7 @@ class VersionChecks:
         index = cached[0]
         start = index * self.slice_size
         end = start + self._slice_length(piece, index) - 1
-        ours = self._read_cached(piece.key, start, end)
+        ours = self.read_cached(piece.key, start, end)
         theirs = await self._probe(piece, body.source, start, end)
         if ours is None or theirs == ours:
             log.info("piece %s: %s changed its ETag but not its bytes", piece.key[:16], body.source.name)

@@ -39,11 +39,11 @@ class ReadWindows:
         cursor = Cursor(start, end, window, request_id, reason, open_ended)
         piece.cursors.add(cursor)
         if request_id is not None:
-            self.verifier.hold()  # a player waits for a frame now: hashing gives way
+            self.hooks.on_player_request()  # a player waits for a frame now: hashing gives way
         cold = start == 0 and reason is None and self._missing(piece, 0)
         self._ensure(piece, cursor)
-        if cold and self.cold_open_listener is not None:
-            self.cold_open_listener(info)
+        if cold:
+            self.hooks.on_cold_open(info)
         return SliceReader(self, piece, cursor)
 
     def _readahead(self, piece: _Piece) -> int:
