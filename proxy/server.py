@@ -37,7 +37,7 @@ from proxy.egress import EgressLedger
 from proxy.events import CacheProblem, EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
 from proxy.full_stream import WholeStreams
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
-from proxy.ranges import RangePlan, plan_response
+from proxy.ranges import RangePlan, decide_response
 from proxy.routing import RoutingPolicy
 from proxy.store import PieceStore
 from proxy.upstream import RetryPolicy, Source, Timeouts, Upstream, UpstreamError
@@ -52,8 +52,6 @@ SEND_BUFFER_BYTES = 256 * 1024
 WRITE_PIECE = 128 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 STORE_NAME = "pieces.sqlite3"
-#: Placeholder type while the real one is being sniffed; ``plan_response`` is re-run with the real one.
-_PENDING_TYPE = "application/octet-stream"
 
 
 @dataclass
@@ -360,7 +358,9 @@ class _Exchange:
             return self._fail(exc.status, exc.error, exc.detail)
         self.piece = info.key
         headers = self.request.headers
-        decide = dict(
+        # Decide first (status and ranges, from the request, the size and the ETag), then do I/O, then render the
+        # headers once, with the type learnt from the first bytes if the store did not know it.
+        decision = decide_response(
             method=self.request.method,
             size=info.size,
             etag=info.etag,
@@ -370,30 +370,27 @@ class _Exchange:
             if_none_match=headers.get("If-None-Match"),
             boundary=secrets.token_hex(12),
         )
-        plan = plan_response(content_type=info.content_type or _PENDING_TYPE, **decide)
-        if plan.status == 416:
+        if decision.status == 416:
             return self._fail(
                 416,
                 "The requested range is outside the piece",
                 f"the piece has {info.size} bytes",
-                {**plan.headers, **_constant_headers(info)},
+                {**decision.plan(None).headers, **_constant_headers(info)},
             )
-        if plan.status in (304, 412):
-            self.status = plan.status
+        if decision.status in (304, 412):
+            self.status = decision.status
             self.ttfb = time.monotonic() - self.t0
-            return web.Response(status=plan.status, headers=_constant_headers(info))
+            return web.Response(status=decision.status, headers=_constant_headers(info))
         reader = None
-        if self.request.method == "GET" and plan.parts:
-            part = plan.parts[0].range
-            reader = self.cache.open(info, part.start, part.end, request_id=self.request_id)
+        if self.request.method == "GET" and decision.ranges:
+            first = decision.ranges[0]
+            reader = self.cache.open(info, first.start, first.end, request_id=self.request_id)
         try:
             chunks = aiter(reader) if reader is not None else None
             # The first byte decides the status: an upstream failure before it is still a proper error answer.
             head = await anext(chunks, memoryview(b"")) if chunks is not None else None
-            if info.content_type is None:
-                content_type = await self.cache.content_type(info, fetch_head=reader is None)
-                plan = plan_response(content_type=content_type, **decide)
-            return await self._respond(info, plan, reader, chunks, head)
+            content_type = info.content_type or await self.cache.content_type(info, fetch_head=reader is None)
+            return await self._respond(info, decision.plan(content_type), reader, chunks, head)
         except UpstreamError as exc:
             return self._fail(exc.status, exc.error, exc.detail)
         finally:
