@@ -31,6 +31,7 @@ import shutil
 import time
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -49,11 +50,21 @@ _WRITE_RETRY_SECONDS = 30.0
 class DiskSliceStore:
     """Slices of one slice size under ``root``, at most ``cap`` bytes in all."""
 
-    def __init__(self, root: Path | str, slice_size: int, cap: int, bus: EventBus, max_backlog: int) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        slice_size: int,
+        cap: int,
+        bus: EventBus,
+        max_backlog: int,
+        on_lost: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.root = Path(root) / str(slice_size)
         self.slice_size = slice_size
         self.cap = cap
         self.bus = bus
+        #: Called with (piece key, index) when a slice leaves the disk, evicted or rejected (before the event).
+        self._on_lost = on_lost or (lambda key, index: None)
         self.used = 0
         #: (piece key, index) → (crc, length), least recently used first.
         self._lru: OrderedDict[tuple[str, int], tuple[int, int]] = OrderedDict()
@@ -194,6 +205,7 @@ class DiskSliceStore:
         log.warning("dropping cached slice %s/%d: %s", key[:16], index, reason)
         self._forget(key, index)
         _unlink(path)
+        self._on_lost(key, index)
         self.bus.publish(SliceRejected(piece=key, index=index, reason=reason))
 
     def write(self, key: str, index: int, data: bytes | bytearray) -> bool:
@@ -298,6 +310,7 @@ class DiskSliceStore:
             (key, index), (crc, _) = next(iter(self._lru.items()))
             self._forget(key, index)
             victims.append(self._path(key, index, crc))
+            self._on_lost(key, index)
             self.bus.publish(SliceEvicted(piece=key, index=index, tier="disk"))
         return victims
 

@@ -4,7 +4,8 @@ Why a bus and not callbacks into the GUI: the proxy must stay usable on its own 
 benchmarks). The GUI adapts the bus into queued Qt signals in ``player/bridge.py``; tests subscribe a list.
 
 Events are published on the proxy's loop thread. Subscribers must be quick and must not block; an exception
-in a subscriber is logged and never reaches the proxy.
+in a subscriber is logged and never reaches the proxy — which is why the bus only feeds observers (panel, logs,
+stats): a call that changes what the proxy does goes through an explicit hook (``proxy.cache.hooks.CacheHooks``).
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from proxy.cache import PieceInfo, SliceCache
 from proxy.events import EventBus, MediaIndexed, MediaLayoutKnown, Prefetch
 from proxy.media import ContainerError, ContainerLayout, MediaIndex, build_index, sniff_layout
+from proxy.routing import RoutingPolicy
 from proxy.units import MiB
 from proxy.upstream import UpstreamError
 
@@ -58,19 +59,19 @@ class PrefetchConfig:
 
 
 class MediaPrefetcher:
-    """Listens to pieces' heads through the cache and prefetches on their behalf."""
+    """Answers the cache's ``on_head``/``on_cold_open`` hooks (wired in ``proxy/server.py``) and prefetches."""
 
-    def __init__(self, cache: SliceCache, bus: EventBus, config: PrefetchConfig | None = None) -> None:
+    def __init__(
+        self, cache: SliceCache, routing: RoutingPolicy, bus: EventBus, config: PrefetchConfig | None = None
+    ) -> None:
         self.cache = cache
+        self.routing = routing
         self.bus = bus
         self.config = config or PrefetchConfig()
         self.layouts: dict[str, ContainerLayout] = {}
         self.indexes: dict[str, MediaIndex] = {}
         self._tasks: set[asyncio.Task] = set()
         self._hovers: dict[str, asyncio.Task] = {}
-        if self.config.enabled:
-            cache.head_listener = self.on_head
-            cache.cold_open_listener = self.on_cold_open
 
     # --- the tail, before the head ------------------------------------------------------------------------
 
@@ -88,7 +89,7 @@ class MediaPrefetcher:
         size = info.size
         if not self.config.speculative_tail or size < self.config.speculative_min_size or info.key in self.layouts:
             return
-        sources = self.cache.routing.order(info.key, size - 1, urgent=True)
+        sources = self.routing.order(info.key, size - 1, urgent=True)
         if not sources or sources[0].kind == "filbeam":
             return
         start = size - min(size, self.cache.slice_size)

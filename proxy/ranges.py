@@ -14,10 +14,11 @@ Sections implemented, function by function:
   satisfiable) and §14.2 / §15.3.7.2 (overlapping ranges may be coalesced; absurd sets may be ignored).
 * :func:`if_range_matches` — §13.1.5 with the strong comparison of §8.8.3.2 (a weak tag never matches; a date
   cannot match because the proxy sends no ``Last-Modified``).
-* :func:`plan_response` — §13.2.2 (order of preconditions: ``If-Match`` → 412, ``If-None-Match`` → 304),
-  §14.2 (only GET has range semantics: ``Range`` on HEAD is ignored, and HEAD gets the headers of a plain GET),
-  §15.3.7 (206: ``Content-Range`` for one part; §14.6 ``multipart/byteranges`` for several, never multipart
-  for a single range), §15.5.17 (416 with ``Content-Range: bytes */N``).
+* :func:`decide_response` and :meth:`RangeDecision.plan` (its headers) — §13.2.2 (order of preconditions:
+  ``If-Match`` → 412, ``If-None-Match`` → 304), §14.2 (only GET has range semantics: ``Range`` on HEAD is
+  ignored, and HEAD gets the headers of a plain GET), §15.3.7 (206: ``Content-Range`` for one part; §14.6
+  ``multipart/byteranges`` for several, never multipart for a single range), §15.5.17 (416 with
+  ``Content-Range: bytes */N``). :func:`plan_response` does both when the type is known.
 """
 
 from __future__ import annotations
@@ -202,6 +203,82 @@ def content_range(r: ByteRange, size: int) -> str:
     return f"bytes {r.start}-{r.end}/{size}"
 
 
+@dataclass(frozen=True)
+class RangeDecision:
+    """Status and byte ranges of an answer, decided from the request, the size and the ETag alone.
+
+    Made before any I/O (as aiohttp's ``web_fileresponse.py`` does): the server opens its reader on ``ranges``,
+    learns the type from the first bytes if it must, and only then renders the headers with :meth:`plan`.
+    ``ranges`` is empty for an answer without a body from the representation (304, 412, 416, an empty piece).
+    """
+
+    status: int
+    size: int
+    ranges: tuple[ByteRange, ...] = ()
+    boundary: str = "pieceplayer-boundary"
+
+    def plan(self, content_type: str | None) -> RangePlan:
+        """Headers and body layout for this decision; ``content_type`` may be None only for 304, 412 and 416."""
+        if self.status in (304, 412):
+            return RangePlan(self.status)
+        if self.status == 416:
+            return RangePlan(416, (), {"Content-Range": f"bytes */{self.size}"})
+        if content_type is None:
+            raise ValueError(f"a {self.status} answer carries the representation and needs its type")
+        if self.status == 200:
+            return RangePlan(200, tuple(Part(r) for r in self.ranges), {"Content-Type": content_type})
+        if len(self.ranges) == 1:
+            only = self.ranges[0]
+            return RangePlan(
+                206, (Part(only),), {"Content-Type": content_type, "Content-Range": content_range(only, self.size)}
+            )
+        boundary, size = self.boundary, self.size
+        parts = tuple(
+            Part(
+                r,
+                (b"\r\n" if i else b"")
+                + (
+                    f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {content_range(r, size)}\r\n\r\n"
+                ).encode("latin-1"),
+            )
+            for i, r in enumerate(self.ranges)
+        )
+        return RangePlan(
+            206,
+            parts,
+            {"Content-Type": f"multipart/byteranges; boundary={boundary}"},
+            f"\r\n--{boundary}--\r\n".encode("latin-1"),
+        )
+
+
+def decide_response(
+    *,
+    method: str,
+    size: int,
+    etag: str,
+    range_header: str | None = None,
+    if_range: str | None = None,
+    if_match: str | None = None,
+    if_none_match: str | None = None,
+    boundary: str = "pieceplayer-boundary",
+) -> RangeDecision:
+    """Decide status and byte ranges of a GET or HEAD for a representation of ``size`` bytes (see the module)."""
+    if if_match is not None and not _strong_match(if_match, etag):
+        return RangeDecision(412, size)
+    if if_none_match is not None and _weak_match(if_none_match, etag):
+        return RangeDecision(304, size)
+    full = RangeDecision(200, size, (ByteRange(0, size - 1),) if size else (), boundary)
+    specs = parse_range(range_header) if method == "GET" else None
+    if specs is None or not if_range_matches(if_range, etag):
+        return full
+    ranges = satisfiable_ranges(specs, size)
+    if ranges is None:
+        return full
+    if not ranges:
+        return RangeDecision(416, size)
+    return RangeDecision(206, size, tuple(ranges), boundary)
+
+
 def plan_response(
     *,
     method: str,
@@ -214,41 +291,19 @@ def plan_response(
     if_none_match: str | None = None,
     boundary: str = "pieceplayer-boundary",
 ) -> RangePlan:
-    """Decide status, headers and body layout of a GET or HEAD for a representation of ``size`` bytes.
+    """Decide and render in one step, for a caller that knows the type already.
 
     The returned headers are the ones that depend on the request (``Content-Type``, ``Content-Range``);
     the server adds the constant ones (``Accept-Ranges``, ``ETag``, ``Cache-Control``, ``Content-Length``).
     """
-    if if_match is not None and not _strong_match(if_match, etag):
-        return RangePlan(412)
-    if if_none_match is not None and _weak_match(if_none_match, etag):
-        return RangePlan(304)
-    full = RangePlan(200, (Part(ByteRange(0, size - 1)),) if size else (), {"Content-Type": content_type})
-    specs = parse_range(range_header) if method == "GET" else None
-    if specs is None or not if_range_matches(if_range, etag):
-        return full
-    ranges = satisfiable_ranges(specs, size)
-    if ranges is None:
-        return full
-    if not ranges:
-        return RangePlan(416, (), {"Content-Range": f"bytes */{size}"})
-    if len(ranges) == 1:
-        return RangePlan(
-            206, (Part(ranges[0]),), {"Content-Type": content_type, "Content-Range": content_range(ranges[0], size)}
-        )
-    parts = tuple(
-        Part(
-            r,
-            (b"\r\n" if i else b"")
-            + (
-                f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {content_range(r, size)}\r\n\r\n"
-            ).encode("latin-1"),
-        )
-        for i, r in enumerate(ranges)
+    decision = decide_response(
+        method=method,
+        size=size,
+        etag=etag,
+        range_header=range_header,
+        if_range=if_range,
+        if_match=if_match,
+        if_none_match=if_none_match,
+        boundary=boundary,
     )
-    return RangePlan(
-        206,
-        parts,
-        {"Content-Type": f"multipart/byteranges; boundary={boundary}"},
-        f"\r\n--{boundary}--\r\n".encode("latin-1"),
-    )
+    return decision.plan(content_type)

@@ -31,15 +31,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy.cache import CacheConfig, PieceInfo, SliceCache, SliceReader
+from proxy.cache import CacheConfig, CacheHooks, PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
 from proxy.egress import EgressLedger
 from proxy.events import CacheProblem, EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
+from proxy.full_stream import WholeStreams
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
-from proxy.ranges import RangePlan, plan_response
+from proxy.ranges import RangePlan, decide_response
+from proxy.routing import RoutingPolicy
 from proxy.store import PieceStore
 from proxy.twice import resume_accounting
 from proxy.upstream import RetryPolicy, Source, Timeouts, Upstream, UpstreamError
+from proxy.verify import PieceVerifier
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +53,6 @@ SEND_BUFFER_BYTES = 256 * 1024
 WRITE_PIECE = 128 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 STORE_NAME = "pieces.sqlite3"
-#: Placeholder type while the real one is being sniffed; ``plan_response`` is re-run with the real one.
-_PENDING_TYPE = "application/octet-stream"
 
 
 @dataclass
@@ -94,6 +95,7 @@ class ProxyServer:
         self.cache: SliceCache | None = None
         self.store: PieceStore | None = None
         self.prefetcher: MediaPrefetcher | None = None
+        self.verifier: PieceVerifier | None = None
         self.egress: EgressLedger | None = None
         self._runner: web.AppRunner | None = None
         self._allowed_hosts: set[str] = set()
@@ -108,9 +110,36 @@ class ProxyServer:
             redirect_hosts=self.config.redirect_hosts,
         )
         cache_config = CacheConfig(directory=Path(self.config.cache_dir), **self.config.cache)
-        self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus)
+        # The composition root: every part is built here, and every call one part makes into another is wired here
+        # (the cache's hooks); the bus only feeds observers.
+        whole = WholeStreams(self.bus, cache_config.whole_streams)
+        routing = RoutingPolicy(self.upstream, cache_config.stream_gap, whole=whole)
+        self.cache = SliceCache(cache_config, self.upstream, self.store, self.bus, routing=routing, whole=whole)
+        self.verifier = PieceVerifier(
+            self.store,
+            self.bus,
+            cache_config.slice_size,
+            self.cache.read_cached,
+            self.cache.cached_indexes,
+            self.cache.record_verdict,
+            quiet_s=cache_config.verify_quiet_s,
+        )
         self.upstream.resume_accounting = resume_accounting(self.cache)
-        self.prefetcher = MediaPrefetcher(self.cache, self.bus, self.config.prefetch)
+        self.prefetcher = MediaPrefetcher(self.cache, routing, self.bus, self.config.prefetch)
+        prefetch_hooks = (
+            {"on_head": self.prefetcher.on_head, "on_cold_open": self.prefetcher.on_cold_open}
+            if self.config.prefetch.enabled
+            else {}
+        )
+        self.cache.connect(
+            CacheHooks(
+                **prefetch_hooks,
+                on_player_request=self.verifier.hold,
+                on_unverified=self.verifier.track,
+                on_slice_stored=self.verifier.slice_stored,
+                on_slice_lost=self.verifier.slice_lost,
+            )
+        )
         self.egress = EgressLedger(self.bus, self.upstream.egress, self._source_kind)
         app = web.Application(middlewares=[self._guard], client_max_size=1024)
         prefix = f"/{self.token}" if self.token else ""
@@ -163,6 +192,8 @@ class ProxyServer:
     async def stop(self) -> None:
         if self.prefetcher is not None:
             await self.prefetcher.close()
+        if self.verifier is not None:
+            self.verifier.close()
         if self.cache is not None:
             await self.cache.close()
         if self._runner is not None:
@@ -329,7 +360,9 @@ class _Exchange:
             return self._fail(exc.status, exc.error, exc.detail)
         self.piece = info.key
         headers = self.request.headers
-        decide = dict(
+        # Decide first (status and ranges, from the request, the size and the ETag), then do I/O, then render the
+        # headers once, with the type learnt from the first bytes if the store did not know it.
+        decision = decide_response(
             method=self.request.method,
             size=info.size,
             etag=info.etag,
@@ -339,30 +372,27 @@ class _Exchange:
             if_none_match=headers.get("If-None-Match"),
             boundary=secrets.token_hex(12),
         )
-        plan = plan_response(content_type=info.content_type or _PENDING_TYPE, **decide)
-        if plan.status == 416:
+        if decision.status == 416:
             return self._fail(
                 416,
                 "The requested range is outside the piece",
                 f"the piece has {info.size} bytes",
-                {**plan.headers, **_constant_headers(info)},
+                {**decision.plan(None).headers, **_constant_headers(info)},
             )
-        if plan.status in (304, 412):
-            self.status = plan.status
+        if decision.status in (304, 412):
+            self.status = decision.status
             self.ttfb = time.monotonic() - self.t0
-            return web.Response(status=plan.status, headers=_constant_headers(info))
+            return web.Response(status=decision.status, headers=_constant_headers(info))
         reader = None
-        if self.request.method == "GET" and plan.parts:
-            part = plan.parts[0].range
-            reader = self.cache.open(info, part.start, part.end, request_id=self.request_id)
+        if self.request.method == "GET" and decision.ranges:
+            first = decision.ranges[0]
+            reader = self.cache.open(info, first.start, first.end, request_id=self.request_id)
         try:
             chunks = aiter(reader) if reader is not None else None
             # The first byte decides the status: an upstream failure before it is still a proper error answer.
             head = await anext(chunks, memoryview(b"")) if chunks is not None else None
-            if info.content_type is None:
-                content_type = await self.cache.content_type(info, fetch_head=reader is None)
-                plan = plan_response(content_type=content_type, **decide)
-            return await self._respond(info, plan, reader, chunks, head)
+            content_type = info.content_type or await self.cache.content_type(info, fetch_head=reader is None)
+            return await self._respond(info, decision.plan(content_type), reader, chunks, head)
         except UpstreamError as exc:
             return self._fail(exc.status, exc.error, exc.detail)
         finally:

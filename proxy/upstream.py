@@ -12,7 +12,7 @@ Facts this module is built on (sources in ``shared/research/filbeam.md``):
   CID implies; a 200 must be the whole piece. Anything else is refused and never reaches the cache.
 
 What this module does not decide: how much to fetch and what to do with a 200 that starts before the range
-asked for. The cache (``cache.py``) owns that, because only it knows which readers want which bytes.
+asked for. The cache (``proxy.cache``) owns that, because only it knows which readers want which bytes.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from proxy.cid import PieceCid
 from proxy.commp import DEFAULT_CHUNK_HEIGHT, CommP, chunk_raw_size, chunk_root, piece_cid_from_chunk_roots
-from proxy.events import Event, EventBus, PieceVerified, SliceEvicted, SliceRejected, SliceStored
+from proxy.events import EventBus, PieceVerified
 from proxy.store import PieceStore
 from proxy.worker_init import init_hashing_worker
 
@@ -63,7 +63,7 @@ CachedIndexes = Callable[[str], set[int]]
 
 
 class PieceVerifier:
-    """Follows slice events on the bus and verifies pieces whose every slice is cached."""
+    """Verifies pieces whose every slice is cached; the cache tells it of slices stored and lost (its hooks)."""
 
     def __init__(
         self,
@@ -91,7 +91,6 @@ class PieceVerifier:
         self._queue: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
         self._queued: set[tuple[str, int]] = set()
         self._worker: asyncio.Task | None = None
-        self._unsubscribe = bus.subscribe(self._on_event)
         #: CPU seconds spent hashing each piece so far (the throughput the verification reports).
         self._seconds: dict[str, float] = {}
 
@@ -121,24 +120,25 @@ class PieceVerifier:
             await asyncio.sleep(wait)
 
     def close(self) -> None:
-        self._unsubscribe()
         if self._worker is not None:
             self._worker.cancel()
 
-    # --- events ----------------------------------------------------------------------------------------------
+    # --- the cache's hooks (wired in ``proxy/server.py``) -------------------------------------------------------
 
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, SliceStored):
-            piece = self._pieces.get(event.piece)
-            if piece is not None and event.tier == "memory":
-                for chunk in self._chunks_of_slice(piece, event.index):
-                    if self._chunk_covered(piece, chunk, self._indexes(piece.key)):
-                        self._enqueue(piece.key, chunk)
-        elif isinstance(event, (SliceEvicted, SliceRejected)) and getattr(event, "tier", "disk") == "disk":
-            piece = self._pieces.get(event.piece)
-            if piece is not None:
-                chunks = self._chunks_of_slice(piece, event.index)
-                self._store.forget_chunk_roots(piece.key, self.chunk_height, chunks)
+    def slice_stored(self, key: str, index: int) -> None:
+        """A slice became complete in memory: hash the chunks it completes."""
+        piece = self._pieces.get(key)
+        if piece is not None:
+            for chunk in self._chunks_of_slice(piece, index):
+                if self._chunk_covered(piece, chunk, self._indexes(piece.key)):
+                    self._enqueue(piece.key, chunk)
+
+    def slice_lost(self, key: str, index: int) -> None:
+        """A slice left the disk: the chunk roots learnt from it are no longer backed by cached bytes."""
+        piece = self._pieces.get(key)
+        if piece is not None:
+            chunks = self._chunks_of_slice(piece, index)
+            self._store.forget_chunk_roots(piece.key, self.chunk_height, chunks)
 
     # --- chunk geometry ----------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
-"""The import contracts in ``pyproject.toml`` hold: the proxy stays Qt-free, range logic stays pure, the
-emulator stays apart from the proxy it emulates an upstream for, and the player uses only the proxy's public face
-(``proxy.api``, ``proxy.events``, ``proxy.runner``). import-linter checks them on every run, so a shortcut import
-fails here instead of surfacing as a frozen app that drags Qt into a headless proxy."""
+"""The import contracts in ``pyproject.toml`` hold: the proxy stays Qt-free, range logic stays pure, the cache stays
+below the server and the parts that answer its hooks, the emulator stays apart from the proxy it emulates an
+upstream for, and the player uses only the proxy's public face (``proxy.api``, ``proxy.events``, ``proxy.runner``).
+import-linter checks them on every run, so a shortcut import fails here instead of surfacing as a frozen app that
+drags Qt into a headless proxy."""
 
 from __future__ import annotations
 
