@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from proxy.emulator import Emulator, Knobs
-from proxy.events import Event
+from proxy.events import Event, UpstreamFinished, UpstreamStarted
 from proxy.prefetch import PrefetchConfig
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.units import MiB
@@ -158,6 +158,16 @@ def record_events(publisher: Any, also: Callable[[Event], None] | None = None) -
 
     publisher.bus.subscribe(keep)
     return events
+
+
+async def upstream_fetches_ended(events: list[Event], within: float = 30.0) -> None:
+    """Wait until every upstream fetch the recorded events show started has also finished (a hang fails)."""
+    async with asyncio.timeout(within):
+        while True:
+            started = {e.fetch_id for e in events if isinstance(e, UpstreamStarted)}
+            if started <= {e.fetch_id for e in events if isinstance(e, UpstreamFinished)}:
+                return
+            await asyncio.sleep(0.02)
 
 
 async def eventually(condition: Callable[[], object], within: float = 5.0) -> None:

@@ -3,18 +3,15 @@ providers, in bytes and dollars at published prices, and the bytes fetched twice
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from proxy.cid import parse_piece_cid
 from proxy.egress import CDN_HIT_USD_PER_TIB, CDN_MISS_USD_PER_TIB, TiB
 from proxy.emulator import Emulator, Knobs
-from proxy.events import UpstreamFinished, UpstreamStarted
 from proxy.full_stream import WholeStreamRules
 from proxy.server import ProxyServer
 from proxy.upstream import Source, provider_source
-from tests.conftest import MiB, piece_of, record_events
+from tests.conftest import MiB, piece_of, record_events, upstream_fetches_ended
 from tests.conftest import start_proxy as start_proxy_with
 
 CDN = "FilBeam (emulated)"
@@ -36,15 +33,6 @@ async def start_proxy(sources: list[Source], tmp_path) -> tuple[ProxyServer, lis
     return proxy, record_events(proxy)
 
 
-async def fetches_ended(events: list) -> None:
-    async with asyncio.timeout(10):
-        while True:
-            started = {e.fetch_id for e in events if isinstance(e, UpstreamStarted)}
-            if started <= {e.fetch_id for e in events if isinstance(e, UpstreamFinished)}:
-                return
-            await asyncio.sleep(0.02)
-
-
 async def test_stats_split_filbeam_bytes_into_miss_and_hit_and_price_them(origins, tmp_path, http):
     cdn, _ = origins
     proxy, events = await start_proxy([Source(CDN, "filbeam", cdn.base_url + "/{cid}")], tmp_path)
@@ -54,11 +42,11 @@ async def test_stats_split_filbeam_bytes_into_miss_and_hit_and_price_them(origin
     try:
         async with http.get(url) as response:  # the edge's first answer: a miss, the whole piece from byte 0
             assert await response.read() == data
-        await fetches_ended(events)
+        await upstream_fetches_ended(events, within=10)
         proxy.clear_cache()
         async with http.get(url, headers={"Range": f"bytes={MiB}-"}) as response:  # now an edge hit: a 206
             assert await response.read() == data[MiB:]
-        await fetches_ended(events)
+        await upstream_fetches_ended(events, within=10)
         async with http.get(f"{proxy.base_url}/stats") as response:
             stats = await response.json()
         row = stats["egress_by_piece"][key]["sources"][CDN]
@@ -83,7 +71,7 @@ async def test_provider_bytes_are_counted_and_cost_no_egress_charge(origins, tmp
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
             assert await response.read() == data
-        await fetches_ended(events)
+        await upstream_fetches_ended(events, within=10)
         bill = proxy.snapshot()["egress_by_piece"][key]
         [row] = bill["sources"].values()
         assert row == {"kind": "provider", "bytes": 2 * MiB, "usd": 0.0}
@@ -102,10 +90,10 @@ async def test_bytes_a_restarted_stream_pulls_again_are_counted_as_fetched_twice
     try:
         async with http.get(url, headers={"Range": f"bytes={MiB}-{MiB + 99}"}) as response:
             assert await response.read() == data[MiB : MiB + 100]
-        await fetches_ended(events)  # slices 0 and 1 cached, the stream closed after its linger
+        await upstream_fetches_ended(events, within=10)  # slices 0 and 1 cached, the stream closed after its linger
         async with http.get(url, headers={"Range": f"bytes={3 * MiB}-"}) as response:
             assert await response.read() == data[3 * MiB :]
-        await fetches_ended(events)
+        await upstream_fetches_ended(events, within=10)
         stats = proxy.snapshot()
         assert stats["egress_by_piece"][key]["bytes_fetched_twice"] == 2 * MiB == stats["bytes_fetched_twice"]
     finally:

@@ -7,7 +7,6 @@ the race seen about one run in four at full speed, made certain here.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import shutil
 from pathlib import Path
@@ -16,32 +15,20 @@ import aiohttp
 import pytest
 
 from proxy.emulator import Emulator, Knobs
-from proxy.events import PaidRestartsStopped, UpstreamFinished, UpstreamRetry, UpstreamStarted
+from proxy.events import PaidRestartsStopped, UpstreamRetry
 from proxy.full_stream import WholeStreamRules
-from proxy.server import ProxyConfig, ProxyServer
+from proxy.server import ProxyServer
 from proxy.upstream import Source, provider_source
-from tests.conftest import piece_of
+from tests.conftest import piece_of, record_events, upstream_fetches_ended
+from tests.conftest import start_proxy as start_proxy_with
 
 CORPUS = Path(__file__).parent / "corpus"
 CDN = "FilBeam (emulated)"
 
 
-async def fetches_ended(events: list) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            started = {e.fetch_id for e in events if isinstance(e, UpstreamStarted)}
-            if started <= {e.fetch_id for e in events if isinstance(e, UpstreamFinished)}:
-                return
-            await asyncio.sleep(0.02)
-
-
 async def start_proxy(sources: list[Source], tmp_path: Path) -> tuple[ProxyServer, list]:
-    rules = WholeStreamRules(linger_s=0.2)
-    proxy = ProxyServer(ProxyConfig(sources, tmp_path / "cache", cache={"whole_streams": rules}))
-    await proxy.start()
-    events: list = []
-    proxy.bus.subscribe(events.append)
-    return proxy, events
+    proxy = await start_proxy_with(sources, tmp_path / "cache", whole_streams=WholeStreamRules(linger_s=0.2))
+    return proxy, record_events(proxy)
 
 
 @pytest.mark.parametrize("name", ["mp4-moov-at-end-h264-aac.mp4", "mkv-ass-font.mkv"])
@@ -62,7 +49,7 @@ async def test_the_index_prefetch_rides_a_whole_stream_rather_than_asking_for_it
         [cid] = cdn.piece_cids()
         async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-"}) as response:
             assert await response.read() == data
-        await fetches_ended(events)
+        await upstream_fetches_ended(events)
         assert proxy.prefetcher is not None and proxy.prefetcher.layouts, "the head was sniffed"
         assert cdn.counters.bytes_sent == len(data), "every byte pulled once, none twice"
         assert proxy.snapshot()["bytes_fetched_twice"] == 0
@@ -109,7 +96,7 @@ async def test_a_broken_whole_stream_resumed_from_byte_0_again_counts_its_bytes_
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
             assert await response.read() == data
-        await fetches_ended(events)
+        await upstream_fetches_ended(events)
         assert any(isinstance(e, UpstreamRetry) for e in events), "the stream broke and was resumed"
         assert breaking_cdn.counters.bytes_sent == len(data) + BREAK
         assert proxy.snapshot()["bytes_fetched_twice"] == BREAK
@@ -123,9 +110,8 @@ async def test_a_resume_answered_from_byte_0_is_a_paid_restart_under_the_pieces_
     """With no paid restart left, the resume's 200 from byte 0 is not read: the viewer gets a cut-short answer
     and the panel's words, not a loop of streams."""
     rules = WholeStreamRules(linger_s=0.2, max_restarts=0)
-    proxy = ProxyServer(ProxyConfig([Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}")], tmp_path / "c",
-                                    cache={"whole_streams": rules}))  # fmt: skip
-    await proxy.start()
+    sources = [Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}")]
+    proxy = await start_proxy_with(sources, tmp_path / "c", whole_streams=rules)
     breaking_cdn.knobs.update(bandwidth=4_000_000)  # what is in flight when the resume is closed stays small
     events = heal_after_first_break(proxy, breaking_cdn)
     cid, data = piece_of(breaking_cdn, "random-3.5MiB.bin")
@@ -138,7 +124,7 @@ async def test_a_resume_answered_from_byte_0_is_a_paid_restart_under_the_pieces_
         assert len(received) < len(data) and data.startswith(bytes(received))
         stopped = [e for e in events if isinstance(e, PaidRestartsStopped)]
         assert stopped and "stopped paying" in stopped[0].message
-        await fetches_ended(events)
+        await upstream_fetches_ended(events)
         # the refused resume was closed at once: at most what was in flight when it was, not a second piece
         assert breaking_cdn.counters.bytes_sent < BREAK + len(data) // 2
     finally:
@@ -158,7 +144,7 @@ async def test_a_broken_whole_stream_resumes_on_a_provider_when_one_is_configure
     try:
         async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
             assert await response.read() == data
-        await fetches_ended(events)
+        await upstream_fetches_ended(events)
         assert any(isinstance(e, UpstreamRetry) for e in events), "the stream broke and was resumed"
         assert breaking_cdn.counters.bytes_sent == BREAK
         assert provider.counters.bytes_sent == len(data) - BREAK
