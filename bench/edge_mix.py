@@ -25,8 +25,8 @@ import aiohttp
 from bench.upstream_mix import Session, _write_random
 from proxy.emulator import Emulator, Knobs
 from proxy.server import ProxyConfig, ProxyServer
+from proxy.sources import Source, provider_source
 from proxy.units import MiB
-from proxy.upstream import Source, provider_source
 
 #: Playback rate of the simulated viewer (an 8 Mbit/s video at 10× speed: a "minute" takes six seconds).
 RATE = 10 * MiB

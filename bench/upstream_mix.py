@@ -23,8 +23,8 @@ import aiohttp
 
 from proxy.emulator import Emulator, Knobs
 from proxy.server import ProxyConfig, ProxyServer
+from proxy.sources import Source, provider_source
 from proxy.units import MiB
-from proxy.upstream import Source, provider_source
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from proxy.cache import DEFAULT_DISK_CAP, DEFAULT_MEMORY_CAP, DEFAULT_READAHEAD, DEFAULT_SLICE_SIZE
 from proxy.config import default_cache_dir
 from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import Source, filbeam_source, provider_source, template_source
+from proxy.sources import Source, filbeam_source, provider_source, template_source
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 

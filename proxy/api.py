@@ -12,8 +12,9 @@ from proxy.cid import CidError, PieceCid, parse_piece_cid
 from proxy.config import APP_NAME, default_cache_dir
 from proxy.emulator import Emulator, Knobs, ManifestEntry, ManifestError, read_manifest
 from proxy.server import ProxyConfig
+from proxy.sources import Source, filbeam_source, template_source
 from proxy.units import GiB, MiB
-from proxy.upstream import Source, UpstreamError, filbeam_source, template_source
+from proxy.upstream_errors import UpstreamError
 
 __all__ = [
     "APP_NAME",

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING
 
 from proxy.events import EventBus, PaidRestartsStopped, UpstreamRetry, WholeStreamWait
 from proxy.units import MiB
-from proxy.upstream import UpstreamBody, UpstreamError
+from proxy.upstream_body import UpstreamBody
+from proxy.upstream_errors import UpstreamError
 
 if TYPE_CHECKING:
     from proxy.cache import SliceBuffer, SliceCache, _Fetch, _Piece

@@ -29,7 +29,7 @@ from proxy.events import EventBus, MediaIndexed, MediaLayoutKnown, Prefetch
 from proxy.media import ContainerError, ContainerLayout, MediaIndex, build_index, sniff_layout
 from proxy.routing import RoutingPolicy
 from proxy.units import MiB
-from proxy.upstream import UpstreamError
+from proxy.upstream_errors import UpstreamError
 
 log = logging.getLogger(__name__)
 

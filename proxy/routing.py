@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable
 
 from proxy.full_stream import WholeStreams
-from proxy.upstream import Source, Upstream
+from proxy.sources import Source
+from proxy.upstream import Upstream
 
 #: How long a FilBeam cache miss is remembered for a piece (its edge may fill meanwhile).
 MISS_MEMORY_SECONDS = 120.0

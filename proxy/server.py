@@ -39,9 +39,11 @@ from proxy.full_stream import WholeStreams
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.ranges import RangePlan, decide_response
 from proxy.routing import RoutingPolicy
+from proxy.sources import Source
 from proxy.store import PieceStore
 from proxy.twice import resume_accounting
-from proxy.upstream import RetryPolicy, Source, Timeouts, Upstream, UpstreamError
+from proxy.upstream import RetryPolicy, Timeouts, Upstream
+from proxy.upstream_errors import UpstreamError
 from proxy.verify import PieceVerifier
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from proxy.cache import SliceCache, _Piece
-    from proxy.upstream import Source
+    from proxy.sources import Source
 
 
 def whole_stream_brings(cache: SliceCache, piece: _Piece, start: int, end: int) -> bool:

@@ -11,6 +11,10 @@ Facts this module is built on (sources in ``shared/research/filbeam.md``):
 * Every answer is checked: a 206 must carry exactly the ``Content-Range`` asked for, with the total size the
   CID implies; a 200 must be the whole piece. Anything else is refused and never reaches the cache.
 
+The parts: ``proxy.sources`` (which URLs), ``proxy.upstream_body`` (reading one checked body, resumed across
+breaks), ``proxy.upstream_errors`` (failures in words), ``proxy.upstream_checks`` and ``proxy.redirects`` (trust);
+this module is the failover loop that ties them together.
+
 What this module does not decide: how much to fetch and what to do with a 200 that starts before the range
 asked for. The cache (``proxy.cache``) owns that, because only it knows which readers want which bytes.
 """
@@ -18,15 +22,12 @@ asked for. The cache (``proxy.cache``) owns that, because only it knows which re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 import aiohttp
 
@@ -40,96 +41,28 @@ from proxy.events import (
     UpstreamStarted,
 )
 from proxy.redirects import RedirectRefused, get_within_bounds
+from proxy.sources import Source
+from proxy.upstream_body import UpstreamBody
 from proxy.upstream_checks import encoding_problem, size_problem
+from proxy.upstream_errors import (
+    UpstreamError,
+    bad_answer,
+    describe_exception,
+    error_for_status,
+    most_telling,
+    read_error_body,
+)
 
 if TYPE_CHECKING:
     from proxy.twice import ResumeAccounting
 
 log = logging.getLogger(__name__)
 
-FILBEAM_DOMAINS = {"mainnet": "filbeam.io", "calibration": "calibration.filbeam.io"}
-_PAYER_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _CONTENT_RANGE_RE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$")
 _UNSATISFIED_RANGE_RE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$")
-#: How much of an upstream's error body we keep for the user (FilBeam's reasons are one sentence).
-_ERROR_BODY_BYTES = 2048
 _USER_AGENT = "PiecePlayer/0.1 (+range proxy)"
 #: A 402 (no CDN deal, quota used up) does not fix itself within a session: stop asking for an hour.
 PAYMENT_REFUSAL_SECONDS = 3600.0
-#: A source that missed a body's deadline is not asked for that piece again for this long (others are, if any).
-SLOW_SOURCE_SECONDS = 120.0
-
-
-class UpstreamError(Exception):
-    """A fetch failed. ``status`` is what our client should get; ``error`` is a sentence for a person,
-    ``detail`` the upstream's own words. ``retryable`` says whether asking again may help."""
-
-    def __init__(
-        self,
-        status: int,
-        error: str,
-        detail: str = "",
-        *,
-        source: str | None = None,
-        upstream_status: int | None = None,
-        retryable: bool = False,
-        size: int | None = None,
-    ) -> None:
-        super().__init__(error if not detail else f"{error} ({detail})")
-        self.status = status
-        self.error = error
-        self.detail = detail
-        self.source = source
-        self.upstream_status = upstream_status
-        self.retryable = retryable
-        #: For a 416: the size the upstream reported, so the proxy can answer ``bytes */N`` itself.
-        self.size = size
-
-
-@dataclass(frozen=True)
-class Source:
-    """One place to fetch pieces from. ``template`` contains ``{cid}``."""
-
-    name: str
-    kind: str  # "filbeam" | "provider" | "template"
-    template: str
-
-    def url(self, piece: PieceCid) -> str:
-        if self.kind == "filbeam" and piece.height is None:
-            raise UpstreamError(
-                400,
-                "FilBeam needs the v2 piece CID (bafkzcib…), which carries the size; this is a v1 CID",
-                source=self.name,
-            )
-        cid = piece.v2() if piece.height is not None else piece.v1()
-        return self.template.replace("{cid}", quote(cid, safe=""))
-
-
-def filbeam_source(payer: str, network: str = "mainnet") -> Source:
-    """The FilBeam CDN for one payer wallet: ``https://{payer}.filbeam.io/{cid}`` (lowercase payer)."""
-    if not _PAYER_RE.match(payer):
-        raise ValueError(f"a FilBeam payer is a 0x-prefixed 40-hex-digit wallet address, not {payer!r}")
-    if network not in FILBEAM_DOMAINS:
-        raise ValueError(f"network must be one of {', '.join(FILBEAM_DOMAINS)}, not {network!r}")
-    return Source(f"FilBeam ({network})", "filbeam", f"https://{payer.lower()}.{FILBEAM_DOMAINS[network]}/{{cid}}")
-
-
-def provider_source(service_url: str) -> Source:
-    """A storage provider's piece endpoint: ``{serviceURL}/piece/{cid}``, with the slash FilBeam adds too."""
-    if not service_url.startswith(("http://", "https://")):
-        raise ValueError(f"a provider service URL starts with http:// or https://, not {service_url!r}")
-    base = service_url.rstrip("/")
-    host = re.sub(r"^https?://", "", base).split("/")[0]
-    return Source(f"provider {host}", "provider", f"{base}/piece/{{cid}}")
-
-
-def template_source(template: str) -> Source:
-    if "{cid}" not in template:
-        raise ValueError(f"an upstream template must contain {{cid}}: {template!r}")
-    if not template.startswith(("http://", "https://")):
-        raise ValueError(f"an upstream template must be an http(s) URL: {template!r}")
-    host = re.sub(r"^https?://", "", template).split("/")[0]
-    return Source(f"upstream {host}", "template", template)
 
 
 @dataclass(frozen=True)
@@ -182,187 +115,6 @@ class EgressCounter:
     @property
     def total(self) -> int:
         return sum(self.by_source.values())
-
-
-class UpstreamBody:
-    """A checked upstream body: bytes ``start … end`` of a piece of ``size`` bytes, contiguous, in order.
-
-    A broken connection is resumed transparently with a new range from the next byte (on any source), so
-    readers see either every byte or an :class:`UpstreamError`, never a silent gap.
-    """
-
-    def __init__(
-        self,
-        upstream: Upstream,
-        piece: PieceCid,
-        key: str,
-        response: aiohttp.ClientResponse,
-        source: Source,
-        start: int,
-        end: int,
-        size: int,
-        fetch_id: int,
-        reason: str,
-    ) -> None:
-        self._upstream = upstream
-        self._piece = piece
-        self._key = key
-        self._response: aiohttp.ClientResponse | None = response
-        self.source = source
-        self.status = response.status
-        self.start = start
-        self.end = end
-        self.size = size
-        self.etag = response.headers.get("ETag")
-        self.fetch_id = fetch_id
-        self.reason = reason
-        self.received = 0
-        self._t0 = time.monotonic()
-        self._deadline = self._t0 + upstream.timeouts.body_deadline(end - start + 1)
-        self._finished = False
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Yield the body, resuming broken transfers; raises :class:`UpstreamError` when it cannot."""
-        position = self.start
-        resumes = 0  # consecutive breaks without a byte of progress in between
-        total_resumes = 0
-        while position <= self.end:
-            response = self._response
-            assert response is not None
-            try:
-                chunk, broken = await response.content.readany(), None
-                if not chunk:
-                    broken = "body ended early"
-            except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
-                # Bytes that arrived before the break are paid for: keep them, resume after them.
-                chunk, broken = _salvage(response), f"connection broke: {_describe(exc)}"
-            if chunk:
-                if len(chunk) > self.end - position + 1:
-                    self._finish("failed", error="upstream sent more bytes than it announced")
-                    raise UpstreamError(
-                        502,
-                        f"{self.source.name} sent more bytes than it announced; the piece was not served from it",
-                        source=self.source.name,
-                    )
-                position += len(chunk)
-                resumes = 0
-                self.received += len(chunk)
-                self._upstream.egress.add(self.source.name, self._key, len(chunk))
-                yield chunk
-            if position <= self.end and time.monotonic() > self._deadline:
-                broken = self._too_slow(position)
-            if broken is None or position > self.end:
-                continue
-            resumes += 1
-            total_resumes += 1
-            if resumes > self._upstream.retry.max_resumes or total_resumes > self._upstream.retry.max_resumes_total:
-                self._finish("failed", error=broken)
-                raise UpstreamError(
-                    502,
-                    f"{self.source.name} kept breaking the transfer off; gave up after {resumes - 1} resumes in a row",
-                    broken,
-                    source=self.source.name,
-                )
-            await self._resume(position, broken, resumes)
-        self._finish("complete")
-
-    def _too_slow(self, position: int) -> str:
-        """The body missed its deadline: stop asking this source for the piece, and resume on another if there is
-        one; raises :class:`UpstreamError` when there is none."""
-        elapsed = time.monotonic() - self._t0
-        why = (
-            f"{self.source.name} sent {position - self.start} of {self.end - self.start + 1} bytes in {elapsed:.0f} s, "
-            "far too slowly to play"
-        )
-        self._upstream.block(self._key, self.source.name, SLOW_SOURCE_SECONDS, why)
-        if not self._upstream.candidates(self._key):
-            self._finish("failed", error=why)
-            raise UpstreamError(504, why, source=self.source.name)
-        self._deadline = time.monotonic() + self._upstream.timeouts.body_deadline(self.end - position + 1)
-        return why
-
-    async def _resume(self, position: int, why: str, attempt: int) -> None:
-        """Replace the broken response with a new one starting at ``position`` (any source may answer)."""
-        self._drop_response()
-        delay = self._upstream.retry.delay(attempt)
-        self._upstream.bus.publish(
-            UpstreamRetry(
-                fetch_id=self.fetch_id,
-                piece=self._key,
-                source=self.source.name,
-                error=why,
-                resume_from=position,
-                delay=delay,
-            )
-        )
-        await asyncio.sleep(delay)
-        accounting = self._upstream.resume_accounting
-        # A broken whole stream (a 200 from byte 0): a true-range source sends only the rest, FilBeam may send all
-        sources = accounting.sources(self._key, position) if accounting is not None and self.status == 200 else None
-        resumed = await self._upstream.open(
-            self._piece,
-            self._key,
-            position,
-            self.end,
-            size=self.size,
-            fetch_id=self.fetch_id,
-            reason="resume",
-            sources=sources,
-        )
-        skip = position - resumed.start  # a 200 from zero again: skip what we already have
-        self._response, resumed._response = resumed._response, None
-        self.source, self.status = resumed.source, resumed.status
-        resumed._finished = True
-        refusal = accounting.admit_restart(self._key, self.source.name) if accounting and skip > 0 else None
-        if refusal is not None:  # a paid restart from byte 0, past the piece's limit: not read
-            self._finish("failed", error=refusal)
-            raise UpstreamError(502, refusal, source=self.source.name)
-        while skip > 0:
-            chunk = await self._response.content.read(min(skip, 1 << 16))
-            if not chunk:
-                raise UpstreamError(502, f"{self.source.name} ended the body while resuming", source=self.source.name)
-            self._upstream.egress.add(self.source.name, self._key, len(chunk))
-            if accounting is not None:  # bytes before the break point, paid for a second time
-                accounting.repulled(self._key, len(chunk))
-            skip -= len(chunk)
-
-    def close(self) -> None:
-        """Stop pulling now: the connection is closed, not returned to the pool, so upstream stops sending."""
-        if not self._finished:
-            self._finish("cancelled")
-        self._drop_response()
-
-    def socket(self) -> socket.socket | None:
-        """The connection's socket, to shrink its receive buffer while the body is held unread
-        (``proxy.full_stream``); None when there is no open connection."""
-        connection = self._response.connection if self._response is not None else None
-        transport = connection.transport if connection is not None else None
-        return transport.get_extra_info("socket") if transport is not None else None
-
-    def _drop_response(self) -> None:
-        if self._response is not None:
-            self._response.close()
-            self._response = None
-
-    def _finish(self, outcome: str, error: str | None = None) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        if outcome == "complete" and self._response is not None:
-            self._response.release()
-            self._response = None
-        self._upstream.bus.publish(
-            UpstreamFinished(
-                fetch_id=self.fetch_id,
-                piece=self._key,
-                source=self.source.name,
-                bytes_received=self.received,
-                duration=time.monotonic() - self._t0,
-                outcome=outcome,
-                status=self.status,
-                error=error,
-            )
-        )
 
 
 class Upstream:
@@ -479,7 +231,7 @@ class Upstream:
                     await asyncio.sleep(delay)
                 if errors[-1].status == 416:
                     raise errors[-1]
-        raise _most_telling(errors)
+        raise most_telling(errors)
 
     def _remember_refusal(self, key: str, source: Source, exc: UpstreamError) -> None:
         if exc.upstream_status == 402:
@@ -538,9 +290,9 @@ class Upstream:
                 retryable=True,
             ) from None
         except (aiohttp.ClientError, ConnectionError, OSError) as exc:
-            self._finished(fetch_id, key, source, t0, None, _describe(exc))
+            self._finished(fetch_id, key, source, t0, None, describe_exception(exc))
             raise UpstreamError(
-                502, f"Could not reach {source.name}", _describe(exc), source=source.name, retryable=True
+                502, f"Could not reach {source.name}", describe_exception(exc), source=source.name, retryable=True
             ) from None
         try:
             body_start, body_end, total = await self._check(response, source, start, end, size)
@@ -581,7 +333,7 @@ class Upstream:
         """Validate status and framing; returns (first byte, last byte, piece size) of the body."""
         status = response.status
         if status in (200, 206) and (problem := encoding_problem(response.headers)) is not None:
-            raise _bad_answer(source, problem, retryable=False)
+            raise bad_answer(source, problem, retryable=False)
         if status == 206:
             return self._check_partial(response, source, start, end, size)
         if status == 200:
@@ -590,9 +342,9 @@ class Upstream:
             match = _UNSATISFIED_RANGE_RE.match(response.headers.get("Content-Range", ""))
             reported = int(match.group(1)) if match else None
             if reported is not None and (problem := size_problem(reported)) is not None:
-                raise _bad_answer(source, problem, retryable=False)
+                raise bad_answer(source, problem, retryable=False)
             if size is not None and reported is not None and reported != size:
-                raise _bad_answer(source, f"it reports {reported} bytes but the CID says {size}")
+                raise bad_answer(source, f"it reports {reported} bytes but the CID says {size}")
             raise UpstreamError(
                 416,
                 "The requested range is beyond the end of the piece",
@@ -600,8 +352,8 @@ class Upstream:
                 upstream_status=416,
                 size=reported if reported is not None else size,
             )
-        detail = (await _read_error_body(response)).strip()
-        raise _error_for_status(source, status, detail)
+        detail = (await read_error_body(response)).strip()
+        raise error_for_status(source, status, detail)
 
     def _check_partial(
         self, response: aiohttp.ClientResponse, source: Source, start: int, end: int, size: int | None
@@ -609,149 +361,27 @@ class Upstream:
         header = response.headers.get("Content-Range", "")
         match = _CONTENT_RANGE_RE.match(header)
         if match is None:
-            raise _bad_answer(source, f"206 with an unusable Content-Range {header!r}")
+            raise bad_answer(source, f"206 with an unusable Content-Range {header!r}")
         first, last, total = (int(g) for g in match.groups())
         if (problem := size_problem(total)) is not None:
-            raise _bad_answer(source, problem, retryable=False)
+            raise bad_answer(source, problem, retryable=False)
         if size is not None and total != size:
-            raise _bad_answer(source, f"it says the piece has {total} bytes but the CID says {size}")
+            raise bad_answer(source, f"it says the piece has {total} bytes but the CID says {size}")
         if first != start or last != min(end, total - 1):
-            raise _bad_answer(source, f"asked for bytes {start}-{end}, got {first}-{last}")
+            raise bad_answer(source, f"asked for bytes {start}-{end}, got {first}-{last}")
         length = response.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) != last - first + 1:
-            raise _bad_answer(source, f"Content-Range {first}-{last} but Content-Length {length}")
+            raise bad_answer(source, f"Content-Range {first}-{last} but Content-Length {length}")
         return first, last, total
 
     def _check_full(self, response: aiohttp.ClientResponse, source: Source, size: int | None) -> tuple[int, int, int]:
         length_header = response.headers.get("Content-Length")
         length = int(length_header) if length_header and length_header.isdigit() else None
         if size is not None and length is not None and length != size:
-            raise _bad_answer(source, f"a 200 of {length} bytes but the CID says {size}")
+            raise bad_answer(source, f"a 200 of {length} bytes but the CID says {size}")
         total = size if size is not None else length
         if total is None:
-            raise _bad_answer(source, "it did not say how large the piece is")
+            raise bad_answer(source, "it did not say how large the piece is")
         if (problem := size_problem(total)) is not None:
-            raise _bad_answer(source, problem, retryable=False)
+            raise bad_answer(source, problem, retryable=False)
         return 0, total - 1, total
-
-
-def _salvage(response: aiohttp.ClientResponse) -> bytes:
-    """The bytes aiohttp buffered before the connection broke.
-
-    ``StreamReader.readany()`` raises a recorded connection error before returning data already buffered
-    (aiohttp 3.x), which would throw away bytes the upstream has already billed; its internal
-    ``_read_nowait`` hands them over. Without it (a future aiohttp), nothing is salvaged and the resume simply
-    starts earlier — slower, never wrong.
-    """
-    read_buffered = getattr(response.content, "_read_nowait", None)
-    if read_buffered is None:
-        return b""
-    try:
-        return bytes(read_buffered(-1))
-    except Exception:  # the internal API changed shape: fall back to resuming earlier
-        return b""
-
-
-async def _read_error_body(response: aiohttp.ClientResponse) -> str:
-    with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
-        raw = await asyncio.wait_for(response.content.read(_ERROR_BODY_BYTES), 5)
-        return raw.decode("utf-8", "replace")
-    return ""
-
-
-def _bad_answer(source: Source, what: str, *, retryable: bool = True) -> UpstreamError:
-    """A framing slip may be passing (retry); an answer that is wrong by design is not (``retryable=False``: go on
-    to the next source at once)."""
-    return UpstreamError(
-        502,
-        f"{source.name} answered with bytes that do not match what was asked; nothing from it was used",
-        what,
-        source=source.name,
-        retryable=retryable,
-    )
-
-
-def _error_for_status(source: Source, status: int, detail: str) -> UpstreamError:
-    """Upstream status → what our client gets and a sentence a person understands (research §4 table)."""
-    name = source.name
-    lowered = detail.lower()
-    if status == 402:
-        if "quota" in lowered:
-            error = f"{name} will not serve this piece: the payer's CDN egress quota is used up"
-        elif "withcdn=false" in lowered:
-            error = f"{name} will not serve this piece: its data set was stored without the CDN option"
-        elif "no filecoin warm storage service deal" in lowered:
-            error = f"{name} will not serve this piece: this payer has no storage deal that contains it"
-        else:
-            error = f"{name} asks for payment before serving this piece"
-        return UpstreamError(502, error, detail, source=name, upstream_status=status)
-    if status == 404:
-        if "indexed yet" in lowered:
-            error = f"{name} does not know this piece yet (it may not have been indexed yet; try again in minutes)"
-        elif "invalid cid" in lowered:
-            error = f"{name} rejected the link: it needs the v2 piece CID"
-        elif "bad bits" in lowered:
-            error = f"{name} blocks this piece (it is on the Bad Bits denylist)"
-        else:
-            error = f"{name} does not have this piece"
-        return UpstreamError(404, error, detail, source=name, upstream_status=status)
-    if status in (401, 405):
-        return UpstreamError(
-            502,
-            f"{name} rejected the proxy's request ({status}); this is a PiecePlayer bug",
-            detail,
-            source=name,
-            upstream_status=status,
-        )
-    if status == 400:
-        return UpstreamError(
-            502,
-            f"{name} says the link is malformed (check the payer address and CID)",
-            detail,
-            source=name,
-            upstream_status=status,
-        )
-    if status in (403, 451, 410):
-        return UpstreamError(
-            502, f"{name} refuses to serve this piece ({status})", detail, source=name, upstream_status=status
-        )
-    if status in (408, 429, 503, 504) or status >= 500:
-        return UpstreamError(
-            502, f"{name} is failing right now ({status})", detail, source=name, upstream_status=status, retryable=True
-        )
-    return UpstreamError(
-        502, f"{name} answered {status}, which the proxy cannot use", detail, source=name, upstream_status=status
-    )
-
-
-def _most_telling(errors: list[UpstreamError]) -> UpstreamError:
-    """Of several sources' failures, the one a person should read.
-
-    A payment refusal explains most; a source that failed outright means "not found" elsewhere is not the whole
-    story (the piece may be there), so "not found" is reported only when it is all we learnt.
-    """
-
-    def rank(e: UpstreamError) -> int:
-        if e.upstream_status == 402:
-            return 0
-        if e.status == 404:
-            return 2
-        return 1
-
-    best = min(errors, key=rank)
-    if len(errors) > 1:
-        others = "; ".join(f"{e.source}: {e.error}" for e in errors if e is not best and e.source)
-        if others:
-            return UpstreamError(
-                best.status,
-                best.error,
-                "; ".join(x for x in (best.detail, others) if x),
-                source=best.source,
-                upstream_status=best.upstream_status,
-            )
-    return best
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) < 200 else text[:199] + "…"

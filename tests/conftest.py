@@ -23,8 +23,9 @@ from proxy.emulator import Emulator, Knobs
 from proxy.events import Event, UpstreamFinished, UpstreamStarted
 from proxy.prefetch import PrefetchConfig
 from proxy.server import ProxyConfig, ProxyServer
+from proxy.sources import Source, provider_source, template_source
 from proxy.units import MiB
-from proxy.upstream import RetryPolicy, Source, Timeouts, provider_source, template_source
+from proxy.upstream import RetryPolicy, Timeouts
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -23,7 +23,7 @@ import pytest
 
 from proxy.emulator import Emulator
 from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import template_source
+from proxy.sources import template_source
 from tests.conftest import MiB, piece_of, random_piece_folder, running_emulator, start_proxy
 
 ROOT = Path(__file__).resolve().parents[1]

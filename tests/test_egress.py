@@ -10,7 +10,7 @@ from proxy.egress import CDN_HIT_USD_PER_TIB, CDN_MISS_USD_PER_TIB, TiB
 from proxy.emulator import Emulator, Knobs
 from proxy.full_stream import WholeStreamRules
 from proxy.server import ProxyServer
-from proxy.upstream import Source, provider_source
+from proxy.sources import Source, provider_source
 from tests.conftest import MiB, piece_of, record_events, upstream_fetches_ended
 from tests.conftest import start_proxy as start_proxy_with
 

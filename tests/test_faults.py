@@ -33,7 +33,8 @@ from proxy.cid import parse_piece_cid
 from proxy.emulator import Emulator, Knobs
 from proxy.events import CacheProblem, RequestFinished, SliceRejected, SliceStored, UpstreamRetry
 from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import RetryPolicy, Timeouts, template_source
+from proxy.sources import template_source
+from proxy.upstream import RetryPolicy, Timeouts
 from tests.conftest import MiB, piece_of, record_events
 from tests.conftest import start_proxy as start_proxy_with
 

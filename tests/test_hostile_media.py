@@ -25,7 +25,7 @@ from proxy.events import MediaIndexed, MediaLayoutKnown, Prefetch
 from proxy.media import ContainerError, build_index, sniff_layout
 from proxy.runner import ProxyRunner
 from proxy.server import ProxyConfig
-from proxy.upstream import template_source
+from proxy.sources import template_source
 from tests import crafted_media as crafted
 from tests.conftest import MiB, piece_of
 

@@ -25,8 +25,9 @@ from proxy.emulator import Emulator
 from proxy.events import UpstreamFinished
 from proxy.server import STORE_NAME, ProxyConfig, ProxyServer
 from proxy.sniff import _MAGIC, SNIFFED_TYPES, sniff_content_type
+from proxy.sources import template_source
 from proxy.store import PieceRecord, PieceStore
-from proxy.upstream import RetryPolicy, Timeouts, template_source
+from proxy.upstream import RetryPolicy, Timeouts
 from tests.conftest import piece_of
 from tests.test_faults import assert_cache_holds_only_intact_slices, fetch
 

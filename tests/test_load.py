@@ -34,7 +34,7 @@ from proxy.cache import WRITE_BACKLOG
 from proxy.disk import BLOCK as READ_BLOCK
 from proxy.emulator import load_pieces
 from proxy.server import ProxyConfig, ProxyServer
-from proxy.upstream import template_source
+from proxy.sources import template_source
 from tests.conftest import MiB
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from proxy.emulator import Emulator, Knobs
 from proxy.events import PaidRestartsStopped, UpstreamRetry
 from proxy.full_stream import WholeStreamRules
 from proxy.server import ProxyServer
-from proxy.upstream import Source, provider_source
+from proxy.sources import Source, provider_source
 from tests.conftest import piece_of, record_events, upstream_fetches_ended
 from tests.conftest import start_proxy as start_proxy_with
 

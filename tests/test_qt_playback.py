@@ -15,7 +15,7 @@ from proxy.emulator import Emulator, Knobs
 from proxy.events import RequestStarted
 from proxy.runner import ProxyRunner
 from proxy.server import ProxyConfig
-from proxy.upstream import template_source
+from proxy.sources import template_source
 
 GOP_SECONDS = 1.0
 

@@ -28,7 +28,7 @@ from proxy.events import (
     WholeStreamWait,
 )
 from proxy.server import ProxyServer
-from proxy.upstream import provider_source
+from proxy.sources import provider_source
 from proxy.worker_init import HASHING_NICENESS
 from tests.conftest import MiB, cdn_sources, piece_of, record_events, running_emulator, start_proxy
 

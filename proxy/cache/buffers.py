@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from proxy.cache.config import RAMP_START
-from proxy.upstream import UpstreamError
+from proxy.upstream_errors import UpstreamError
 
 if TYPE_CHECKING:
     from proxy.cache.piece import _Fetch

@@ -10,7 +10,8 @@ from proxy.cache.buffers import SliceBuffer
 from proxy.cache.piece import _Fetch, _Piece
 from proxy.events import SliceStored, UpstreamProgress, next_id
 from proxy.full_stream import hold_at_boundary, whole_answer
-from proxy.upstream import UpstreamBody, UpstreamError
+from proxy.upstream_body import UpstreamBody
+from proxy.upstream_errors import UpstreamError
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,10 @@ from proxy.cache.buffers import Fragment
 from proxy.cache.config import PieceInfo
 from proxy.cache.piece import _Piece
 from proxy.events import next_id
+from proxy.sources import Source
 from proxy.twice import already_brought, whole_stream_brings
-from proxy.upstream import Source, UpstreamBody, UpstreamError
+from proxy.upstream_body import UpstreamBody
+from proxy.upstream_errors import UpstreamError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from proxy.cache.buffers import Cursor, Fragment, SliceBuffer
 from proxy.cache.config import MIN_RATE_WINDOW
 from proxy.cid import PieceCid
-from proxy.upstream import Source
+from proxy.sources import Source
 
 
 @dataclass(eq=False)

@@ -11,7 +11,7 @@ from proxy.cache.config import STEAL_CHECK_SECONDS
 from proxy.cache.piece import _Piece
 from proxy.disk import BLOCK as READ_BLOCK
 from proxy.events import RequestProgress, SliceRead
-from proxy.upstream import UpstreamError
+from proxy.upstream_errors import UpstreamError
 
 if TYPE_CHECKING:
     from proxy.cache.slice_cache import SliceCache

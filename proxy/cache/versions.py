@@ -7,7 +7,9 @@ import contextlib
 import logging
 
 from proxy.cache.piece import _Fetch, _Piece
-from proxy.upstream import Source, UpstreamBody, UpstreamError
+from proxy.sources import Source
+from proxy.upstream_body import UpstreamBody
+from proxy.upstream_errors import UpstreamError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from proxy.cache.config import MAX_RUN_SLICES, PieceInfo
 from proxy.cache.piece import _Fetch, _Piece
 from proxy.cache.reader import SliceReader
 from proxy.full_stream import take_back_if_slow
-from proxy.upstream import UpstreamError
+from proxy.upstream_errors import UpstreamError
 
 
 class ReadWindows:
