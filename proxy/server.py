@@ -16,43 +16,31 @@ reader's close releases its upstream fetch.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
-import json
 import logging
 import secrets
-import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from proxy.cache import CacheConfig, CacheHooks, PieceInfo, SliceCache, SliceReader
-from proxy.cid import CidError, parse_piece_cid
+from proxy.cache import CacheConfig, CacheHooks, SliceCache
 from proxy.egress import EgressLedger
-from proxy.events import CacheProblem, EventBus, RequestFinished, RequestHeaders, RequestStarted, next_id
+from proxy.events import CacheProblem, EventBus, RequestStarted, next_id
+from proxy.exchange import Exchange, describe, error_response
 from proxy.full_stream import WholeStreams
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
-from proxy.ranges import RangePlan, decide_response
 from proxy.routing import RoutingPolicy
 from proxy.sources import Source
 from proxy.store import PieceStore
 from proxy.twice import resume_accounting
 from proxy.upstream import RetryPolicy, Timeouts, Upstream
-from proxy.upstream_errors import UpstreamError
 from proxy.verify import PieceVerifier
 
 log = logging.getLogger(__name__)
 
-CACHE_CONTROL = "public, max-age=31536000, immutable"
-#: Socket send buffer for piece responses (Linux doubles it for bookkeeping).
-SEND_BUFFER_BYTES = 256 * 1024
-#: Largest single write to a response (see ``_Exchange._write``).
-WRITE_PIECE = 128 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 STORE_NAME = "pieces.sqlite3"
 
@@ -169,7 +157,7 @@ class ProxyServer:
             return PieceStore(cache_dir / STORE_NAME)
         except (sqlite3.Error, OSError) as exc:
             message = (
-                f"the cache folder {cache_dir} cannot keep the piece database ({_describe(exc)}); "
+                f"the cache folder {cache_dir} cannot keep the piece database ({describe(exc)}); "
                 "playing on, but nothing will be remembered after this run"
             )
             log.warning("%s", message)
@@ -211,20 +199,20 @@ class ProxyServer:
     async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
         if not request.raw_path.startswith("/"):
             # absolute-form (or authority-form): RFC 9112 §3.2.2 makes its authority, not Host, the target.
-            return _error(
+            return error_response(
                 403,
                 "This proxy is not a forward proxy; it only answers requests for its own address",
                 f"request target {request.raw_path[:80]!r}",
             )
         host = request.headers.get("Host")
         if host is None or host.lower() not in self._allowed_hosts:
-            return _error(
+            return error_response(
                 403, "This proxy only answers requests addressed to its own loopback address", f"Host header {host!r}"
             )
         if self.token:
             first = request.path.split("/", 2)[1] if request.path.startswith("/") else ""
             if not hmac.compare_digest(first.encode(), self.token.encode()):
-                return _error(
+                return error_response(
                     403,
                     "This address needs the proxy's access token in its path",
                     "the first path segment is not this run's token",
@@ -293,7 +281,7 @@ class ProxyServer:
                 client=request.remote or "",
             )
         )
-        exchange = _Exchange(self, request, request_id, t0)
+        exchange = Exchange(self, request, request_id, t0)
         try:
             return await exchange.run(raw_cid)
         except Exception as exc:
@@ -302,219 +290,6 @@ class ProxyServer:
             if exchange.started:
                 raise
             log.exception("request for %s failed unexpectedly", raw_cid[:24])
-            return exchange._fail(500, "The proxy failed while answering; this is a PiecePlayer bug", _describe(exc))
+            return exchange._fail(500, "The proxy failed while answering; this is a PiecePlayer bug", describe(exc))
         finally:
             exchange.finish()
-
-
-class _Exchange:
-    """One request/response: decide, then stream, then report what happened."""
-
-    def __init__(self, server: ProxyServer, request: web.Request, request_id: int, t0: float) -> None:
-        self.server = server
-        self.cache: SliceCache = server.cache  # type: ignore[assignment]
-        self.request = request
-        self.request_id = request_id
-        self.t0 = t0
-        self.piece = request.match_info["cid"]
-        self.status = 0
-        self.sent = 0
-        self.ttfb: float | None = None
-        self.error: str | None = None
-        self.from_cache = 0
-        self.from_upstream = 0
-        #: True once the status line has gone out; from then on a failure can only cut the body short.
-        self.started = False
-
-    def finish(self) -> None:
-        if self.sent:
-            by_piece = self.server.stats.served_by_piece
-            by_piece[self.piece] = by_piece.get(self.piece, 0) + self.sent
-        self.server.bus.publish(
-            RequestFinished(
-                request_id=self.request_id,
-                piece=self.piece,
-                status=self.status,
-                bytes_sent=self.sent,
-                ttfb=self.ttfb,
-                duration=time.monotonic() - self.t0,
-                bytes_from_cache=self.from_cache,
-                bytes_from_upstream=self.from_upstream,
-                error=self.error,
-            )
-        )
-
-    def _fail(self, status: int, error: str, detail: str = "", headers: dict | None = None) -> web.Response:
-        self.status, self.error = status, error
-        self.ttfb = time.monotonic() - self.t0
-        if status >= 500:
-            self.server.stats.errors += 1
-        return _error(status, error, detail, headers)
-
-    async def run(self, raw_cid: str) -> web.StreamResponse:
-        try:
-            cid = parse_piece_cid(raw_cid)
-        except CidError as exc:
-            return self._fail(400, f"Not a piece CID: {exc}", raw_cid[:120])
-        try:
-            info = await self.cache.describe(cid)
-        except UpstreamError as exc:
-            return self._fail(exc.status, exc.error, exc.detail)
-        self.piece = info.key
-        headers = self.request.headers
-        # Decide first (status and ranges, from the request, the size and the ETag), then do I/O, then render the
-        # headers once, with the type learnt from the first bytes if the store did not know it.
-        decision = decide_response(
-            method=self.request.method,
-            size=info.size,
-            etag=info.etag,
-            range_header=headers.get("Range"),
-            if_range=headers.get("If-Range"),
-            if_match=headers.get("If-Match"),
-            if_none_match=headers.get("If-None-Match"),
-            boundary=secrets.token_hex(12),
-        )
-        if decision.status == 416:
-            return self._fail(
-                416,
-                "The requested range is outside the piece",
-                f"the piece has {info.size} bytes",
-                {**decision.plan(None).headers, **_constant_headers(info)},
-            )
-        if decision.status in (304, 412):
-            self.status = decision.status
-            self.ttfb = time.monotonic() - self.t0
-            return web.Response(status=decision.status, headers=_constant_headers(info))
-        reader = None
-        if self.request.method == "GET" and decision.ranges:
-            first = decision.ranges[0]
-            reader = self.cache.open(info, first.start, first.end, request_id=self.request_id)
-        try:
-            chunks = aiter(reader) if reader is not None else None
-            # The first byte decides the status: an upstream failure before it is still a proper error answer.
-            head = await anext(chunks, memoryview(b"")) if chunks is not None else None
-            content_type = info.content_type or await self.cache.content_type(info, fetch_head=reader is None)
-            return await self._respond(info, decision.plan(content_type), reader, chunks, head)
-        except UpstreamError as exc:
-            return self._fail(exc.status, exc.error, exc.detail)
-        finally:
-            if reader is not None:
-                reader.close()
-
-    async def _respond(
-        self,
-        info: PieceInfo,
-        plan: RangePlan,
-        first: SliceReader | None,
-        chunks: AsyncIterator[memoryview] | None,
-        head: memoryview | None,
-    ) -> web.StreamResponse:
-        response = web.StreamResponse(status=plan.status, headers={**plan.headers, **_constant_headers(info)})
-        response.content_length = plan.content_length
-        self.status = plan.status
-        if first is None or chunks is None or head is None:  # HEAD, or an empty piece
-            self.ttfb = time.monotonic() - self.t0
-            self.started = True
-            with contextlib.suppress(ConnectionError):  # the client may be gone already
-                await response.prepare(self.request)
-            return response
-        self.server.bus.publish(
-            RequestHeaders(
-                request_id=self.request_id,
-                piece=info.key,
-                status=plan.status,
-                ranges=tuple((p.range.start, p.range.end) for p in plan.parts),
-                size=info.size,
-                content_type=plan.headers["Content-Type"],
-            )
-        )
-        self.server.stats.open_streams += 1
-        try:
-            self.started = True
-            await response.prepare(self.request)
-            _limit_send_buffer(self.request)
-            self.ttfb = time.monotonic() - self.t0
-            await self._write(response, plan.parts[0].prefix)
-            await self._write(response, head)
-            async for chunk in chunks:
-                await self._write(response, chunk)
-            self._count(first)
-            for part in plan.parts[1:]:
-                await self._write(response, part.prefix)
-                reader = self.cache.open(info, part.range.start, part.range.end, request_id=self.request_id)
-                try:
-                    async for chunk in reader:
-                        await self._write(response, chunk)
-                finally:
-                    reader.close()
-                    self._count(reader)
-            await self._write(response, plan.epilogue)
-            await response.write_eof()
-        except (ConnectionError, asyncio.CancelledError) as exc:
-            self.error = "client disconnected"
-            self._count(first)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-        except UpstreamError as exc:
-            self.error = exc.error
-            self.server.stats.errors += 1
-            log.warning("aborting response for %s after %d bytes: %s", info.key[:16], self.sent, exc)
-            self._count(first)
-            _drop_connection(self.request)
-        finally:
-            self.server.stats.open_streams -= 1
-            with contextlib.suppress(Exception):
-                await chunks.aclose()  # type: ignore[attr-defined]
-        return response
-
-    async def _write(self, response: web.StreamResponse, data: bytes | memoryview) -> None:
-        """Write in pieces of :data:`WRITE_PIECE`: the transport copies whatever the socket does not take at
-        once, so a slow player would otherwise park a whole slice in the proxy's memory per connection."""
-        view = memoryview(data)
-        for start in range(0, len(view), WRITE_PIECE):
-            piece = view[start : start + WRITE_PIECE]
-            await response.write(piece)
-            self.sent += len(piece)
-            self.server.stats.bytes_served += len(piece)
-
-    def _count(self, reader: SliceReader) -> None:
-        self.from_cache += reader.from_cache
-        self.from_upstream += reader.from_upstream
-        reader.from_cache = reader.from_upstream = 0
-
-
-def _constant_headers(info: PieceInfo) -> dict[str, str]:
-    return {"Accept-Ranges": "bytes", "ETag": info.etag, "Cache-Control": CACHE_CONTROL}
-
-
-def _error(status: int, error: str, detail: str = "", headers: dict | None = None) -> web.Response:
-    body = json.dumps({"error": error, "detail": detail})
-    response = web.Response(status=status, text=body, content_type="application/json", headers=headers)
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
-def _limit_send_buffer(request: web.Request) -> None:
-    """Keep the kernel from buffering megabytes ahead of the player.
-
-    Qt resets the connection on every seek, so bytes parked in a large send buffer are bytes the player never
-    reads; a modest buffer also keeps the byte map's "reading now" position honest. Loopback throughput is
-    unaffected at this size.
-    """
-    sock = request.transport.get_extra_info("socket") if request.transport is not None else None
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
-
-
-def _drop_connection(request: web.Request) -> None:
-    """End a response that cannot be completed: closing the connection short of Content-Length tells the client
-    the body is incomplete, which is the only honest signal once the status line has gone out."""
-    transport = request.transport
-    if transport is not None:
-        transport.close()
-
-
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) < 200 else text[:199] + "…"
