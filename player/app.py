@@ -201,6 +201,7 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
     async def run() -> None:
         closed = asyncio.get_running_loop().create_future()
         window.closed.connect(lambda: closed.done() or closed.set_result(None))
+        await window.until_painted()
         if target is not None:
             window.cid_bar.set_text(target.text)
             window.open_target(target, direct=args.direct)

@@ -216,6 +216,7 @@ class PlaySession:
         playback = self._playback = controller.playback
         playback.player.positionChanged.connect(self._on_position)
         target, title = (plan.target, None) if plan.target is not None else controller.demo_target(0)
+        await self._before_open()
         opened = self._open(target, title)
         if opened is None:
             raise SelfTestFailed(controller.error or "the piece could not be opened")
@@ -273,6 +274,9 @@ class PlaySession:
         bridge.events.connect(self._note_verification)
         playback = Playback(QVideoSink(), bridge.flush, audio=False)
         return Controller(self.host, playback, bridge, sources=config.sources, demo=demo)
+
+    async def _before_open(self) -> None:
+        """Nothing to wait for without a window (the window waits for its first paint, as the app does)."""
 
     def _open(self, target: Target, title: str | None) -> Opened | None:
         assert self.controller is not None

@@ -62,6 +62,10 @@ class WindowSession(PlaySession):
         }
         return window.controller
 
+    async def _before_open(self) -> None:
+        assert self.window is not None
+        await self.window.until_painted()
+
     def _open(self, target: Target, title: str | None) -> Opened | None:
         assert self.window is not None
         self.window.cid_bar.set_text(target.text)

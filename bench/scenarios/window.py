@@ -40,6 +40,10 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
     )
     first = result.measure("first_frame_ms", "window: open → first frame", "ms", baseline=HEADLESS)
     launch = result.measure("launch_ms", "launch → first frame shown", "ms", baseline=MPV)
+    for measure in (first, launch):
+        for name in ctx.contenders:
+            if name != WINDOW:
+                measure.cell(name).skipped = "not run: this scenario compares the window with headless and mpv"
     if await player_help() is None:
         result.skip_all([WINDOW, HEADLESS, MPV], "player --self-test not available on this branch")
         return result
