@@ -51,6 +51,8 @@ GOALS = (
     Goal("watch_session", "unserved_percent", "≤ 5 % of bytes served", lambda v, b: v <= 5, baseline=None),
     Goal("media", "moov_end_first_frame_ms", "≤ 0.75 × direct", lambda v, b: v <= 0.75 * b),
     Goal("media", "warm_first_frame_ms", "≤ 30 ms", lambda v, b: v <= 30, baseline=None),
+    Goal("window", "first_frame_ms", "≤ 1.15 × headless", lambda v, b: v <= 1.15 * b, baseline="headless"),
+    Goal("window", "launch_ms", "≤ 1.5 × mpv", lambda v, b: v <= 1.5 * b, baseline="mpv"),
 )
 
 

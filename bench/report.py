@@ -11,6 +11,8 @@ CONTENDER_TITLES = {
     "pieceplayer": "PiecePlayer",
     "nginx": "nginx",
     "wholefile": "whole-file",
+    "headless": "PiecePlayer headless",
+    "mpv": "mpv",
 }
 
 

@@ -1,6 +1,7 @@
 """``pieceplayer`` / ``python -m player``: start the window, or run the headless self-test.
 
-Contract (DESIGN.md): ``pieceplayer [CID|URL] [--demo] [--upstream T]… [--self-test] [--direct] [--seeks S,S,…]``.
+Contract (DESIGN.md): ``pieceplayer [CID|URL] [--demo] [--upstream T]… [--self-test [--window]] [--direct]
+[--seeks S,S,…] [--timeout S]``.
 Without a CID or URL the bundled demo piece plays through the emulated CDN. ``--self-test`` prints one JSON
 object as the last stdout line and exits 0 only if playback and every seek worked.
 
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="an upstream URL containing {cid}, tried before the configured ones; repeatable",
     )
     parser.add_argument("--self-test", action="store_true", help="play headless, seek, print a JSON summary")
+    parser.add_argument(
+        "--window",
+        action="store_true",
+        help="self-test in the real main window, side panel shown, and report launch_ms (process start → frame)",
+    )
     parser.add_argument("--direct", action="store_true", help="play the upstream URL without the proxy (to compare)")
     parser.add_argument(
         "--seeks", type=parse_seeks, metavar="S,S,…", help="self-test seek targets in seconds (default 10,45,5,30,10)"
@@ -136,7 +142,7 @@ def _run(app, coroutine) -> object:
 def _self_test(args: argparse.Namespace, target: Target | None) -> int:
     from player.self_test import SelfTestPlan, print_summary, run_self_test
 
-    app = _qt_app(headless=True)
+    app = _qt_app(headless=not args.window)
     plan = SelfTestPlan(
         target=target,
         demo_first=args.demo or target is None,
@@ -146,6 +152,7 @@ def _self_test(args: argparse.Namespace, target: Target | None) -> int:
         demo_dir=args.demo_dir or default_demo_dir(),
         time_limit_s=args.timeout,
         cache_dir=args.cache_dir,
+        window=args.window,
     )
     status, summary = _run(app, run_self_test(plan))
     if summary.get("error"):
@@ -193,6 +200,7 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
     async def run() -> None:
         closed = asyncio.get_running_loop().create_future()
         window.closed.connect(lambda: closed.done() or closed.set_result(None))
+        await window.until_painted()
         if target is not None:
             window.cid_bar.set_text(target.text)
             window.open_target(target, direct=args.direct)

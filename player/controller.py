@@ -17,7 +17,7 @@ from player.bridge import EventBridge
 from player.host import HostConfig, ProxyHost
 from player.panel.byte_map import ByteMapModel
 from player.panel.request_log import RequestLogModel
-from player.panel.stats import StatsModel
+from player.panel.stats_model import StatsModel
 from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoPiece

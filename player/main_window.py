@@ -6,7 +6,10 @@ lives in ``controller.py``; what the panel shows lives in the panel's models.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -15,6 +18,7 @@ from PySide6.QtGui import (
     QDropEvent,
     QGuiApplication,
     QKeySequence,
+    QPaintEvent,
     QResizeEvent,
     QShortcut,
 )
@@ -25,7 +29,6 @@ from player.cid_bar import CidBar
 from player.controller import Controller, Opened
 from player.host import ProxyHost
 from player.icons import app_icon
-from player.panel.side_panel import SidePanel
 from player.playback import Playback, PlayState
 from player.resources import DemoPiece
 from player.seek_monitor import SeekRecord
@@ -38,6 +41,9 @@ from player.video_area import VideoArea
 from player.window_fit import centred, fit_size, panel_limit, panel_width
 from proxy.api import Source
 
+if TYPE_CHECKING:
+    from player.panel.side_panel import SidePanel
+
 APP_TITLE = "PiecePlayer"
 SHORT_SEEK_MS = 5_000
 LONG_SEEK_MS = 30_000
@@ -48,11 +54,19 @@ PANEL_WIDTH = 560
 PANEL_MIN_WIDTH = 320
 #: Qt's "no maximum" for a widget's size (QWIDGETSIZE_MAX, not exported by PySide6).
 _NO_MAXIMUM = (1 << 24) - 1
+#: The side panel is built this long after the first frame of the first open, once that frame is on screen.
+PANEL_AFTER_FIRST_FRAME_MS = 50
+#: ...or this long after the window was built, whichever comes first (nothing opened, or a slow first frame).
+PANEL_AT_THE_LATEST_MS = 1500
+#: The longest the first open waits for the window's first paint (a platform that never paints does not block).
+FIRST_PAINT_LIMIT_S = 0.5
 
 
 class MainWindow(QMainWindow):
     #: The user closed the window (the app quits when this fires).
     closed = Signal()
+    #: The window painted itself for the first time (see ``until_painted``).
+    painted = Signal()
 
     def __init__(
         self,
@@ -82,7 +96,10 @@ class MainWindow(QMainWindow):
         self.cid_bar = CidBar()
         self.transport = TransportBar(self.playback)
         self.status = PlayerStatusBar()
-        self.panel = SidePanel(self.controller.byte_map, self.controller.requests, self.controller.stats)
+        self._panel: SidePanel | None = None
+        self._painted = False
+        #: Seeks (and the open) that finished before the panel was built: its seek chart starts with them.
+        self._seeks_before_panel: list[SeekRecord] = []
 
         central = QWidget()
         central.setObjectName("central")
@@ -97,7 +114,9 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.dock = QDockWidget("Inspector")
         self.dock.setObjectName("inspectorDock")
-        self.dock.setWidget(self.panel)
+        placeholder = QWidget()
+        placeholder.setObjectName("sidePanel")  # the panel's background until the panel is built
+        self.dock.setWidget(placeholder)
         self.dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetClosable
             | QDockWidget.DockWidgetFeature.DockWidgetMovable
@@ -111,6 +130,66 @@ class MainWindow(QMainWindow):
         self.video_area.show_message(
             "Nothing playing yet", "Paste a PieceCID or a URL above, or drop one here.", "pieceplayer"
         )
+        self._panel_timer = QTimer(self, singleShot=True, interval=PANEL_AT_THE_LATEST_MS)
+        self._panel_timer.timeout.connect(self._build_panel)
+        self._panel_timer.start()
+
+    # --- the side panel, built after the first frame --------------------------------------------------------
+
+    @property
+    def panel(self) -> SidePanel:
+        """The side panel (built now if it was not yet).
+
+        Why later: its charts (pyqtgraph, ~0.2 s to import) and its first layout and paint are work the first
+        frame does not need, and on a 2-core machine they delayed it by about 100 ms. The models it shows live
+        in the controller from the start, so a panel built after the first frame shows everything since the
+        open; only the seek chart's records are held here until then.
+        """
+        if self._panel is None:
+            self._panel_timer.stop()
+            from player.panel.side_panel import SidePanel
+
+            panel = self._panel = SidePanel(self.controller.byte_map, self.controller.requests, self.controller.stats)
+            for record in self._seeks_before_panel:
+                panel.seek_chart.add(record)
+            self._seeks_before_panel.clear()
+            panel.request_log.exported.connect(lambda text: self.status.show_message(text, "info"))
+            placeholder = self.dock.widget()
+            self.dock.setWidget(panel)
+            placeholder.deleteLater()
+        return self._panel
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.painted.emit()
+
+    async def until_painted(self, limit_s: float = FIRST_PAINT_LIMIT_S) -> None:
+        """Wait for the window's first paint (at most ``limit_s``), before the first piece is opened.
+
+        The first paint (style polish, layout, the video surface) takes the GUI thread for tens of ms; done while
+        the first piece loads, it slowed FFmpeg's loading of the media by 30–40 ms (``LoadedMedia`` at 100–112 ms
+        after the open with the window shown, 70–74 ms with it not shown). Opening after the paint keeps the
+        open's time its own; ``launch_ms`` counts both.
+        """
+        if self._painted or not self.isVisible():
+            return
+        done = asyncio.get_running_loop().create_future()
+
+        def mark() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.painted.connect(mark)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done, limit_s)
+        finally:
+            self.painted.disconnect(mark)
+
+    def _build_panel(self) -> None:
+        self.panel  # noqa: B018 — building it is the point
 
     # --- wiring --------------------------------------------------------------------------------------------
 
@@ -128,7 +207,6 @@ class MainWindow(QMainWindow):
         controller.message.connect(self._on_message)
         controller.opened.connect(self._on_opened)
         controller.byte_map.changed.connect(self._paint_cached)
-        self.panel.request_log.exported.connect(lambda text: self.status.show_message(text, "info"))
         self.dock.visibilityChanged.connect(self._sync_panel_button)
         self.dock.topLevelChanged.connect(self._limit_panel)
         self.dock.dockLocationChanged.connect(self._limit_panel)
@@ -184,7 +262,9 @@ class MainWindow(QMainWindow):
         self.cid_bar.set_text(opened.target.text)
         self.setWindowTitle(f"{opened.title} — {APP_TITLE}")
         self.status.set_piece(opened.title)
-        self.panel.seek_chart.clear()
+        if self._panel is not None:
+            self._panel.seek_chart.clear()
+        self._seeks_before_panel.clear()
         self.status.show_message("" if opened.via == "proxy" else "Playing directly, without the proxy", "info")
         self.video_area.show_video()
 
@@ -198,7 +278,12 @@ class MainWindow(QMainWindow):
         self.status.set_state(state)
 
     def _on_seek(self, record: SeekRecord) -> None:
-        self.panel.seek_chart.add(record)
+        if self._panel is not None:
+            self._panel.seek_chart.add(record)
+            return
+        self._seeks_before_panel.append(record)
+        if self._panel_timer.remainingTime() > PANEL_AFTER_FIRST_FRAME_MS:
+            self._panel_timer.start(PANEL_AFTER_FIRST_FRAME_MS)
 
     def _paint_cached(self) -> None:
         self.transport.slider.set_cached(self.controller.cached_timeline(), self.controller.byte_map.exact)

@@ -26,8 +26,9 @@ from pathlib import Path
 from PySide6.QtMultimedia import QMediaMetaData, QMediaPlayer, QVideoSink
 
 from player.bridge import EventBridge
-from player.controller import Controller
+from player.controller import Controller, Opened
 from player.host import HostConfig, ProxyHost
+from player.launch_clock import process_start
 from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoError, demo_pieces
@@ -69,6 +70,8 @@ class SelfTestPlan:
     latency_ms: float = DEFAULT_DEMO_LATENCY_MS
     #: A cache to keep (a warm re-open measures the second run on it); None: a fresh one, deleted afterwards.
     cache_dir: Path | None = None
+    #: Play in the real main window, side panel shown (``--window``), instead of into a bare video sink.
+    window: bool = False
 
 
 class SelfTestFailed(Exception):
@@ -107,7 +110,7 @@ async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
         cache_dir = plan.cache_dir or Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="pieceplayer-self-test-"))
         )
-        session = _Session(plan, cache_dir, summary)
+        session = _session_type(plan)(plan, cache_dir, summary)
         try:
             await asyncio.wait_for(session.run(), plan.time_limit_s)
         except SelfTestFailed as exc:
@@ -122,6 +125,14 @@ async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
     summary["ok"] = summary["error"] is None
     summary["elapsed_s"] = round(time.monotonic() - started, 2)
     return (0 if summary["ok"] else 1), summary
+
+
+def _session_type(plan: SelfTestPlan) -> type[PlaySession]:
+    if plan.window:
+        from player.window_self_test import WindowSession  # imports the window's widgets only when asked for
+
+        return WindowSession
+    return PlaySession
 
 
 def verdict(summary: dict) -> str | None:
@@ -165,7 +176,7 @@ def undecodable(player: QMediaPlayer) -> str:
     return "this player could not decode the audio: the media ended without playing any sound"
 
 
-class _Session:
+class PlaySession:
     def __init__(self, plan: SelfTestPlan, cache_dir: Path, summary: dict) -> None:
         self.plan = plan
         self.summary = summary
@@ -201,13 +212,12 @@ class _Session:
         )
         self.host = ProxyHost(config)
         self.host.start()
-        bridge = EventBridge(self.host.bus)
-        bridge.events.connect(self._note_verification)
-        playback = self._playback = Playback(QVideoSink(), bridge.flush, audio=False)
+        controller = self.controller = self._build(config, demo)
+        playback = self._playback = controller.playback
         playback.player.positionChanged.connect(self._on_position)
-        controller = self.controller = Controller(self.host, playback, bridge, sources=config.sources, demo=demo)
         target, title = (plan.target, None) if plan.target is not None else controller.demo_target(0)
-        opened = controller.open(target, title=title, direct=plan.direct)
+        await self._before_open()
+        opened = self._open(target, title)
         if opened is None:
             raise SelfTestFailed(controller.error or "the piece could not be opened")
         summary.update(
@@ -230,6 +240,8 @@ class _Session:
                 + (f" (the video is {codec})" if codec else "")
             )
         summary["ttff_ms"] = round(first.latency_ms, 1)
+        started, summary["launch_from"] = process_start()
+        summary["launch_ms"] = round((first.started + first.latency_ms / 1000.0 - started) * 1000.0, 1)
         _say(f"first {'sound' if audio_only else 'frame'} after {first.latency_ms:.0f} ms")
         duration_s = await self._duration(playback)
         summary["duration_s"] = round(duration_s, 3)
@@ -253,6 +265,25 @@ class _Session:
             _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "did not land"))
         await asyncio.sleep(PLAY_BETWEEN_S)
         await self._await_verdict(controller)
+        await self._then(controller)
+
+    def _build(self, config: HostConfig, demo: list) -> Controller:
+        """The player around the started proxy: here a video sink and no window, no audio (a subclass: the window)."""
+        assert self.host is not None
+        bridge = EventBridge(self.host.bus)
+        bridge.events.connect(self._note_verification)
+        playback = Playback(QVideoSink(), bridge.flush, audio=False)
+        return Controller(self.host, playback, bridge, sources=config.sources, demo=demo)
+
+    async def _before_open(self) -> None:
+        """Nothing to wait for without a window (the window waits for its first paint, as the app does)."""
+
+    def _open(self, target: Target, title: str | None) -> Opened | None:
+        assert self.controller is not None
+        return self.controller.open(target, title=title, direct=self.plan.direct)
+
+    async def _then(self, controller: Controller) -> None:
+        """What a subclass does after the seeks (the window opens a second piece from its CID bar)."""
 
     def _audio_only(self) -> bool:
         player = self._playback.player if self._playback is not None else None

@@ -45,7 +45,7 @@ def test_quick_run_covers_every_scenario_and_contender(quick_results: tuple[dict
         assert "error" not in scenario, f"{key} crashed: {scenario.get('error')}"
         assert scenario["measures"], key
         for measure_key, measure in scenario["measures"].items():
-            assert set(measure["contenders"]) == set(CONTENDERS), f"{key}/{measure_key}"
+            assert set(CONTENDERS) <= set(measure["contenders"]), f"{key}/{measure_key}"
 
 
 def test_every_cell_has_figures_or_says_why_not(quick_results: tuple[dict, str]) -> None:
@@ -66,7 +66,7 @@ def test_proxy_rows_are_measured_without_errors(quick_results: tuple[dict, str])
     """Every HTTP-level scenario measures the direct baseline and our proxy, and none of their requests failed."""
     results, _ = quick_results
     for key, scenario in results["scenarios"].items():
-        if key == "player":
+        if key in ("player", "window"):  # player-level: the window scenario's columns are headless and mpv
             continue
         for measure_key, measure in scenario["measures"].items():
             for name in ("direct", "pieceplayer"):

@@ -31,8 +31,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-async def pieceplayer(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
-    """Run the command; return its status, the JSON of its last stdout line, and its stderr."""
+async def pieceplayer(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict, str]:
+    """Run the command; return its status, the JSON of its last stdout line, and its stderr (``env``: more)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -40,7 +40,7 @@ async def pieceplayer(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(tmp_path),
+        env={**_env(tmp_path), **(env or {})},
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(), SELF_TEST_LIMIT_S)

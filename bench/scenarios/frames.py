@@ -97,11 +97,13 @@ async def self_test(
     *,
     piece: Piece | None = None,
     keep: bool = False,
+    display: str | None = None,
 ) -> tuple[dict, str | None]:
     """Run the player's self-test on ``piece`` (default: the run's piece) through ``contender``.
 
     A fresh player home (cache, settings) and a fresh contender, unless ``keep``: then the home named ``tag``
-    and the running contender are reused — a warm re-open.
+    and the running contender are reused — a warm re-open. With ``display`` (an X display name), the self-test
+    runs in the real window on that display (``--window``) instead of headless.
     """
     piece = piece or ctx.piece
     home = ctx.work / f"player-home-{contender.name}-{tag}"
@@ -109,6 +111,8 @@ async def self_test(
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir(parents=True)
     argv = ["--self-test", "--seeks", ",".join(f"{s:g}" for s in seeks), "--timeout", f"{SELF_TEST_TIMEOUT_S - 30:g}"]
+    if display is not None:
+        argv.append("--window")
     if contender.name == "pieceplayer":  # the self-test's own cache is a fresh temporary one; keep this one
         argv += ["--upstream", ctx.origin.template(), "--cache-dir", str(home / "proxy-cache")]
     else:
@@ -123,6 +127,8 @@ async def self_test(
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_DATA_HOME": str(home / "data"),
     }
+    if display is not None:
+        env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb")
     process = await asyncio.create_subprocess_exec(
         *python_module("player", *argv, piece.cid),
         stdout=asyncio.subprocess.PIPE,

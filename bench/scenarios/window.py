@@ -1,0 +1,102 @@
+"""Issue 19: the first frame as a user sees it — the real window at launch, against the headless player and mpv.
+
+* **window first frame**: ``python -m player --self-test --window`` (the main window with its side panel, on an
+  X display) against the headless ``--self-test`` of the same build, same piece, same origin: ``ttff_ms`` (open →
+  first frame). Goals: ≤ 1.15 × headless, and ≤ 200 ms.
+* **launch → first frame**: the window self-test's ``launch_ms`` (the process's own start, from
+  ``/proc/self/stat``, to the first frame shown), the headless one's, and mpv's whole-process time of
+  ``mpv --frames=1`` on the same URL (direct from the origin; a real video output on the same display, no audio):
+  process start → first frame → exit. Goal: ≤ 1.5 × mpv.
+
+The display is ``PIECEPLAYER_BENCH_DISPLAY`` if set (e.g. ``:68``), else an Xvfb with openbox of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+
+from bench.model import ScenarioResult
+from bench.plan import RunContext
+from bench.scenarios.frames import player_help, self_test
+from bench.soak_desktop import Desktop, DesktopError
+
+_MPV_TIMEOUT_S = 60.0
+#: The one seek each self-test makes (a fraction of the piece's duration): the self-test needs one to pass.
+_SEEK_AT = 0.3
+WINDOW, HEADLESS, MPV = "pieceplayer", "headless", "mpv"
+
+
+async def window_first_frame(ctx: RunContext) -> ScenarioResult:
+    result = ScenarioResult(
+        "window",
+        "First frame in the real window (issue 19)",
+        "Per sample, in turn: the player's self-test in the real main window (`--window`, side panel shown, on "
+        "an Xvfb display), the same self-test headless, and `mpv --frames=1 --vo=x11 --ao=null URL` on the "
+        "origin's URL of the same piece. First frame = `ttff_ms` (open → frame); launch = `launch_ms` (process "
+        "start → frame), and for mpv its whole-process time (start → first frame → exit). Fresh caches each time.",
+    )
+    first = result.measure("first_frame_ms", "window: open → first frame", "ms", baseline=HEADLESS)
+    launch = result.measure("launch_ms", "launch → first frame shown", "ms", baseline=MPV)
+    for measure in (first, launch):
+        for name in ctx.contenders:
+            if name != WINDOW:
+                measure.cell(name).skipped = "not run: this scenario compares the window with headless and mpv"
+    if await player_help() is None:
+        result.skip_all([WINDOW, HEADLESS, MPV], "player --self-test not available on this branch")
+        return result
+    if shutil.which("mpv") is None:
+        launch.cell(MPV).skipped = "mpv is not installed"
+    desktop = None
+    display = os.environ.get("PIECEPLAYER_BENCH_DISPLAY")
+    if display is None:
+        desktop = Desktop(ctx.work)
+        try:
+            display = desktop.start()
+        except DesktopError as exc:
+            result.skip_all([WINDOW, HEADLESS, MPV], f"no X display: {exc}")
+            return result
+    direct = ctx.contenders["pieceplayer"]
+    url = ctx.origin.template().format(cid=ctx.piece.cid)
+    seek = round(_SEEK_AT * ctx.piece.duration_s, 1)
+    try:
+        for turn in range(ctx.plan.media_repeats):
+            for name, shown in ((WINDOW, display), (HEADLESS, None)):
+                report, error = await self_test(ctx, direct, [seek], f"{name}-{turn}", display=shown)
+                if error:
+                    first.cell(name).errors.append(error)
+                    launch.cell(name).errors.append(error)
+                    continue
+                first.cell(name).samples.append(float(report["ttff_ms"]))
+                launch.cell(name).samples.append(float(report["launch_ms"]))
+            if shutil.which("mpv") is not None:
+                took, error = await mpv_first_frame(url, display)
+                if error:
+                    launch.cell(MPV).errors.append(error)
+                else:
+                    launch.cell(MPV).samples.append(took)
+    finally:
+        if desktop is not None:
+            desktop.stop()
+    return result
+
+
+async def mpv_first_frame(url: str, display: str) -> tuple[float, str | None]:
+    """mpv's whole-process time to show one frame of ``url`` on ``display`` and exit, in ms."""
+    argv = ["mpv", "--no-config", "--frames=1", "--vo=x11", "--ao=null", "--really-quiet", url]
+    started = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env={**os.environ, "DISPLAY": display}
+    )
+    try:
+        _, err = await asyncio.wait_for(process.communicate(), _MPV_TIMEOUT_S)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return 0.0, f"mpv did not finish within {_MPV_TIMEOUT_S:.0f} s"
+    took = (time.perf_counter() - started) * 1000.0
+    if process.returncode != 0:
+        return took, f"mpv exit {process.returncode}: {err.decode(errors='replace').strip()[-200:]}"
+    return took, None
