@@ -205,8 +205,8 @@ def summarize(
     warmup = warmup_for(ran_s)
     verdict.rss_mib = _memory(samples, warmup, lambda s: s.rss_kib)
     verdict.tree_rss_mib = _memory(samples, warmup, lambda s: s.tree_rss_kib)
-    verdict.fds = _counts(samples, lambda s: s.fds)
-    verdict.threads = _counts(samples, lambda s: s.threads)
+    verdict.fds = _counts(samples, warmup, lambda s: s.fds)
+    verdict.threads = _counts(samples, warmup, lambda s: s.threads)
     verdict.load_average = load
     if samples:
         verdict.app_cpu_s = round(samples[-1].cpu_s, 1)
@@ -278,8 +278,11 @@ def _memory(samples: list[Sample], warmup: float, value) -> dict:
     }
 
 
-def _counts(samples: list[Sample], value) -> dict:
+def _counts(samples: list[Sample], warmup: float, value) -> dict:
+    """Descriptors or threads: at the first sample, after warm-up (start-up opens audio, GL and sockets while the
+    window builds, which is no leak; how early the first sample lands moves with start-up work), at the end."""
     if not samples:
         return {}
     counts = [value(s) for s in samples]
-    return {"start": counts[0], "end": counts[-1], "max": max(counts)}
+    at_warmup = next((s for s in samples if s.t >= warmup), samples[-1])
+    return {"start": counts[0], "at_warmup": value(at_warmup), "end": counts[-1], "max": max(counts)}
