@@ -8,9 +8,9 @@ from pathlib import Path
 from proxy.cid import PieceCid
 from proxy.full_stream import WholeStreamRules
 from proxy.routing import DEFAULT_STREAM_GAP
+from proxy.units import MiB
 from proxy.verify import QUIET_S
 
-MiB = 1 << 20
 DEFAULT_SLICE_SIZE = 1 * MiB
 DEFAULT_MEMORY_CAP = 64 * MiB
 DEFAULT_DISK_CAP = 2048 * MiB
