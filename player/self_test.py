@@ -398,7 +398,7 @@ class PlaySession:
     async def collect(self) -> None:
         """Fill in the figures, also after a failure (they help to see what went wrong)."""
         summary, controller = self.summary, self.controller
-        if controller is None or self.host is None or self.host.runner is None:
+        if controller is None or self.host is None or not self.host.running:
             return
         playback = controller.playback
         via = controller.current.via if controller.current is not None else "proxy"

@@ -175,7 +175,7 @@ def test_exported_har_parses_and_holds_every_request(window: MainWindow, loop, t
         assert entry["time"] == pytest.approx(sum(entry["timings"].values()), abs=0.01)
     kinds = {e["_kind"] for e in har["entries"]}
     assert kinds == {PLAYER, UPSTREAM}
-    token = window.controller.host.runner.server.token
+    token = window.controller.host.token
     player_urls = [e["request"]["url"] for e in har["entries"] if e["_kind"] == PLAYER]
     assert all("/_token_/piece/" in url and token not in url for url in player_urls)
     assert any(e["response"]["status"] == 206 for e in har["entries"])
@@ -300,24 +300,24 @@ def test_settings_are_checked_saved_and_applied(window: MainWindow, loop) -> Non
 
     window.clear_cache()
     assert window.controller.byte_map.cached_bytes() == 0
-    snapshot = window.controller.host.call(lambda: _snapshot(window))
+    assert window.controller.host.runner is not None
+    snapshot = window.controller.host.runner.snapshot().result(10)
     assert snapshot["disk_cache_bytes"] == 0 and snapshot["memory_cache_bytes"] == 0
-
-
-async def _snapshot(window: MainWindow) -> dict:
-    return window.controller.host.runner.server.snapshot()
 
 
 def test_seek_bar_paints_playable_time_from_the_proxys_media_map(window: MainWindow, loop) -> None:
     async def scenario() -> None:
         await open_demo(window)
-        await until(lambda: window.controller.byte_map.index is not None, "the proxy's byte ↔ time map")
+        await until(lambda: window.controller.byte_map.exact, "the proxy's byte ↔ time map")
         await until(lambda: window.transport.slider.exact and window.transport.slider.cached, "exact cached ranges")
 
     run(loop, scenario())
     model = window.controller.byte_map
     duration_s = window.playback.player.duration() / 1000
-    expected = model.index.time_ranges(model.cached_byte_ranges())
+    runner = window.controller.host.runner
+    assert runner is not None and runner.server.prefetcher is not None
+    index = runner.server.prefetcher.indexes[model.key]  # the proxy's own map: the GUI only got its numbers
+    expected = index.time_ranges(model.cached_byte_ranges())
     assert window.controller.cached_timeline() == [(t0 / duration_s, t1 / duration_s) for t0, t1 in expected]
     assert window.transport.slider.cached[0][0] == pytest.approx(0.0, abs=0.01)  # the start was played
 
@@ -329,7 +329,7 @@ def test_resting_the_pointer_on_the_seek_bar_asks_the_proxy_to_prefetch_there(wi
 
     async def scenario() -> None:
         await open_demo(window)
-        await until(lambda: window.controller.byte_map.index is not None, "the proxy's byte ↔ time map")
+        await until(lambda: window.controller.byte_map.exact, "the proxy's byte ↔ time map")
         x = round(slider._groove().left() + slider._groove().width() * 0.75)
         qtbot.mouseMove(slider, QPoint(x, slider.height() // 2))
         await until(lambda: any(r.startswith("prefetch: hover at") for r in reasons), "a hover prefetch")
