@@ -45,6 +45,18 @@ async def fetch(
         return response.status, response.headers, await response.read()
 
 
+async def ask_with(
+    origin: Emulator, http: aiohttp.ClientSession, path: str, piece: str = RANDOM_PIECE, **knobs
+) -> tuple[str, bytes, tuple[int, aiohttp.typedefs.LooseHeaders, bytes]]:
+    """Turn the origin's ``knobs`` on, then GET ``piece`` at ``path`` (``/{cid}`` or ``/piece/{cid}``) asking
+    for bytes 10-19 of a random piece, or all of another: (cid, the piece's bytes, (status, headers, body))."""
+    origin.knobs.update(**knobs)
+    cid, data = piece_of(origin, piece)
+    url = origin.base_url + path.format(cid=cid)
+    answer = await fetch(http, url, Range="bytes=10-19") if piece == RANDOM_PIECE else await fetch(http, url)
+    return cid, data, answer
+
+
 async def read_until_broken(response: aiohttp.ClientResponse) -> tuple[bytes, BaseException | None]:
     """The body as far as it came, and the error that ended it early (None if it ended cleanly)."""
     received = bytearray()
@@ -222,9 +234,7 @@ async def test_an_unknown_piece_gets_filbeams_not_indexed_404(emulator: Emulator
 
 
 async def test_quota_rate_answers_402_in_filbeams_words(emulator: Emulator, http: aiohttp.ClientSession) -> None:
-    emulator.knobs.update(quota_rate=1.0)
-    cid, _ = piece_of(emulator, "tiny.bin")
-    status, _, body = await fetch(http, f"{emulator.base_url}/{cid}")
+    cid, _, (status, _, body) = await ask_with(emulator, http, "/{cid}", "tiny.bin", quota_rate=1.0)
     data_set = emulator.pieces[cid].data_set_id
     assert status == 402
     assert body.decode() == (
@@ -236,18 +246,14 @@ async def test_quota_rate_answers_402_in_filbeams_words(emulator: Emulator, http
 async def test_not_found_rate_answers_not_indexed_yet_for_a_known_piece(
     emulator: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    emulator.knobs.update(not_found_rate=1.0)
-    cid, _ = piece_of(emulator, "tiny.bin")
-    status, _, body = await fetch(http, f"{emulator.base_url}/{cid}")
+    _, _, (status, _, body) = await ask_with(emulator, http, "/{cid}", "tiny.bin", not_found_rate=1.0)
     assert status == 404 and "may not have been indexed yet" in body.decode()
 
 
 async def test_error_rate_answers_502_naming_the_providers_tried_or_the_chosen_status(
     emulator: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    emulator.knobs.update(error_rate=1.0)
-    cid, _ = piece_of(emulator, "tiny.bin")
-    status, headers, body = await fetch(http, f"{emulator.base_url}/{cid}")
+    cid, _, (status, headers, body) = await ask_with(emulator, http, "/{cid}", "tiny.bin", error_rate=1.0)
     assert status == 502
     assert body.decode().startswith("No available service provider found. Attempted: ID=1 (Service URL=")
     assert headers["X-Data-Set-ID"] == str(emulator.pieces[cid].data_set_id)
@@ -544,25 +550,19 @@ async def test_short_body_announces_the_full_length_and_sends_half(
 
 
 async def test_ignore_range_answers_200_with_the_whole_body(curio: Emulator, http: aiohttp.ClientSession) -> None:
-    curio.knobs.update(ignore_range=True)
-    cid, data = piece_of(curio, RANDOM_PIECE)
-    status, headers, body = await fetch(http, f"{curio.base_url}/piece/{cid}", Range="bytes=10-19")
+    _, data, (status, headers, body) = await ask_with(curio, http, "/piece/{cid}", ignore_range=True)
     assert (status, headers["Content-Length"], body) == (200, str(len(data)), data)
 
 
 async def test_wrong_content_range_announces_a_shifted_range_over_the_true_bytes(
     curio: Emulator, http: aiohttp.ClientSession
 ) -> None:
-    curio.knobs.update(wrong_content_range=True)
-    cid, data = piece_of(curio, RANDOM_PIECE)
-    status, headers, body = await fetch(http, f"{curio.base_url}/piece/{cid}", Range="bytes=10-19")
+    _, data, (status, headers, body) = await ask_with(curio, http, "/piece/{cid}", wrong_content_range=True)
     assert (status, headers["Content-Range"], body) == (206, f"bytes 11-20/{len(data)}", data[10:20])
 
 
 async def test_wrong_total_announces_one_byte_more_than_the_piece(curio: Emulator, http: aiohttp.ClientSession) -> None:
-    curio.knobs.update(wrong_total=True)
-    cid, data = piece_of(curio, RANDOM_PIECE)
-    _, headers, _ = await fetch(http, f"{curio.base_url}/piece/{cid}", Range="bytes=10-19")
+    _, data, (_, headers, _) = await ask_with(curio, http, "/piece/{cid}", wrong_total=True)
     assert headers["Content-Range"] == f"bytes 10-19/{len(data) + 1}"
 
 

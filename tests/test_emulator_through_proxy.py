@@ -57,6 +57,23 @@ def only(events: list[Event], kind: type) -> list:
     return [event for event in events if isinstance(event, kind)]
 
 
+async def answer_with(
+    emulator: Emulator,
+    proxy: ProxyServer,
+    http: aiohttp.ClientSession,
+    piece: str = RANDOM_PIECE,
+    range_header: str | None = "bytes=0-9",
+    **knobs,
+) -> tuple[list, tuple[int, aiohttp.typedefs.LooseHeaders, bytes, BaseException | None], bytes]:
+    """Turn the emulator's ``knobs`` on, then ask the proxy for ``piece`` (its first ten bytes by default).
+
+    Returns the proxy's events during the request, the answer (as :func:`get_through`) and the whole piece."""
+    cid, data = piece_of(emulator, piece)
+    emulator.knobs.update(**knobs)
+    events = record_events(proxy)
+    return events, await get_through(http, proxy, cid, range_header), data
+
+
 async def test_a_dropped_upstream_connection_is_resumed_and_the_player_gets_every_byte(
     emulator: Emulator, proxy: ProxyServer, http: aiohttp.ClientSession
 ) -> None:
@@ -101,10 +118,9 @@ async def test_an_origin_that_drops_every_100kB_still_delivers_every_byte_by_res
 ) -> None:
     """Each resume makes progress, so the transfer goes on; nothing received is fetched twice."""
     proxy.upstream.retry = FAST_RETRY
-    cid, data = piece_of(emulator, LARGER_PIECE)
-    emulator.knobs.update(drop_after=100_000)
-    events = record_events(proxy)
-    status, _, body, error = await get_through(http, proxy, cid)
+    events, (status, _, body, error), data = await answer_with(
+        emulator, proxy, http, LARGER_PIECE, None, drop_after=100_000
+    )
     assert (status, error, body == data) == (200, None, True)
     assert len(only(events, UpstreamRetry)) >= len(data) // 100_000 - 8  # about one resume per 100 kB
     assert emulator.counters.bytes_sent <= len(data) + 64 * 1024
@@ -114,10 +130,9 @@ async def test_an_origin_that_never_delivers_a_byte_ends_in_a_clean_error_never_
     emulator: Emulator, proxy: ProxyServer, http: aiohttp.ClientSession
 ) -> None:
     proxy.upstream.retry = FAST_RETRY
-    cid, data = piece_of(emulator, LARGER_PIECE)
-    emulator.knobs.update(drop_after=0)
-    events = record_events(proxy)
-    status, headers, body, error = await get_through(http, proxy, cid)
+    events, (status, headers, body, error), data = await answer_with(
+        emulator, proxy, http, LARGER_PIECE, None, drop_after=0
+    )
     assert_never_silently_wrong(status, headers, body, error, data)
     assert body != data
     assert len(only(events, UpstreamRetry)) >= FAST_RETRY.max_resumes
@@ -192,10 +207,7 @@ async def test_a_failing_origin_is_retried_then_reported_as_a_502(
     emulator: Emulator, proxy: ProxyServer, http: aiohttp.ClientSession
 ) -> None:
     proxy.upstream.retry = FAST_RETRY
-    cid, _ = piece_of(emulator, RANDOM_PIECE)
-    emulator.knobs.update(error_rate=1.0)
-    events = record_events(proxy)
-    status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
+    events, (status, _, body, _), _ = await answer_with(emulator, proxy, http, error_rate=1.0)
     assert status == 502
     assert "is failing right now (502)" in json_of(body)["error"]
     assert "No available service provider found" in json_of(body)["detail"]
@@ -205,10 +217,7 @@ async def test_a_failing_origin_is_retried_then_reported_as_a_502(
 async def test_an_exhausted_quota_is_reported_in_words_and_not_hammered(
     emulator: Emulator, proxy: ProxyServer, http: aiohttp.ClientSession
 ) -> None:
-    cid, _ = piece_of(emulator, RANDOM_PIECE)
-    emulator.knobs.update(quota_rate=1.0)
-    events = record_events(proxy)
-    status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
+    events, (status, _, body, _), _ = await answer_with(emulator, proxy, http, quota_rate=1.0)
     assert status == 502
     assert "quota is used up" in json_of(body)["error"]
     assert only(events, UpstreamRetry) == []
@@ -218,9 +227,7 @@ async def test_an_exhausted_quota_is_reported_in_words_and_not_hammered(
 async def test_a_piece_not_indexed_yet_is_a_404_that_says_so(
     emulator: Emulator, proxy: ProxyServer, http: aiohttp.ClientSession
 ) -> None:
-    cid, _ = piece_of(emulator, RANDOM_PIECE)
-    emulator.knobs.update(not_found_rate=1.0)
-    status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
+    _, (status, _, body, _), _ = await answer_with(emulator, proxy, http, not_found_rate=1.0)
     assert status == 404
     assert "may not have been indexed yet" in json_of(body)["error"]
 
@@ -230,10 +237,7 @@ async def test_a_stalled_origin_times_out_into_a_504(
 ) -> None:
     proxy.upstream.retry = FAST_RETRY
     proxy.upstream.timeouts = Timeouts(connect=1.0, first_byte=0.2, idle=1.0)
-    cid, _ = piece_of(emulator, RANDOM_PIECE)
-    emulator.knobs.update(stall_ms=1500)
-    events = record_events(proxy)
-    status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
+    events, (status, _, body, _), _ = await answer_with(emulator, proxy, http, stall_ms=1500)
     assert status == 504
     assert "did not answer within 0.2 s" in json_of(body)["error"]
     assert len(only(events, UpstreamRetry)) == FAST_RETRY.attempts - 1
@@ -242,10 +246,7 @@ async def test_a_stalled_origin_times_out_into_a_504(
 async def test_origin_latency_shows_in_the_proxys_upstream_first_byte_time(
     emulator: Emulator, proxy: ProxyServer, http: aiohttp.ClientSession
 ) -> None:
-    cid, data = piece_of(emulator, RANDOM_PIECE)
-    emulator.knobs.update(latency_ms=250)
-    events = record_events(proxy)
-    status, _, body, _ = await get_through(http, proxy, cid, "bytes=0-9")
+    events, (status, _, body, _), data = await answer_with(emulator, proxy, http, latency_ms=250)
     assert (status, body) == (206, data[:10])
     assert min(r.ttfb for r in only(events, UpstreamResponse)) >= 0.125
 

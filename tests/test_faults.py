@@ -486,28 +486,26 @@ async def test_full_disk_is_reported_and_playback_goes_on_from_memory(emulator, 
         await proxy.stop()
 
 
-async def test_disk_too_full_for_the_metadata_database_still_answers_in_json(emulator, tiny_disk, http):
-    emulator.knobs.update(mode="curio")
-    proxy = await start_proxy(emulator, tiny_disk)
-    try:
-        fill(tiny_disk / "filler")
-        cid, _ = piece_of(emulator, BIG)
-        outcome = await fetch(http, f"{proxy.base_url}/piece/{cid}", "bytes=0-99")
-        assert outcome.status == 206 or outcome.error["error"]
-    finally:
-        await proxy.stop()
-
-
-async def test_disk_too_full_for_the_metadata_database_still_plays(emulator, tiny_disk, http):
+async def first_bytes_with_the_disk_full(emulator, tiny_disk, http):
+    """Start a proxy on the tiny disk, fill the disk, then ask for a piece's first 100 bytes: (outcome, piece)."""
     emulator.knobs.update(mode="curio")
     proxy = await start_proxy(emulator, tiny_disk)
     try:
         fill(tiny_disk / "filler")
         cid, data = piece_of(emulator, BIG)
-        outcome = await fetch(http, f"{proxy.base_url}/piece/{cid}", "bytes=0-99")
-        assert (outcome.status, outcome.body) == (206, data[:100])
+        return await fetch(http, f"{proxy.base_url}/piece/{cid}", "bytes=0-99"), data
     finally:
         await proxy.stop()
+
+
+async def test_disk_too_full_for_the_metadata_database_still_answers_in_json(emulator, tiny_disk, http):
+    outcome, _ = await first_bytes_with_the_disk_full(emulator, tiny_disk, http)
+    assert outcome.status == 206 or outcome.error["error"]
+
+
+async def test_disk_too_full_for_the_metadata_database_still_plays(emulator, tiny_disk, http):
+    outcome, data = await first_bytes_with_the_disk_full(emulator, tiny_disk, http)
+    assert (outcome.status, outcome.body) == (206, data[:100])
 
 
 def fill(path: Path) -> None:

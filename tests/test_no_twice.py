@@ -85,19 +85,26 @@ def heal_after_first_break(proxy: ProxyServer, cdn: Emulator) -> list:
     return events
 
 
+async def read_whole_across_a_break(proxy: ProxyServer, cdn: Emulator, http) -> bytes:
+    """Read the whole piece through the proxy while the CDN's stream breaks once; check it was resumed, and
+    return the piece's bytes (once every upstream fetch has ended, so the counters are final)."""
+    events = heal_after_first_break(proxy, cdn)
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+        assert await response.read() == data
+    await upstream_fetches_ended(events)
+    assert any(isinstance(e, UpstreamRetry) for e in events), "the stream broke and was resumed"
+    return data
+
+
 async def test_a_broken_whole_stream_resumed_from_byte_0_again_counts_its_bytes_before_the_break_as_fetched_twice(
     breaking_cdn: Emulator, tmp_path: Path, http
 ) -> None:
     """FilBeam alone: the resume is answered with the whole piece from byte 0 again, so the bytes before the break
     are unavoidably paid twice — and /stats says exactly how many."""
     proxy, _ = await start_proxy([Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}")], tmp_path)
-    events = heal_after_first_break(proxy, breaking_cdn)
-    cid, data = piece_of(breaking_cdn, "random-3.5MiB.bin")
     try:
-        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
-            assert await response.read() == data
-        await upstream_fetches_ended(events)
-        assert any(isinstance(e, UpstreamRetry) for e in events), "the stream broke and was resumed"
+        data = await read_whole_across_a_break(proxy, breaking_cdn, http)
         assert breaking_cdn.counters.bytes_sent == len(data) + BREAK
         assert proxy.snapshot()["bytes_fetched_twice"] == BREAK
     finally:
@@ -139,13 +146,8 @@ async def test_a_broken_whole_stream_resumes_on_a_provider_when_one_is_configure
     await provider.start()
     sources = [Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}"), provider_source(provider.base_url)]
     proxy, _ = await start_proxy(sources, tmp_path)
-    events = heal_after_first_break(proxy, breaking_cdn)
-    cid, data = piece_of(breaking_cdn, "random-3.5MiB.bin")
     try:
-        async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
-            assert await response.read() == data
-        await upstream_fetches_ended(events)
-        assert any(isinstance(e, UpstreamRetry) for e in events), "the stream broke and was resumed"
+        data = await read_whole_across_a_break(proxy, breaking_cdn, http)
         assert breaking_cdn.counters.bytes_sent == BREAK
         assert provider.counters.bytes_sent == len(data) - BREAK
         assert proxy.snapshot()["bytes_fetched_twice"] == 0

@@ -33,21 +33,16 @@ def display(tmp_path: Path) -> Iterator[str]:
         desktop.stop()
 
 
+async def window_self_test(tmp_path: Path, media_dir: Path, display: str, *args: str) -> tuple[int, dict, str]:
+    """``pieceplayer --self-test --window`` on the demo pieces in ``media_dir``, shown on ``display``."""
+    env = {"DISPLAY": display, "QT_QPA_PLATFORM": ""}
+    return await pieceplayer(tmp_path, "--self-test", "--window", "--demo-dir", str(media_dir), *args, env=env)
+
+
 async def test_the_window_self_test_shows_frames_and_opens_a_second_piece_from_the_cid_bar(
     media_dir: Path, tmp_path: Path, display: str
 ) -> None:
-    status, summary, err = await pieceplayer(
-        tmp_path,
-        "--self-test",
-        "--window",
-        "--demo-dir",
-        str(media_dir),
-        "--seeks",
-        "2,8",
-        "--timeout",
-        "80",
-        env={"DISPLAY": display, "QT_QPA_PLATFORM": ""},
-    )
+    status, summary, err = await window_self_test(tmp_path, media_dir, display, "--seeks", "2,8", "--timeout", "80")
     assert status == 0, f"{summary}\n{err[-2000:]}"
     assert_contract(summary)
     assert summary["window"] == {"platform": "xcb", "shown": True, "panel_visible": True}
@@ -62,15 +57,6 @@ async def test_the_window_self_test_shows_frames_and_opens_a_second_piece_from_t
 async def test_the_window_self_test_fails_in_words_within_its_time_limit(
     media_dir: Path, tmp_path: Path, display: str
 ) -> None:
-    status, summary, _ = await pieceplayer(
-        tmp_path,
-        "--self-test",
-        "--window",
-        "--demo-dir",
-        str(media_dir),
-        "--timeout",
-        "0.5",
-        env={"DISPLAY": display, "QT_QPA_PLATFORM": ""},
-    )
+    status, summary, _ = await window_self_test(tmp_path, media_dir, display, "--timeout", "0.5")
     assert status == 1
     assert summary["ok"] is False and summary["error"] == "the self-test did not finish within 0.5 s"
