@@ -28,8 +28,8 @@ from proxy.sniff import _MAGIC, SNIFFED_TYPES, sniff_content_type
 from proxy.sources import template_source
 from proxy.store import PieceRecord, PieceStore
 from proxy.upstream import RetryPolicy, Timeouts
+from tests.cache.test_faults import assert_cache_holds_only_intact_slices, fetch
 from tests.conftest import piece_of
-from tests.test_faults import assert_cache_holds_only_intact_slices, fetch
 
 FAST_RETRY = RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.05)
 PIECE = "random-2MiB.bin"
@@ -340,7 +340,7 @@ async def test_a_piece_first_asked_for_in_the_middle_is_not_typed_by_the_upstrea
 
 
 async def test_the_cli_prints_its_url_with_the_token_on_stdout_and_logs_it_without(emulator: Emulator, tmp_path):
-    from tests.test_cli import start, stop
+    from tests.proxy.test_cli import start, stop
 
     process, base = await start("-m", "proxy", "--upstream", emulator.base_url + "/{cid}", "--cache-dir", str(tmp_path))
     token = base.rsplit("/", 1)[1]

@@ -3,7 +3,7 @@
 A separate process because QT_SCALE_FACTOR and the offscreen screen size only take effect before QApplication
 exists, and the test process has one already.
 
-    python tests/window_geometry_probe.py SETTINGS.ini [--resize W H] [--save]
+    python tests/player/window_geometry_probe.py SETTINGS.ini [--resize W H] [--save]
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from PySide6.QtWidgets import QApplication
 

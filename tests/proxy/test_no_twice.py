@@ -22,7 +22,7 @@ from proxy.sources import Source, provider_source
 from tests.conftest import piece_of, record_events, upstream_fetches_ended
 from tests.conftest import start_proxy as start_proxy_with
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 CDN = "FilBeam (emulated)"
 
 

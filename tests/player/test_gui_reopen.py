@@ -20,8 +20,8 @@ from player.playback import PlayState
 from player.seek_monitor import SeekRecord
 from proxy.commp import commp_of_bytes
 from proxy.events import RequestStarted
-from tests import test_gui_window as gui
-from tests.test_gui_window import CLIP_MS, finished, open_demo, run, until
+from tests.player import test_gui_window as gui
+from tests.player.test_gui_window import CLIP_MS, finished, open_demo, run, until
 
 #: The real window on the real proxy and emulator, and the qasync loop it runs on (shared with test_gui_window).
 loop = gui.loop

@@ -26,7 +26,7 @@ from proxy.server import ProxyConfig, ProxyServer
 from proxy.sources import template_source
 from tests.conftest import MiB, piece_of, random_piece_folder, running_emulator, start_proxy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Generous bound for "served promptly while under abuse": long enough never to flake, short enough that a
 #: proxy blocked by a slow client would blow it.
 PROMPTLY = 10.0

@@ -26,8 +26,8 @@ from proxy.media import ContainerError, build_index, sniff_layout
 from proxy.runner import ProxyRunner
 from proxy.server import ProxyConfig
 from proxy.sources import template_source
-from tests import crafted_media as crafted
 from tests.conftest import MiB, piece_of
+from tests.media import crafted_media as crafted
 
 #: A healthy proxy answers /health in about a millisecond; this only tells a frozen loop from a busy one.
 HANG_S = 2.0

@@ -17,7 +17,7 @@ from proxy.events import MediaTrack
 from proxy.media import MediaIndex, build_index, sniff_layout
 from proxy.media.playable import keyframe_byte, media_track, playable_times, track_units
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 FILES = ["mp4-faststart-h264-aac.mp4", "mp4-two-audio.mp4", "mkv-two-audio.mkv", "audio-aac.m4a", "fmp4-sidx.mp4"]
 
 

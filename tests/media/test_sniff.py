@@ -14,7 +14,7 @@ import pytest
 
 from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, sniff_content_type
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 EXPECTED = {
     "mp4-faststart-h264-aac.mp4": "video/mp4",
     "fmp4-sidx.mp4": "video/mp4",

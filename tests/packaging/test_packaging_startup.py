@@ -14,7 +14,7 @@ from pathlib import Path
 
 from player.startup_error import missing_library
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run_player(*args: str, **env: str) -> subprocess.CompletedProcess:

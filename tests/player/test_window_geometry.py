@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QApplication
 from player.main_window import MainWindow
 from player.playback import PlayState
 from player.window_fit import PANEL_SHARE
-from tests import test_gui_window as gui
-from tests.test_gui_window import open_demo, run, until
+from tests.player import test_gui_window as gui
+from tests.player.test_gui_window import open_demo, run, until
 
 #: The real window on the real proxy and emulator, and the qasync loop it runs on (shared with test_gui_window).
 loop = gui.loop

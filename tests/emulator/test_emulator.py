@@ -26,7 +26,7 @@ from proxy.commp import commp_of_file
 from proxy.emulator import Emulator, Knobs
 from tests.conftest import piece_of, running_emulator
 
-DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
 RANDOM_PIECE = "random-2MiB.bin"
 VIDEO_PIECE = "clip-faststart.mp4"
 

@@ -18,7 +18,7 @@ from bench.contenders import NGINX
 from bench.goals import GOALS
 from bench.scenarios import SCENARIOS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONTENDERS = ("direct", "pieceplayer", "nginx", "wholefile")
 QUICK_LIMIT_S = 300  # the quick plan aims at < 2 minutes; this only stops a hang
 

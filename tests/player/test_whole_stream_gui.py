@@ -4,7 +4,7 @@ stopped paying for restarts: the proxy's words travel its event bus into the rea
 from __future__ import annotations
 
 from proxy.events import PaidRestartsStopped, WholeStreamWait
-from tests.test_gui_window import loop, open_demo, run, until, window  # noqa: F401 (fixtures)
+from tests.player.test_gui_window import loop, open_demo, run, until, window  # noqa: F401 (fixtures)
 
 
 def test_whole_stream_words_reach_the_status_line(window, loop) -> None:  # noqa: F811

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.soak_desktop import Desktop
-from tests.test_player_cli import assert_contract, pieceplayer
+from tests.player.test_player_cli import assert_contract, pieceplayer
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from proxy.emulator import COMMP_CACHE_NAME, Emulator, Knobs
 from proxy.server import ProxyServer
 from tests.conftest import running_emulator, start_proxy
 
-DEMO = Path(__file__).resolve().parent.parent / "resources" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "resources" / "demo"
 MANIFEST = json.loads((DEMO / "manifest.json").read_text())
 ENTRIES = MANIFEST["pieces"]
 MB = 1_000_000

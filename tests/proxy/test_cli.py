@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import piece_of
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def start(*args: str) -> tuple[asyncio.subprocess.Process, str]:

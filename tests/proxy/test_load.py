@@ -37,7 +37,7 @@ from proxy.server import ProxyConfig, ProxyServer
 from proxy.sources import template_source
 from tests.conftest import MiB
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 200
 CHURN_SECONDS = 10.0
 SOAK = os.environ.get("PIECEPLAYER_SOAK", "")

@@ -1,7 +1,7 @@
 """A bounded, seeded mutation fuzzer over the project's own media and crafted files (issue 23).
 
 Every piece the proxy streams is parsed as it arrives, and pieces come from anyone. Each case takes a real file
-(the demo media, ffmpeg-made clips, the crafted files of ``tests/crafted_media.py``), breaks it the ways real and
+(the demo media, ffmpeg-made clips, the crafted files of ``tests/media/crafted_media.py``), breaks it the ways real and
 hostile uploads break — overwritten bytes, box and element sizes, table counts, a cut anywhere, a duplicated or
 dropped region — and runs it through the proxy's media flow (``sniff_layout`` on the first slice, more head when
 asked, ``build_index`` over the index span, every query the prefetcher and the GUI make). It asserts:
@@ -34,7 +34,7 @@ import pytest
 
 from proxy.media import ContainerError, MediaIndex, build_index, sniff_layout
 from proxy.units import MiB
-from tests import crafted_media as crafted
+from tests.media import crafted_media as crafted
 
 SLICE = MiB  # the proxy sniffs the first slice of a piece
 CASES = int(os.environ.get("FUZZ_CASES", "4000"))
@@ -68,7 +68,7 @@ def _ffmpeg(*args: str) -> None:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """The project's demo media, small ffmpeg-made clips of the other shapes, and crafted files."""
-    demo = Path(__file__).resolve().parent.parent / "resources" / "demo"
+    demo = Path(__file__).resolve().parents[2] / "resources" / "demo"
     files = {path.name: path.read_bytes() for path in sorted(demo.iterdir()) if path.suffix in (".mp4", ".webm")}
     folder = tmp_path_factory.mktemp("fuzz-corpus")
     sources = ("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10:duration=3",

@@ -2,7 +2,7 @@
 
 Qt reports a seek's target the moment it is asked (and 0 on open) before any sound is decoded, and positions from
 before a seek can still arrive after it; neither may count as a landing. The real playback of audio files is in
-``tests/test_corpus_matrix.py``; these pin the rules with the positions Qt sends, in the order it sends them.
+``tests/player/test_corpus_matrix.py``; these pin the rules with the positions Qt sends, in the order it sends them.
 """
 
 from __future__ import annotations

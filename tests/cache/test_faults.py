@@ -38,7 +38,7 @@ from proxy.upstream import RetryPolicy, Timeouts
 from tests.conftest import MiB, piece_of, record_events
 from tests.conftest import start_proxy as start_proxy_with
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Retries as the defaults do them, minus the waiting: the faults are the point here, not the backoff.
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_resumes=6)
 BIG = "random-3.5MiB.bin"
