@@ -13,6 +13,7 @@ flipped in slice files, a proxy process killed with SIGKILL — and every test c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -180,15 +181,17 @@ def clear_after(server: ProxyServer, emulator: Emulator, event_type: type, count
     server.bus.subscribe(watch)
 
 
-def mount_tmpfs(path: Path, size: str) -> None:
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A filesystem of ``size`` mounted at ``path`` for the block (skips the test where mounting is not allowed)."""
     path.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root and mount permission): {result.stderr.decode().strip()}")
-
-
-def unmount(path: Path) -> None:
-    subprocess.run(["umount", "-l", str(path)], check=False)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def remount_read_only(path: Path) -> None:
@@ -198,10 +201,8 @@ def remount_read_only(path: Path) -> None:
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 3 MiB filesystem: room for the metadata database and two or three slices, then ENOSPC."""
-    folder = tmp_path / "tiny"
-    mount_tmpfs(folder, "3m")
-    yield folder
-    unmount(folder)
+    with tmpfs(tmp_path / "tiny", "3m") as folder:
+        yield folder
 
 
 # --- broken connections ------------------------------------------------------------------------------------
@@ -521,8 +522,7 @@ async def test_slice_folder_turning_read_only_is_reported_and_playback_goes_on(e
     emulator.knobs.update(mode="curio")
     cache_dir = tmp_path / "cache"
     slices = cache_dir / "slices"
-    mount_tmpfs(slices, "30m")
-    try:
+    with tmpfs(slices, "30m"):
         proxy = await start_proxy(emulator, cache_dir)
         events = record_events(proxy)
         try:
@@ -543,15 +543,12 @@ async def test_slice_folder_turning_read_only_is_reported_and_playback_goes_on(e
             await assert_still_serves(proxy, emulator, http)
         finally:
             await proxy.stop()
-    finally:
-        unmount(slices)
 
 
 async def test_read_only_cache_folder_at_start_still_serves_and_says_why_nothing_is_kept(emulator, tmp_path, http):
     emulator.knobs.update(mode="curio")
     cache_dir = tmp_path / "cache"
-    mount_tmpfs(cache_dir, "8m")
-    try:
+    with tmpfs(cache_dir, "8m"):
         remount_read_only(cache_dir)
         proxy = ProxyServer(ProxyConfig([template_source(emulator.base_url + "/{cid}")], cache_dir, retry=FAST_RETRY))
         events = record_events(proxy)
@@ -565,8 +562,6 @@ async def test_read_only_cache_folder_at_start_still_serves_and_says_why_nothing
             await assert_still_serves(proxy, emulator, http)
         finally:
             await proxy.stop()
-    finally:
-        unmount(cache_dir)
 
 
 async def test_slice_files_damaged_while_running_are_caught_and_refetched(emulator, tmp_path, http):
