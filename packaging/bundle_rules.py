@@ -1,7 +1,7 @@
 """What the frozen app leaves out: Python modules never imported, and Qt files the player cannot reach.
 
-Why a module of its own: ``build.spec`` applies these rules, and ``tests/test_packaging.py`` checks them without
-running PyInstaller (which takes minutes). A rule that drops something the player needs shows up in CI's frozen
+Why a module of its own: ``build.spec`` applies these rules, and ``tests/packaging/test_packaging.py`` checks them
+without running PyInstaller (which takes minutes). A rule that drops something the player needs shows up in CI's frozen
 self-test.
 """
 

@@ -163,9 +163,8 @@ class Controller(QObject):
             else:
                 url, via = self.host.piece_url(target.cid_text), "proxy"
             self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
-            self.byte_map.set_served_base(self._bytes_served())
-        runner = self.host.runner
-        self.requests.reset(self.host.base_url, runner.server.token if runner else "")
+            self.byte_map.set_served_base(self.host.bytes_served())
+        self.requests.reset(self.host.base_url, self.host.token)
         self.stats.reset()
         self._set_source("direct" if via == "direct" else "")
         self.current = Opened(target, title, url, via)
@@ -183,17 +182,6 @@ class Controller(QObject):
             and self.playback.error is None
             and self.playback.url == current.url
         )
-
-    def _bytes_served(self) -> int:
-        """The proxy's served-bytes counter now (a quick call to the proxy thread)."""
-        runner = self.host.runner
-        if runner is None:
-            return 0
-
-        async def read() -> int:
-            return runner.server.stats.bytes_served
-
-        return self.host.call(read)
 
     def configured_sources(self) -> list[Source]:
         """Upstreams from the command line, then the ones from the settings."""
@@ -253,7 +241,7 @@ class Controller(QObject):
         if self.current is None or self.current.via != "proxy" or not self.hover_prefetch:
             return
         key = self.byte_map.key
-        if key is not None and self.byte_map.index is not None:
+        if key is not None and self.byte_map.exact:
             self.host.hover(key, position_ms / 1000.0)
 
     def _on_stall(self, _stalled: bool) -> None:
@@ -286,7 +274,7 @@ class Controller(QObject):
     # --- counters ------------------------------------------------------------------------------------------
 
     def _poll_counters(self) -> None:
-        if self.host.runner is None or not _loop_running():
+        if not self.host.running or not _loop_running():
             return
         self._spawn(self._take_snapshot())
 

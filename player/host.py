@@ -88,6 +88,16 @@ class ProxyHost:
         assert self.runner is not None
         return self.runner.base_url
 
+    @property
+    def running(self) -> bool:
+        """Whether a proxy is up (between ``start()`` and ``stop()``)."""
+        return self.runner is not None
+
+    @property
+    def token(self) -> str:
+        """The proxy's secret path segment, which the request log strips from the URLs it shows ("" when down)."""
+        return self.runner.token if self.runner is not None else ""
+
     # --- sources -------------------------------------------------------------------------------------------
 
     @property
@@ -117,13 +127,8 @@ class ProxyHost:
 
     def _apply_sources(self) -> None:
         sources = self.sources()
-        runner = self.runner
-        if runner is not None:
-
-            async def swap() -> None:  # synchronous for the caller: the next request sees the new sources
-                runner.server.set_sources(sources)
-
-            self.call(swap)
+        if self.runner is not None:
+            self.runner.set_sources(sources)  # synchronous for the caller: the next request sees the new sources
 
     def source_label(self, name: str) -> str:
         """A short name for the status bar: FilBeam, SP <host>, emulator, or the upstream's host."""
@@ -168,29 +173,20 @@ class ProxyHost:
     async def snapshot(self) -> dict:
         """The proxy's counters (the ``/stats`` document)."""
         assert self.runner is not None
-        server = self.runner.server
+        return await asyncio.wrap_future(self.runner.snapshot())
 
-        async def take() -> dict:
-            return server.snapshot()
-
-        return await self.run(take)
+    def bytes_served(self) -> int:
+        """The proxy's all-time served-bytes counter (a quick call to the proxy thread); 0 when it is down."""
+        return self.runner.bytes_served() if self.runner is not None else 0
 
     def hover(self, key: str, time_s: float) -> None:
         """Ask the proxy's prefetcher for the bytes a seek to ``time_s`` would read (fire and forget)."""
-        runner = self.runner
-        if runner is None:
-            return
-
-        runner.call_soon(lambda: runner.server.hover(key, time_s))
+        if self.runner is not None:
+            self.runner.hover(key, time_s)
 
     def clear_cache(self) -> None:
-        runner = self.runner
-        if runner is not None:
-
-            async def clear() -> None:
-                runner.server.clear_cache()
-
-            self.call(clear)
+        if self.runner is not None:
+            self.runner.clear_cache()
 
     def set_demo_latency(self, latency_ms: float) -> None:
         self.config.demo_latency_ms = latency_ms

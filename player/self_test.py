@@ -23,16 +23,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtMultimedia import QMediaMetaData, QMediaPlayer, QVideoSink
+from PySide6.QtMultimedia import QVideoSink
 
 from player.bridge import EventBridge
 from player.controller import Controller, Opened
 from player.host import HostConfig, ProxyHost
 from player.launch_clock import process_start
 from player.playback import Playback
-from player.probe import explain_failure
 from player.resources import DemoError, demo_pieces
-from player.seek_monitor import DEFAULT_TOLERANCE_MS, SeekRecord
+from player.seek_monitor import SeekRecord
+from player.self_test_verdict import SelfTestFailed, verdict, video_codec
+from player.self_test_wait import wait_for_record
 from player.settings import DEFAULT_DEMO_LATENCY_MS, Settings
 from player.target import Target
 from proxy.api import Source, template_source
@@ -49,12 +50,6 @@ END_MARGIN_S = 1.0
 #: The longest the test waits, after its last seek, for the CommP verdict of a piece it cached whole: hashing starts
 #: a second after the last request, and the frozen app's hashing process starts the whole executable first.
 VERDICT_WAIT_S = 20.0
-#: After a seek showed its first frame too far past the target, how long a frame near the target may still come.
-LATE_GRACE_S = 1.0
-#: After a seek, how long the player may sit at its target showing nothing, with every byte of the piece already
-#: cached, before the self-test concludes that there is no media there (a piece cut short, or damaged).
-NOTHING_THERE_S = 3.0
-_WATCH_S = 0.25
 
 
 @dataclass
@@ -72,14 +67,6 @@ class SelfTestPlan:
     cache_dir: Path | None = None
     #: Play in the real main window, side panel shown (``--window``), instead of into a bare video sink.
     window: bool = False
-
-
-class SelfTestFailed(Exception):
-    """A check failed; the message says which, in words."""
-
-
-class _Undecodable(SelfTestFailed):
-    """The media played to its end without a frame or a sound: the message names the codec, no probe needed."""
 
 
 def clamp_seeks(seeks_s: list[float], duration_s: float) -> list[float]:
@@ -133,47 +120,6 @@ def _session_type(plan: SelfTestPlan) -> type[PlaySession]:
 
         return WindowSession
     return PlaySession
-
-
-def verdict(summary: dict) -> str | None:
-    """Why a finished run still fails the contract: no frames, or a seek that did not land near its target."""
-    if not summary["frames"] and not summary.get("audio_only"):
-        return "no video frame was decoded"
-    tolerance = f"±{DEFAULT_TOLERANCE_MS / 1000:g} s"
-    late = [r for r in summary["seeks"] if r["latency_ms"] is None and "late_s" in r]
-    if late:
-        landed = ", ".join(f"{r['target_s']:g} s → {r['late_s']:g} s" for r in late)
-        return f"seeks landed later than {tolerance} from their target: {landed} (the player skips to a later keyframe)"
-    empty = [f"{r['target_s']:g}" for r in summary["seeks"] if r.get("nothing_there")]
-    if empty:
-        return (
-            f"nothing plays at {', '.join(empty)} s although every byte of the piece is here: "
-            "the piece is cut short or damaged there"
-        )
-    missed = [r["target_s"] for r in summary["seeks"] if r["latency_ms"] is None]
-    if missed:
-        targets = ", ".join(f"{t:g}" for t in missed)
-        what = "no audio played" if summary.get("audio_only") else "no frame"
-        return f"{what} within {tolerance} of the seek target(s) {targets} s"
-    return None
-
-
-def video_codec(player: QMediaPlayer) -> str:
-    """The codec of the media's video as Qt names it ("AV1", "H264"…), or "" when Qt does not say."""
-    name = player.metaData().stringValue(QMediaMetaData.Key.VideoCodec)
-    if not name:
-        tracks = player.videoTracks()
-        name = tracks[0].stringValue(QMediaMetaData.Key.VideoCodec) if tracks else ""
-    return "" if name == "Unspecified" else name
-
-
-def undecodable(player: QMediaPlayer) -> str:
-    """The sentence for media Qt loaded and played to its end without decoding anything."""
-    if player.hasVideo():
-        codec = video_codec(player)
-        what = f"{codec} video" if codec else "its video"
-        return f"this player cannot decode {what}: the media ended without a single frame shown"
-    return "this player could not decode the audio: the media ended without playing any sound"
 
 
 class PlaySession:
@@ -312,80 +258,9 @@ class PlaySession:
             await asyncio.wait_for(self._verdict.wait(), VERDICT_WAIT_S)
 
     async def _wait(self, playback: Playback, record: SeekRecord) -> SeekRecord:
-        """Until the record is final; a player error ends the test with the proxy's explanation.
-
-        Two things end the wait early instead of at the monitor's timeout: media that reaches its end before its
-        first frame or sound (Qt does that when it has no decoder for the codec), and a seek whose first frame came
-        later than the tolerance (given ``LATE_GRACE_S`` for a frame near the target, then recorded as late)."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[SeekRecord] = loop.create_future()
-        grace: list[asyncio.TimerHandle] = []
-
-        def finished(finished_record: SeekRecord) -> None:
-            if finished_record is record and not done.done():
-                done.set_result(record)
-
-        def failed(text: str) -> None:
-            if not done.done():
-                done.set_exception(SelfTestFailed(text))
-
-        def status(state: QMediaPlayer.MediaStatus) -> None:
-            ended = state == QMediaPlayer.MediaStatus.EndOfMedia
-            if ended and record.kind == "open" and record.armed and not done.done():
-                done.set_exception(_Undecodable(undecodable(playback.player)))
-
-        def give_up_late() -> None:
-            if record.outcome == "pending" and not done.done():
-                playback.seeks.cancel()
-                done.set_result(record)
-
-        def frame(_start_ms: float) -> None:
-            if record.late_ms is not None and not grace:
-                grace.append(loop.call_later(LATE_GRACE_S, give_up_late))
-
-        playback.seeks.finished.connect(finished)
-        playback.seeks.frame.connect(frame)
-        playback.failed.connect(failed)
-        playback.player.mediaStatusChanged.connect(status)
-        watch = loop.create_task(self._watch_nothing_there(playback, record, done)) if record.kind == "seek" else None
-        try:
-            if record.outcome != "pending":
-                return record
-            return await done
-        except _Undecodable as exc:
-            raise SelfTestFailed(str(exc)) from None
-        except SelfTestFailed as exc:
-            url = playback.url or ""
-            raise SelfTestFailed(str(await explain_failure(url, str(exc)))) from None
-        finally:
-            if watch is not None:
-                watch.cancel()
-            for handle in grace:
-                handle.cancel()
-            playback.seeks.finished.disconnect(finished)
-            playback.seeks.frame.disconnect(frame)
-            playback.failed.disconnect(failed)
-            playback.player.mediaStatusChanged.disconnect(status)
-
-    async def _watch_nothing_there(
-        self, playback: Playback, record: SeekRecord, done: asyncio.Future[SeekRecord]
-    ) -> None:
-        """A seek past where a cut-short piece ends: Qt sits at the target, shows nothing and asks for no more bytes.
-
-        With every byte of the piece already in the proxy's cache no frame can still be on its way, so the seek is
-        given up after ``NOTHING_THERE_S`` instead of the monitor's timeout, and the verdict says what is missing.
-        Played direct, the self-test cannot know that nothing more is coming, and waits the timeout out."""
+        """Until the record is final (``player.self_test_wait``), knowing what the proxy has cached."""
         byte_map = self.controller.byte_map if self.controller is not None else None
-        frames, still = playback.seeks.frames, 0.0
-        while not done.done() and byte_map is not None:
-            await asyncio.sleep(_WATCH_S)
-            whole = bool(byte_map.size) and byte_map.cached_bytes() >= byte_map.size
-            idle = playback.seeks.frames == frames and abs(playback.player.position() - record.target_ms) < 1.0
-            still = still + _WATCH_S if whole and idle else 0.0
-            if still >= NOTHING_THERE_S and record.outcome == "pending" and not done.done():
-                self._nothing_there.add(record.id)
-                playback.seeks.cancel()
-                done.set_result(record)
+        return await wait_for_record(playback, record, byte_map, self._nothing_there)
 
     async def _duration(self, playback: Playback) -> float:
         for _ in range(100):
@@ -398,7 +273,7 @@ class PlaySession:
     async def collect(self) -> None:
         """Fill in the figures, also after a failure (they help to see what went wrong)."""
         summary, controller = self.summary, self.controller
-        if controller is None or self.host is None or self.host.runner is None:
+        if controller is None or self.host is None or not self.host.running:
             return
         playback = controller.playback
         via = controller.current.via if controller.current is not None else "proxy"

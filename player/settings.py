@@ -69,14 +69,11 @@ class _Value:
         settings.store.setValue(self.key, json.dumps(value))
 
 
-class _Bytes:
-    """Opaque Qt state (window geometry, dock layout)."""
+class _Bytes(_Value):
+    """Opaque Qt state (window geometry, dock layout), stored as Qt keeps it rather than as JSON."""
 
     def __init__(self) -> None:
-        self.key = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.key = name
+        super().__init__(None)
 
     def __get__(self, settings: Settings | None, owner: type) -> Any:
         if settings is None:

@@ -36,33 +36,25 @@ def parse_bytes(text: str) -> int:
     return result
 
 
+def _repeatable(parser: argparse.ArgumentParser, flag: str, metavar: str, help_text: str) -> None:
+    """A flag that may be given several times; its values, in order, are a list (empty when never given)."""
+    parser.add_argument(flag, action="append", default=[], metavar=metavar, help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pieceplayer-proxy",
         description="Serve Filecoin pieces by byte range from a local slice cache, pulling only what is missing.",
     )
-    parser.add_argument(
-        "--upstream",
-        action="append",
-        default=[],
-        metavar="TEMPLATE",
-        help="an upstream URL containing {cid}; several are tried in order",
-    )
+    _repeatable(parser, "--upstream", "TEMPLATE", "an upstream URL containing {cid}; several are tried in order")
     parser.add_argument("--filbeam-payer", metavar="ADDR", help="use the FilBeam CDN of this payer wallet (0x…)")
     parser.add_argument("--network", choices=["mainnet", "calibration"], default="mainnet")
-    parser.add_argument(
-        "--provider",
-        action="append",
-        default=[],
-        metavar="URL",
-        help="a storage provider's service URL (pieces at URL/piece/{cid})",
-    )
-    parser.add_argument(
+    _repeatable(parser, "--provider", "URL", "a storage provider's service URL (pieces at URL/piece/{cid})")
+    _repeatable(
+        parser,
         "--allow-redirect-host",
-        action="append",
-        default=[],
-        metavar="HOST[:PORT]",
-        help="a host upstreams may redirect to besides their own (by default redirects stay on the source's host)",
+        "HOST[:PORT]",
+        "a host upstreams may redirect to besides their own (by default redirects stay on the source's host)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")

@@ -264,15 +264,36 @@ class MediaLayoutKnown(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MediaTrack:
+    """One track's units in decode order, as plain numbers: the same position in each tuple is the same unit.
+
+    ``start``/``duration`` are presentation time in seconds, ``offset``/``size`` bytes in the piece, ``key`` marks
+    units a decoder can start at (sync samples, cue points, subsegments starting with a SAP).
+    """
+
+    kind: str
+    start: tuple[float, ...] = field(repr=False)
+    duration: tuple[float, ...] = field(repr=False)
+    offset: tuple[int, ...] = field(repr=False)
+    size: tuple[int, ...] = field(repr=False)
+    key: tuple[bool, ...] = field(repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
 class MediaIndexed(Event):
-    """The piece's byte ↔ time map is built. ``index`` is a :class:`proxy.media.MediaIndex` (read-only use)."""
+    """The piece's byte ↔ time map is built, as plain numbers (never the proxy's map object itself).
+
+    ``keyframes`` are ``(time_s, byte_offset)`` of the main track in time order; ``tracks`` hold the units that
+    decide what is playable, the main track (video, else audio) first. ``proxy.media.playable`` answers questions
+    over them (which moments the cached bytes play, the byte a seek reads first) with the proxy's own code.
+    """
 
     piece: str
     duration_s: float
     byte_rate: float
     keyframes: tuple[tuple[float, int], ...]
     readahead: int
-    index: object
+    tracks: tuple[MediaTrack, ...] = field(repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -74,7 +74,7 @@ class Exchange:
             )
         )
 
-    def _fail(self, status: int, error: str, detail: str = "", headers: dict | None = None) -> web.Response:
+    def fail(self, status: int, error: str, detail: str = "", headers: dict | None = None) -> web.Response:
         self.status, self.error = status, error
         self.ttfb = time.monotonic() - self.t0
         if status >= 500:
@@ -85,11 +85,11 @@ class Exchange:
         try:
             cid = parse_piece_cid(raw_cid)
         except CidError as exc:
-            return self._fail(400, f"Not a piece CID: {exc}", raw_cid[:120])
+            return self.fail(400, f"Not a piece CID: {exc}", raw_cid[:120])
         try:
             info = await self.cache.describe(cid)
         except UpstreamError as exc:
-            return self._fail(exc.status, exc.error, exc.detail)
+            return self.fail(exc.status, exc.error, exc.detail)
         self.piece = info.key
         headers = self.request.headers
         # Decide first (status and ranges, from the request, the size and the ETag), then do I/O, then render the
@@ -105,7 +105,7 @@ class Exchange:
             boundary=secrets.token_hex(12),
         )
         if decision.status == 416:
-            return self._fail(
+            return self.fail(
                 416,
                 "The requested range is outside the piece",
                 f"the piece has {info.size} bytes",
@@ -126,7 +126,7 @@ class Exchange:
             content_type = info.content_type or await self.cache.content_type(info, fetch_head=reader is None)
             return await self._respond(info, decision.plan(content_type), reader, chunks, head)
         except UpstreamError as exc:
-            return self._fail(exc.status, exc.error, exc.detail)
+            return self.fail(exc.status, exc.error, exc.detail)
         finally:
             if reader is not None:
                 reader.close()

@@ -40,7 +40,7 @@ from proxy.upstream_body import UpstreamBody
 from proxy.upstream_errors import UpstreamError
 
 if TYPE_CHECKING:
-    from proxy.cache import SliceBuffer, SliceCache, _Fetch, _Piece
+    from proxy.cache import FetchRun, PieceState, SliceBuffer, SliceCache
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ def _small_receive_buffer(sock: socket.socket | None) -> Iterator[None]:
             )  # Linux doubles it
 
 
-def take_back_if_slow(cache: SliceCache, piece: _Piece, buffer: SliceBuffer) -> bool:
+def take_back_if_slow(cache: SliceCache, piece: PieceState, buffer: SliceBuffer) -> bool:
     """A reader waits for a slice a fetch has not reached: take the slice back if the fetch is too slow.
 
     This happens when a whole answer streams from byte 0 and the player seeks ahead of it. The slice and those
@@ -295,7 +295,7 @@ def take_back_if_slow(cache: SliceCache, piece: _Piece, buffer: SliceBuffer) -> 
 
 
 async def whole_answer(
-    cache: SliceCache, piece: _Piece, fetch: _Fetch, body: UpstreamBody, start: int, end: int, opening: dict
+    cache: SliceCache, piece: PieceState, fetch: FetchRun, body: UpstreamBody, start: int, end: int, opening: dict
 ) -> UpstreamBody | None:
     """A source answered with the whole piece from byte 0: read it, rejoin the stream already running, or
     ask a true-range source — never pay for a second stream when one is on its way (``proxy.full_stream``)."""
@@ -307,7 +307,7 @@ async def whole_answer(
         log.info("piece %s: %s answered from byte 0 again; fetch %d rides fetch %d", piece.key[:16],
                  body.source.name, fetch.id, running.id)  # fmt: skip
         return None
-    gap_cached = any(not cache._missing(piece, i) for i in range(fetch.first))
+    gap_cached = any(not cache.slice_missing(piece, i) for i in range(fetch.first))
     refusal = None
     if cache.routing.accept_full_body(piece.key, body.source, start, gap_cached=gap_cached):
         refusal = cache.whole.admit(piece.key, body.source.name)
@@ -328,7 +328,9 @@ async def whole_answer(
     return await cache.upstream.open(piece.cid, piece.key, start, end, sources=alternatives, **opening)
 
 
-async def hold_at_boundary(cache: SliceCache, piece: _Piece, fetch: _Fetch, body: UpstreamBody, rest: bytes) -> bool:
+async def hold_at_boundary(
+    cache: SliceCache, piece: PieceState, fetch: FetchRun, body: UpstreamBody, rest: bytes
+) -> bool:
     """Hold a whole stream at the slice boundary nobody wants yet, and deliver ``rest`` (the chunk's bytes from
     the boundary on) once a reader wants them; False when the hold ran out and the stream is to be closed."""
 
@@ -337,11 +339,11 @@ async def hold_at_boundary(cache: SliceCache, piece: _Piece, fetch: _Fetch, body
         return piece.reader_asked
 
     def wanted() -> bool:
-        return cache._wanted(piece, fetch)
+        return cache.fetch_wanted(piece, fetch)
 
     left: bytes | None = rest
     while left is not None:
         if not await cache.whole.hold(wanted, lambda: bool(piece.cursors), asked, body.socket()):
             return False
-        left = cache._deliver(piece, fetch, left)
+        left = cache.deliver(piece, fetch, left)
     return True

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from proxy.cache import PieceInfo, SliceCache
 from proxy.events import EventBus, MediaIndexed, MediaLayoutKnown, Prefetch
 from proxy.media import ContainerError, ContainerLayout, MediaIndex, build_index, sniff_layout
+from proxy.media.playable import media_track
 from proxy.routing import RoutingPolicy
 from proxy.units import MiB
 from proxy.upstream_errors import UpstreamError
@@ -184,7 +185,7 @@ class MediaPrefetcher:
                 byte_rate=index.byte_rate,
                 keyframes=tuple(index.keyframes()),
                 readahead=window,
-                index=index,
+                tracks=tuple(media_track(track) for track in (index.primary, *index.secondary)),
             )
         )
 

@@ -1,7 +1,9 @@
 """Run a proxy on its own thread with its own asyncio loop, for embedding (the GUI, tests, benchmarks).
 
 Why a thread: bytes must keep flowing while the GUI thread is busy (a modal dialog, a long paint, Qt opening
-media). The embedding code gets the base URL and the event bus; nothing else crosses the thread boundary.
+media). The embedding code gets the base URL, the event bus and the few named controls below (sources, cache
+clearing, hover prefetch, counters), each of which hops onto the proxy's loop itself; nothing else crosses the
+thread boundary, so an embedder never holds the server or calls it from the wrong thread.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TypeVar
 
 from proxy.events import EventBus
 from proxy.server import ProxyConfig, ProxyServer
+from proxy.sources import Source
 
 T = TypeVar("T")
 _START_TIMEOUT = 30.0
@@ -34,6 +37,11 @@ class ProxyRunner:
     @property
     def base_url(self) -> str:
         return self.server.base_url
+
+    @property
+    def token(self) -> str:
+        """The secret path segment every URL of this proxy starts with ("" when it runs without one)."""
+        return self.server.token
 
     def start(self) -> str:
         self._thread = threading.Thread(target=self._main, name="pieceplayer-proxy", daemon=True)
@@ -87,6 +95,28 @@ class ProxyRunner:
         if self.loop is not None and self.loop.is_running():
             self.loop.call_soon_threadsafe(fn)
 
+    # --- named controls for the embedding program (any thread) ---------------------------------------------
+
+    def set_sources(self, sources: list[Source], timeout: float | None = 10.0) -> None:
+        """Replace the upstreams, in order; returns once the proxy uses them (the next request sees them)."""
+        self.call(_now(lambda: self.server.set_sources(sources)), timeout)
+
+    def clear_cache(self, timeout: float | None = 10.0) -> None:
+        """Forget every cached slice (memory and disk); returns once done."""
+        self.call(_now(self.server.clear_cache), timeout)
+
+    def hover(self, piece_key: str, time_s: float) -> None:
+        """Prefetch what a seek to ``time_s`` would read (fire and forget; nothing before the piece's map)."""
+        self.call_soon(lambda: self.server.hover(piece_key, time_s))
+
+    def snapshot(self) -> concurrent.futures.Future[dict]:
+        """The proxy's counters (the ``/stats`` document), taken on its loop; await with ``asyncio.wrap_future``."""
+        return self.submit(_now(self.server.snapshot))
+
+    def bytes_served(self, timeout: float | None = 10.0) -> int:
+        """All bytes this proxy has served to players so far."""
+        return self.call(_now(lambda: self.server.stats.bytes_served), timeout)
+
     def stop(self) -> None:
         if self.loop is None or self._thread is None or self._stopped is None:
             return
@@ -94,3 +124,12 @@ class ProxyRunner:
             self.loop.call_soon_threadsafe(self._stopped.set)
         self._thread.join(10)
         self._thread = None
+
+
+def _now(fn: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """``fn`` as a coroutine factory, so a plain call on the proxy's state runs on the proxy's loop."""
+
+    async def run() -> T:
+        return fn()
+
+    return run

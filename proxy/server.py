@@ -142,7 +142,7 @@ class ProxyServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked for
+        port = self._runner.addresses[0][1]  # the real port when 0 was asked for
         host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
         self._allowed_hosts = {f"{h}:{port}" for h in (*LOOPBACK_HOSTS, host)} | {*LOOPBACK_HOSTS, host}
         self.base_url = f"http://{host}:{port}{prefix}"
@@ -290,6 +290,6 @@ class ProxyServer:
             if exchange.started:
                 raise
             log.exception("request for %s failed unexpectedly", raw_cid[:24])
-            return exchange._fail(500, "The proxy failed while answering; this is a PiecePlayer bug", describe(exc))
+            return exchange.fail(500, "The proxy failed while answering; this is a PiecePlayer bug", describe(exc))
         finally:
             exchange.finish()

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from proxy.cache import SliceCache, _Piece
+    from proxy.cache import PieceState, SliceCache
     from proxy.sources import Source
 
 
-def whole_stream_brings(cache: SliceCache, piece: _Piece, start: int, end: int) -> bool:
+def whole_stream_brings(cache: SliceCache, piece: PieceState, start: int, end: int) -> bool:
     """Is a whole stream (a 200 from byte 0) under way that has not passed ``start`` yet and will deliver every
     byte up to ``end``, close enough that the routing rules let a reader wait for it? Then asking for those
     bytes again would pay for them twice."""
     for fetch in piece.fetches:
-        if not fetch.whole or fetch.body_end is None or fetch.pos > start or cache._target_end(fetch) < end:
+        if not fetch.whole or fetch.body_end is None or fetch.pos > start or cache.fetch_target_end(fetch) < end:
             continue
         allowance = cache.routing.gap_allowance(piece.key, fetch.source)
         if allowance is None or start - fetch.pos <= allowance:
@@ -33,7 +33,7 @@ def whole_stream_brings(cache: SliceCache, piece: _Piece, start: int, end: int) 
     return False
 
 
-def already_brought(cache: SliceCache, piece: _Piece, start: int, end: int) -> int:
+def already_brought(cache: SliceCache, piece: PieceState, start: int, end: int) -> int:
     """How many of bytes ``start … end``, arriving now outside the slice machinery, some other fetch brings or
     brought: those in slices already cached, or ahead of a whole stream that will pass them."""
     size = cache.slice_size

@@ -64,30 +64,41 @@ def bad_answer(source: Source, what: str, *, retryable: bool = True) -> Upstream
     )
 
 
+#: Statuses whose body says why, in FilBeam's words: upstream status → (our status, (words in the body, what we
+#: say after the source's name)…, what we say when none of the words is there).
+_BY_WORDS: dict[int, tuple[int, tuple[tuple[str, str], ...], str]] = {
+    402: (
+        502,
+        (
+            ("quota", "will not serve this piece: the payer's CDN egress quota is used up"),
+            ("withcdn=false", "will not serve this piece: its data set was stored without the CDN option"),
+            (
+                "no filecoin warm storage service deal",
+                "will not serve this piece: this payer has no storage deal that contains it",
+            ),
+        ),
+        "asks for payment before serving this piece",
+    ),
+    404: (
+        404,
+        (
+            ("indexed yet", "does not know this piece yet (it may not have been indexed yet; try again in minutes)"),
+            ("invalid cid", "rejected the link: it needs the v2 piece CID"),
+            ("bad bits", "blocks this piece (it is on the Bad Bits denylist)"),
+        ),
+        "does not have this piece",
+    ),
+}
+
+
 def error_for_status(source: Source, status: int, detail: str) -> UpstreamError:
     """Upstream status → what our client gets and a sentence a person understands (research §4 table)."""
     name = source.name
     lowered = detail.lower()
-    if status == 402:
-        if "quota" in lowered:
-            error = f"{name} will not serve this piece: the payer's CDN egress quota is used up"
-        elif "withcdn=false" in lowered:
-            error = f"{name} will not serve this piece: its data set was stored without the CDN option"
-        elif "no filecoin warm storage service deal" in lowered:
-            error = f"{name} will not serve this piece: this payer has no storage deal that contains it"
-        else:
-            error = f"{name} asks for payment before serving this piece"
-        return UpstreamError(502, error, detail, source=name, upstream_status=status)
-    if status == 404:
-        if "indexed yet" in lowered:
-            error = f"{name} does not know this piece yet (it may not have been indexed yet; try again in minutes)"
-        elif "invalid cid" in lowered:
-            error = f"{name} rejected the link: it needs the v2 piece CID"
-        elif "bad bits" in lowered:
-            error = f"{name} blocks this piece (it is on the Bad Bits denylist)"
-        else:
-            error = f"{name} does not have this piece"
-        return UpstreamError(404, error, detail, source=name, upstream_status=status)
+    if status in _BY_WORDS:
+        ours, reasons, otherwise = _BY_WORDS[status]
+        said = next((sentence for words, sentence in reasons if words in lowered), otherwise)
+        return UpstreamError(ours, f"{name} {said}", detail, source=name, upstream_status=status)
     if status in (401, 405):
         return UpstreamError(
             502,

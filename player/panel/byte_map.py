@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from player.panel import palette
 from player.units import format_bytes
+from proxy.api import TrackUnits, keyframe_byte, playable_times, track_units
 from proxy.events import (
     Event,
     MediaIndexed,
@@ -69,8 +70,10 @@ class ByteMapModel(QObject):
         #: Bytes the proxy has served since this piece was opened (from its live counter), once known.
         self.served_live: int | None = None
         self._served_base: int | None = None
-        #: The proxy's ``proxy.media.MediaIndex`` of this piece, once built (used read-only).
-        self.index: object | None = None
+        #: The piece's byte ↔ time map once the proxy built it (``MediaIndexed``): keyframes ``(time_s, offset)``
+        #: and the units of the tracks that decide what is playable, main track first (arrays, built once).
+        self.keyframes: tuple[tuple[float, int], ...] = ()
+        self.tracks: tuple[TrackUnits, ...] = ()
         self.duration_s: float | None = None
         #: None until the cached piece has been hashed against its PieceCID; then True or False.
         self.verified: bool | None = None
@@ -128,7 +131,8 @@ class ByteMapModel(QObject):
             self.reads.pop(event.request_id, None)
             self.served_done += event.bytes_sent
         elif isinstance(event, MediaIndexed):
-            self.index, self.duration_s = event.index, event.duration_s
+            self.keyframes, self.duration_s = event.keyframes, event.duration_s
+            self.tracks = tuple(track_units(track) for track in event.tracks)
         elif isinstance(event, PieceVerified):
             self.verified = event.ok
 
@@ -141,8 +145,8 @@ class ByteMapModel(QObject):
         """Place the playhead: on the keyframe a player reads from (with the map), else linearly."""
         if position_s is None or not self.size:
             fraction = None
-        elif self.index is not None:
-            fraction = self.index.byte_at(position_s) / self.size  # type: ignore[attr-defined]
+        elif self.exact:
+            fraction = keyframe_byte(self.keyframes, position_s) / self.size
         elif duration_s:
             fraction = position_s / duration_s
         else:
@@ -153,7 +157,7 @@ class ByteMapModel(QObject):
     @property
     def exact(self) -> bool:
         """Whether bytes and time are joined by the container's map (else linearly, approximately)."""
-        return self.index is not None
+        return bool(self.keyframes and self.tracks)
 
     def set_served_base(self, bytes_served: int) -> None:
         """The proxy's all-time served counter when this piece was opened (one piece plays at a time)."""
@@ -206,8 +210,8 @@ class ByteMapModel(QObject):
         """Cached media as fractions of the timeline (for the seek slider): the moments that can be played from
         cache when the map is known, else the cached bytes' share of the piece."""
         ranges = self.cached_byte_ranges()
-        if self.index is not None and duration_s:
-            times = self.index.time_ranges(ranges)  # type: ignore[attr-defined]
+        if self.exact and duration_s:
+            times = playable_times(self.tracks, self.duration_s or 0.0, ranges)
             return [(t0 / duration_s, t1 / duration_s) for t0, t1 in times]
         if not self.size:
             return []

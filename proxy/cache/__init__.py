@@ -46,7 +46,7 @@ from proxy.cache.config import (
 )
 from proxy.cache.hooks import CacheHooks
 from proxy.cache.memory import MemoryLRU
-from proxy.cache.piece import _Fetch, _Piece
+from proxy.cache.piece import FetchRun, PieceState
 from proxy.cache.reader import SliceReader
 from proxy.cache.slice_cache import SliceCache
 
@@ -65,12 +65,12 @@ __all__ = [
     "CacheHooks",
     "CacheStats",
     "Cursor",
+    "FetchRun",
     "Fragment",
     "MemoryLRU",
     "PieceInfo",
+    "PieceState",
     "SliceBuffer",
     "SliceCache",
     "SliceReader",
-    "_Fetch",
-    "_Piece",
 ]

@@ -10,7 +10,7 @@ from proxy.cache.config import RAMP_START
 from proxy.upstream_errors import UpstreamError
 
 if TYPE_CHECKING:
-    from proxy.cache.piece import _Fetch
+    from proxy.cache.piece import FetchRun
 
 
 class SliceBuffer:
@@ -32,7 +32,7 @@ class SliceBuffer:
         self.served = False
         self.error: UpstreamError | None = None
         #: The fetch filling it.
-        self.owner: _Fetch | None = None
+        self.owner: FetchRun | None = None
         self._changed = asyncio.Event()
 
     @property

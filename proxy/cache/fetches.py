@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from proxy.cache.buffers import SliceBuffer
-from proxy.cache.piece import _Fetch, _Piece
+from proxy.cache.piece import FetchRun, PieceState
 from proxy.events import SliceStored, UpstreamProgress, next_id
 from proxy.full_stream import hold_at_boundary, whole_answer
 from proxy.upstream_body import UpstreamBody
@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 class SliceFetches:
     """Part of :class:`~proxy.cache.slice_cache.SliceCache`: running one upstream range into the slices it covers."""
 
-    def _start_fetch(self, piece: _Piece, first: int, last: int, reason: str) -> _Fetch:
-        fetch = _Fetch(next_id(), first, last, reason, first * self.slice_size)
+    def _start_fetch(self, piece: PieceState, first: int, last: int, reason: str) -> FetchRun:
+        fetch = FetchRun(next_id(), first, last, reason, first * self.slice_size)
         if piece.size is not None:
             for index in range(first, last + 1):
                 self._claim(piece, fetch, index)
@@ -31,19 +31,19 @@ class SliceFetches:
         fetch.task.add_done_callback(lambda _: self._end_fetch(piece, fetch, None))
         return fetch
 
-    def _claim(self, piece: _Piece, fetch: _Fetch, index: int) -> SliceBuffer:
-        buffer = SliceBuffer(index, self._slice_length(piece, index))
+    def _claim(self, piece: PieceState, fetch: FetchRun, index: int) -> SliceBuffer:
+        buffer = SliceBuffer(index, self.slice_length(piece, index))
         buffer.owner = fetch
         fetch.buffers[index] = buffer
         piece.inflight[index] = buffer
         return buffer
 
-    async def _run_fetch(self, piece: _Piece, fetch: _Fetch) -> None:
+    async def _run_fetch(self, piece: PieceState, fetch: FetchRun) -> None:
         body: UpstreamBody | None = None
         error: UpstreamError | None = None
         try:
             async with self._fetch_slots:
-                if piece.size is not None and not self._wanted(piece, fetch):
+                if piece.size is not None and not self.fetch_wanted(piece, fetch):
                     return
                 opened = asyncio.get_running_loop().time()
                 body = await self._open(piece, fetch)
@@ -56,10 +56,14 @@ class SliceFetches:
                     self.whole.started(body.socket())
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:
-                        rest = self._deliver(piece, fetch, chunk)
+                        rest = self.deliver(piece, fetch, chunk)
                         if rest is not None and not await hold_at_boundary(self, piece, fetch, body, rest):
                             break
-                        if not self._wanted(piece, fetch) and not self._mid_slice(fetch) and not self._holds(fetch):
+                        if (
+                            not self.fetch_wanted(piece, fetch)
+                            and not self._mid_slice(fetch)
+                            and not self._holds(fetch)
+                        ):
                             break
                         if self.disk.backlog > self.config.write_backlog:  # rare: no coroutine per chunk otherwise
                             await self._pause_for_disk(piece, fetch)
@@ -77,7 +81,7 @@ class SliceFetches:
                 body.close()
             self._end_fetch(piece, fetch, error)
 
-    async def _open(self, piece: _Piece, fetch: _Fetch) -> UpstreamBody | None:
+    async def _open(self, piece: PieceState, fetch: FetchRun) -> UpstreamBody | None:
         """Open the fetch's range on the best source. None: nothing to read, the piece's running stream from
         byte 0 brings these bytes."""
         start = fetch.first * self.slice_size
@@ -94,16 +98,16 @@ class SliceFetches:
             return await whole_answer(self, piece, fetch, body, start, end, opening)
         return body
 
-    def _holds(self, fetch: _Fetch) -> bool:
+    def _holds(self, fetch: FetchRun) -> bool:
         """Is this a whole stream, held rather than closed when nobody wants its bytes (``proxy.full_stream``)?
         Even one a reader took slices back from: if that reader's own request gets a 200 too, it rejoins it."""
         return fetch.whole
 
-    def _learn(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
+    def _learn(self, piece: PieceState, fetch: FetchRun, body: UpstreamBody) -> None:
         if piece.size is None:
             self._set_size(piece, body.size)
             for index in range(fetch.first, min(fetch.last, (body.size - 1) // self.slice_size) + 1):
-                if self._missing(piece, index):
+                if self.slice_missing(piece, index):
                     self._claim(piece, fetch, index)
         fetch.pos = body.start
         fetch.body_end = body.end
@@ -113,11 +117,11 @@ class SliceFetches:
         if body.etag and piece.etags.get(body.source.name) != body.etag:
             piece.etags[body.source.name] = body.etag
 
-    def _deliver(self, piece: _Piece, fetch: _Fetch, chunk: bytes) -> bytes | None:
+    def deliver(self, piece: PieceState, fetch: FetchRun, chunk: bytes) -> bytes | None:
         """Route a contiguous chunk into the slices it covers; keep complete slices that were missing.
 
         A whole stream that reaches a slice boundary nobody wants yet stops there: the bytes from the boundary on
-        are returned, to be delivered once it is wanted again (``_hold``), so no slice is passed half-kept."""
+        are returned, to be delivered once it is wanted again (``hold_at_boundary``): no slice is passed half-kept."""
         view = memoryview(chunk)
         size = self.slice_size
         if fetch.first_byte_at is None:
@@ -125,21 +129,21 @@ class SliceFetches:
         fetch.received += len(chunk)
         while view:
             index, offset = divmod(fetch.pos, size)
-            if offset == 0 and self._holds(fetch) and not self._wanted(piece, fetch):
+            if offset == 0 and self._holds(fetch) and not self.fetch_wanted(piece, fetch):
                 fetch.received -= len(view)
                 return bytes(view)
-            length = self._slice_length(piece, index)
+            length = self.slice_length(piece, index)
             take = min(len(view), length - offset)
             buffer = fetch.buffers.get(index)
             if (
                 buffer is None
                 and offset == 0
                 and (fetch.limit is None or fetch.pos <= fetch.limit)
-                and self._missing(piece, index)
-                and self._wanted(piece, fetch)
+                and self.slice_missing(piece, index)
+                and self.fetch_wanted(piece, fetch)
             ):
                 buffer = self._claim(piece, fetch, index)
-            elif buffer is None and not self._missing(piece, index):  # cached already, or another fetch brings it
+            elif buffer is None and not self.slice_missing(piece, index):  # cached already, or another fetch brings it
                 self.stats.fetched_twice[piece.key] = self.stats.fetched_twice.get(piece.key, 0) + take
             if buffer is not None:
                 if buffer.data is None:
@@ -155,7 +159,7 @@ class SliceFetches:
             view = view[take:]
         return None
 
-    def _complete(self, piece: _Piece, fetch: _Fetch, buffer: SliceBuffer) -> None:
+    def _complete(self, piece: PieceState, fetch: FetchRun, buffer: SliceBuffer) -> None:
         del fetch.buffers[buffer.index]
         if piece.inflight.get(buffer.index) is buffer:
             del piece.inflight[buffer.index]
@@ -171,7 +175,7 @@ class SliceFetches:
         self.bus.publish(SliceStored(piece=piece.key, index=buffer.index, tier="memory"))
         self.disk.write(piece.key, buffer.index, buffer.data)
 
-    def _end_fetch(self, piece: _Piece, fetch: _Fetch, error: UpstreamError | None) -> None:
+    def _end_fetch(self, piece: PieceState, fetch: FetchRun, error: UpstreamError | None) -> None:
         """Release what the fetch still claims (idempotent: the task's finally and its done-callback both call)."""
         for buffer in fetch.buffers.values():
             if piece.inflight.get(buffer.index) is buffer:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from proxy.cache.buffers import Fragment
 from proxy.cache.config import PieceInfo
-from proxy.cache.piece import _Piece
+from proxy.cache.piece import PieceState
 from proxy.events import next_id
 from proxy.sources import Source
 from proxy.twice import already_brought, whole_stream_brings
@@ -81,7 +81,7 @@ class FragmentFetches:
 
     @contextlib.asynccontextmanager
     async def _exact_range(
-        self, piece: _Piece, start: int, end: int, reason: str, sources: list[Source]
+        self, piece: PieceState, start: int, end: int, reason: str, sources: list[Source]
     ) -> AsyncIterator[UpstreamBody]:
         """One upstream answer for bytes ``start … end``, outside the slice machinery; closed on exit."""
         body = await self.upstream.open(
@@ -92,5 +92,6 @@ class FragmentFetches:
         finally:
             body.close()
 
-    def _fragment(self, piece: _Piece, pos: int) -> Fragment | None:
+    def fragment_at(self, piece: PieceState, pos: int) -> Fragment | None:
+        """The exact off-grid range fetched for this piece that holds byte ``pos``, if any (readers serve from it)."""
         return next((f for f in piece.fragments if f.holds(pos)), None)

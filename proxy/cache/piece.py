@@ -12,7 +12,7 @@ from proxy.sources import Source
 
 
 @dataclass(eq=False)
-class _Fetch:
+class FetchRun:
     id: int
     first: int
     last: int
@@ -40,7 +40,7 @@ class _Fetch:
 
 
 @dataclass(eq=False)
-class _Piece:
+class PieceState:
     key: str
     cid: PieceCid
     size: int | None
@@ -48,7 +48,7 @@ class _Piece:
     source: str | None = None
     etags: dict[str, str] = field(default_factory=dict)
     inflight: dict[int, SliceBuffer] = field(default_factory=dict)
-    fetches: set[_Fetch] = field(default_factory=set)
+    fetches: set[FetchRun] = field(default_factory=set)
     cursors: set[Cursor] = field(default_factory=set)
     verified: bool | None = None
     #: Read-ahead for open-ended readers of this piece (set from the media's byte rate), else the default.

@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from proxy.cache.config import PieceInfo
-from proxy.cache.piece import _Piece
+from proxy.cache.piece import PieceState
 from proxy.cid import CidError, PieceCid
 from proxy.events import PieceKnown
 from proxy.head_sniff import sniff_head
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class PieceBook:
     """Part of :class:`~proxy.cache.slice_cache.SliceCache`: the pieces it knows and what it records of them."""
 
-    def _piece(self, cid: PieceCid) -> _Piece:
+    def _piece(self, cid: PieceCid) -> PieceState:
         key = cid.root.hex()
         piece = self._pieces.get(key)
         if piece is not None and cid.payload_size is not None and piece.size not in (None, cid.payload_size):
@@ -34,7 +34,7 @@ class PieceBook:
                     cid = cid.with_payload_size(size)
                 except CidError:  # an earlier version stored a size no CID can carry: learn it again
                     size = None
-            piece = _Piece(key, cid, size)
+            piece = PieceState(key, cid, size)
             if record is not None:
                 piece.content_type = record.content_type if record.content_type in SNIFFED_TYPES else None
                 piece.source = record.source
@@ -42,7 +42,7 @@ class PieceBook:
             self._pieces[key] = piece
         return piece
 
-    def _correct_size(self, piece: _Piece, cid: PieceCid) -> None:
+    def _correct_size(self, piece: PieceState, cid: PieceCid) -> None:
         """A v2 CID carries the size: an upstream's claim for the v1 spelling that disagrees was a lie.
 
         Everything learnt under the wrong size goes: fetches, cached slices (their ends were cut at the wrong
@@ -78,15 +78,15 @@ class PieceBook:
             asyncio.get_running_loop().call_soon(self._settle, piece)
         return self._info(piece)
 
-    def _settle(self, piece: _Piece) -> None:
+    def _settle(self, piece: PieceState) -> None:
         """Record the access (the history and eviction order), follow the piece for verification, and hand a
         cached head to the head listener (the container's layout) if it has not seen it yet."""
         assert piece.size is not None
         self._remember(piece)
         if piece.verified is not True:
             self.hooks.on_unverified(PieceToVerify(piece.key, piece.cid, piece.size))
-        if not piece.head_seen and self.hooks.on_head is not None and not self._missing(piece, 0):
-            head = self.read_cached(piece.key, 0, self._slice_length(piece, 0) - 1)
+        if not piece.head_seen and self.hooks.on_head is not None and not self.slice_missing(piece, 0):
+            head = self.read_cached(piece.key, 0, self.slice_length(piece, 0) - 1)
             if head is not None:
                 piece.head_seen = self.hooks.on_head(self._info(piece), memoryview(head))
 
@@ -117,7 +117,7 @@ class PieceBook:
         for index in range(start // self.slice_size, end // self.slice_size + 1):
             data = self.memory.get(key, index)
             if data is None:
-                data = self.disk.read(key, index, self._slice_length(piece, index))
+                data = self.disk.read(key, index, self.slice_length(piece, index))
             if data is None:
                 return None
             base = index * self.slice_size
@@ -129,11 +129,11 @@ class PieceBook:
         piece = self._pieces.get(key)
         return self._info(piece) if piece is not None and piece.size is not None else None
 
-    def _info(self, piece: _Piece) -> PieceInfo:
+    def _info(self, piece: PieceState) -> PieceInfo:
         assert piece.size is not None
         return PieceInfo(piece.key, piece.cid, piece.size, piece.content_type, piece.source)
 
-    def _remember(self, piece: _Piece) -> None:
+    def _remember(self, piece: PieceState) -> None:
         record = PieceRecord(
             key=piece.key,
             cid=str(piece.cid),
@@ -160,7 +160,7 @@ class PieceBook:
         totals: dict[str, int] = {}
         for piece in self._pieces.values():
             for index, reason in piece.unserved.items():
-                totals[reason] = totals.get(reason, 0) + self._slice_length(piece, index)
+                totals[reason] = totals.get(reason, 0) + self.slice_length(piece, index)
             for fragment in piece.fragments:
                 if not fragment.served:
                     totals[fragment.reason] = totals.get(fragment.reason, 0) + len(fragment.data)
@@ -179,7 +179,7 @@ class PieceBook:
         """
         piece = self._pieces[info.key]
         if piece.content_type is None:
-            if not fetch_head and 0 not in piece.inflight and self._missing(piece, 0):
+            if not fetch_head and 0 not in piece.inflight and self.slice_missing(piece, 0):
                 return OCTET_STREAM
             length = min(info.size, SNIFF_BYTES)
             async with contextlib.aclosing(self.read(info, 0, length - 1)) as chunks:
@@ -190,7 +190,7 @@ class PieceBook:
             self._remember(piece)
         return piece.content_type
 
-    def _set_size(self, piece: _Piece, size: int) -> None:
+    def _set_size(self, piece: PieceState, size: int) -> None:
         # The CID first: a size it cannot carry raises before the piece looks sized, so the fetch's end fails
         # the discovery and no describer waits forever.
         piece.cid = piece.cid.with_payload_size(size) if piece.cid.height is None else piece.cid

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from proxy.cache.buffers import Cursor, SliceBuffer
 from proxy.cache.config import STEAL_CHECK_SECONDS
-from proxy.cache.piece import _Piece
+from proxy.cache.piece import PieceState
 from proxy.disk import BLOCK as READ_BLOCK
 from proxy.events import RequestProgress, SliceRead
 from proxy.upstream_errors import UpstreamError
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 class SliceReader:
     """Async iterator over one byte range, from cache or from the fetch filling it. Close it when done."""
 
-    def __init__(self, cache: SliceCache, piece: _Piece, cursor: Cursor) -> None:
+    def __init__(self, cache: SliceCache, piece: PieceState, cursor: Cursor) -> None:
         self._cache = cache
         self._piece = piece
         self.cursor = cursor
@@ -43,9 +43,9 @@ class SliceReader:
         size = cache.slice_size
         while cursor.pos <= min(cursor.end, piece.size - 1 if piece.size is not None else cursor.end):
             self._same_version()
-            cache._ensure(piece, cursor)
+            cache.ensure_fetching(piece, cursor)
             index, offset = divmod(cursor.pos, size)
-            stop = min(cache._slice_length(piece, index), cursor.end - index * size + 1)
+            stop = min(cache.slice_length(piece, index), cursor.end - index * size + 1)
             if cursor.request_id is not None and index != self._progressed:
                 # once per slice, as documented: once per block was 8× the events, and every event costs the GUI
                 # thread a wake-up and the GIL while the player is waiting for its first frame
@@ -59,7 +59,7 @@ class SliceReader:
                 yield block
                 continue
             # Fragments answer players; a prefetch reads on into the slices, which it is there to fill.
-            fragment = cache._fragment(piece, cursor.pos) if cursor.reason is None else None
+            fragment = cache.fragment_at(piece, cursor.pos) if cursor.reason is None else None
             if fragment is not None:
                 have = fragment.start + len(fragment.data) - 1
                 if have < cursor.pos:
@@ -113,7 +113,7 @@ class SliceReader:
         if slice_bytes is not None:
             block, tier = bytes(memoryview(slice_bytes)[start:stop]), "memory"
         else:
-            length = cache._slice_length(piece, index)
+            length = cache.slice_length(piece, index)
             block, tier = cache.disk.read_range(piece.key, index, length, start, stop), "disk"
             if block is None:
                 return None

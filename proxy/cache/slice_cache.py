@@ -17,7 +17,7 @@ from proxy.cache.fetches import SliceFetches
 from proxy.cache.fragments import FragmentFetches
 from proxy.cache.hooks import CacheHooks
 from proxy.cache.memory import MemoryLRU
-from proxy.cache.piece import _Piece
+from proxy.cache.piece import PieceState
 from proxy.cache.pieces import PieceBook
 from proxy.cache.versions import VersionChecks
 from proxy.cache.windows import ReadWindows
@@ -61,7 +61,7 @@ class SliceCache(PieceBook, ReadWindows, FragmentFetches, SliceFetches, VersionC
         self.routing = routing
         #: What the cache tells other parts; the composition root sets them once with :meth:`connect`.
         self.hooks = CacheHooks()
-        self._pieces: dict[str, _Piece] = {}
+        self._pieces: dict[str, PieceState] = {}
         self._fetch_slots = asyncio.Semaphore(config.max_fetches)
         #: Set by :meth:`close`: readers still being answered during shutdown must not start new paid fetches.
         self._closing = False

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 
-from proxy.cache.piece import _Fetch, _Piece
+from proxy.cache.piece import FetchRun, PieceState
 from proxy.sources import Source
 from proxy.upstream_body import UpstreamBody
 from proxy.upstream_errors import UpstreamError
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 class VersionChecks:
     """Part of :class:`~proxy.cache.slice_cache.SliceCache`: comparing a changed ETag's bytes with the cached ones."""
 
-    async def _check_version(self, piece: _Piece, fetch: _Fetch, body: UpstreamBody) -> None:
+    async def _check_version(self, piece: PieceState, fetch: FetchRun, body: UpstreamBody) -> None:
         """A source's ETag for a piece changed: compare one cached slice with what it serves now.
 
         Pieces are content-addressed, so a new ETag with the same bytes is cosmetic (accepted). Different bytes
@@ -33,7 +33,7 @@ class VersionChecks:
             return
         index = cached[0]
         start = index * self.slice_size
-        end = start + self._slice_length(piece, index) - 1
+        end = start + self.slice_length(piece, index) - 1
         ours = self.read_cached(piece.key, start, end)
         theirs = await self._probe(piece, body.source, start, end)
         if ours is None or theirs == ours:
@@ -49,7 +49,7 @@ class VersionChecks:
             source=body.source.name,
         )
 
-    async def _probe(self, piece: _Piece, source: Source, start: int, end: int) -> bytes:
+    async def _probe(self, piece: PieceState, source: Source, start: int, end: int) -> bytes:
         """Bytes ``start … end`` straight from one source, bypassing the cache (a 200 from zero is skipped)."""
         data = bytearray()
         async with (
@@ -62,7 +62,7 @@ class VersionChecks:
                     break
         return bytes(data[start - body.start : end - body.start + 1])
 
-    def _new_version(self, piece: _Piece, source: str, etag: str) -> None:
+    def _new_version(self, piece: PieceState, source: str, etag: str) -> None:
         piece.version += 1
         piece.etags[source] = etag
         for fetch in list(piece.fetches):

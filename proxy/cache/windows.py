@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from proxy.cache.buffers import Cursor, SliceBuffer
 from proxy.cache.config import MAX_RUN_SLICES, PieceInfo
-from proxy.cache.piece import _Fetch, _Piece
+from proxy.cache.piece import FetchRun, PieceState
 from proxy.cache.reader import SliceReader
 from proxy.full_stream import take_back_if_slow
 from proxy.upstream_errors import UpstreamError
@@ -40,13 +40,13 @@ class ReadWindows:
         piece.cursors.add(cursor)
         if request_id is not None:
             self.hooks.on_player_request()  # a player waits for a frame now: hashing gives way
-        cold = start == 0 and reason is None and self._missing(piece, 0)
-        self._ensure(piece, cursor)
+        cold = start == 0 and reason is None and self.slice_missing(piece, 0)
+        self.ensure_fetching(piece, cursor)
         if cold:
             self.hooks.on_cold_open(info)
         return SliceReader(self, piece, cursor)
 
-    def _readahead(self, piece: _Piece) -> int:
+    def _readahead(self, piece: PieceState) -> int:
         return piece.readahead if piece.readahead is not None else self.config.readahead
 
     def set_readahead(self, key: str, window: int) -> None:
@@ -65,18 +65,20 @@ class ReadWindows:
         finally:
             reader.close()
 
-    def _slice_length(self, piece: _Piece, index: int) -> int:
+    def slice_length(self, piece: PieceState, index: int) -> int:
+        """Bytes in slice ``index`` of a piece of known size (the last slice is usually short)."""
         assert piece.size is not None
         return min(self.slice_size, piece.size - index * self.slice_size)
 
-    def _missing(self, piece: _Piece, index: int) -> bool:
+    def slice_missing(self, piece: PieceState, index: int) -> bool:
+        """Neither cached (memory, disk) nor being filled by a fetch: a reader of it would start a fetch."""
         return (
             index not in piece.inflight
             and not self.memory.has(piece.key, index)
             and not self.disk.has(piece.key, index)
         )
 
-    def _ensure(self, piece: _Piece, cursor: Cursor) -> None:
+    def ensure_fetching(self, piece: PieceState, cursor: Cursor) -> None:
         """Start a fetch for the first missing run inside the cursor's window, with hysteresis.
 
         The slice the reader needs now is always fetched at once. Read-ahead waits until half the window is
@@ -89,35 +91,41 @@ class ReadWindows:
         size = self.slice_size
         here = cursor.pos // size
         last = cursor.window_end // size
-        if self._missing(piece, here) and (stream := self._covering(piece, here)) is not None:
+        if self.slice_missing(piece, here) and (stream := self._covering(piece, here)) is not None:
             self._claim(piece, stream, here)  # the reader waits on the stream; if it is too slow, it steals back
         first_missing = next(
-            (i for i in range(here, last + 1) if self._missing(piece, i) and self._covering(piece, i) is None), None
+            (i for i in range(here, last + 1) if self.slice_missing(piece, i) and self._covering(piece, i) is None),
+            None,
         )
         if first_missing is None:
             return
         if first_missing != here and first_missing - here > (last - here) // 2:
             return
         run_end = first_missing
-        while run_end < last and run_end - first_missing + 1 < MAX_RUN_SLICES and self._missing(piece, run_end + 1):
+        while (
+            run_end < last and run_end - first_missing + 1 < MAX_RUN_SLICES and self.slice_missing(piece, run_end + 1)
+        ):
             run_end += 1
         reason = cursor.reason or ("read" if first_missing == here else "readahead")
         self._start_fetch(piece, first_missing, run_end, reason)
 
-    def _release(self, piece: _Piece, cursor: Cursor) -> None:
+    def _release(self, piece: PieceState, cursor: Cursor) -> None:
         """A reader left: stop every fetch nobody wants any more (one midway through a slice finishes it)."""
         piece.cursors.discard(cursor)
         for fetch in list(piece.fetches):
-            if not (self._wanted(piece, fetch) or self._mid_slice(fetch) or fetch.whole) and fetch.task is not None:
-                fetch.task.cancel()  # a whole stream holds itself (``_hold``) and ends when its hold runs out
+            if (
+                not (self.fetch_wanted(piece, fetch) or self._mid_slice(fetch) or fetch.whole)
+                and fetch.task is not None
+            ):
+                fetch.task.cancel()  # a whole stream holds itself (``hold_at_boundary``), ends when its hold runs out
 
-    def _mid_slice(self, fetch: _Fetch) -> bool:
+    def _mid_slice(self, fetch: FetchRun) -> bool:
         """Is the fetch partway through a slice it claimed? Finishing it costs at most one slice of egress and
         keeps bytes already paid for; dropping it would throw them away."""
         buffer = fetch.buffers.get(fetch.pos // self.slice_size)
         return buffer is not None and 0 < buffer.filled < buffer.length
 
-    def _wanted(self, piece: _Piece, fetch: _Fetch) -> bool:
+    def fetch_wanted(self, piece: PieceState, fetch: FetchRun) -> bool:
         """Does any reader want the bytes this fetch is about to pull (or is it racing through a gap to them)?
 
         Wanted means: the fetch has not passed the end of the slice holding the last byte of some reader's
@@ -125,7 +133,7 @@ class ReadWindows:
         reach that reader's position.
         """
         size = self.slice_size
-        target_end = self._target_end(fetch)
+        target_end = self.fetch_target_end(fetch)
         allowance = self.routing.gap_allowance(piece.key, fetch.source)
         return fetch.pos <= target_end and any(
             fetch.pos < (c.window_end // size + 1) * size
@@ -134,7 +142,7 @@ class ReadWindows:
             for c in piece.cursors
         )
 
-    async def _pause_for_disk(self, piece: _Piece, fetch: _Fetch) -> None:
+    async def _pause_for_disk(self, piece: PieceState, fetch: FetchRun) -> None:
         """Hold a fetch that runs ahead of every reader while the disk writer is behind.
 
         When upstream delivers faster than the disk writes (a crowd of viewers seeking at once), the slices waiting
@@ -153,31 +161,31 @@ class ReadWindows:
             if asked.is_set():
                 piece.reader_asked = None
 
-    def _awaited(self, piece: _Piece, fetch: _Fetch) -> bool:
+    def _awaited(self, piece: PieceState, fetch: FetchRun) -> bool:
         """Is a reader at (or within a slice behind) the bytes this fetch delivers next? Such a fetch is what a
         player waits for; only fetches running ahead of every reader slow down for the disk."""
-        low, high = fetch.pos - self.slice_size, self._target_end(fetch)
+        low, high = fetch.pos - self.slice_size, self.fetch_target_end(fetch)
         return any(low <= c.pos <= high for c in piece.cursors)
 
-    def _target_end(self, fetch: _Fetch) -> int:
+    def fetch_target_end(self, fetch: FetchRun) -> int:
         """The last byte this fetch will deliver: its body's end, or its claimed run before the answer came."""
         end = fetch.body_end if fetch.body_end is not None else (fetch.last + 1) * self.slice_size - 1
         return end if fetch.limit is None else min(end, fetch.limit)
 
-    def _covering(self, piece: _Piece, index: int) -> _Fetch | None:
+    def _covering(self, piece: PieceState, index: int) -> FetchRun | None:
         """A whole-piece stream already under way that will pass this slice (read-ahead must not ask twice)."""
         start = index * self.slice_size
         for fetch in piece.fetches:
             allowance = self.routing.gap_allowance(piece.key, fetch.source)
             if (
                 fetch.body_end is not None
-                and fetch.pos <= start <= self._target_end(fetch)
+                and fetch.pos <= start <= self.fetch_target_end(fetch)
                 and (allowance is None or start - fetch.pos <= allowance)
             ):
                 return fetch
         return None
 
-    def steal_if_slow(self, piece: _Piece, buffer: SliceBuffer) -> bool:
+    def steal_if_slow(self, piece: PieceState, buffer: SliceBuffer) -> bool:
         """A reader waits for a slice a fetch has not reached: take it back if the fetch is too slow and the
         rules for streams from byte 0 allow it (``proxy.full_stream``)."""
         return take_back_if_slow(self, piece, buffer)

@@ -89,7 +89,7 @@ class Emulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
-        real_port = site._server.sockets[0].getsockname()[1]
+        real_port = self._runner.addresses[0][1]  # the real port when 0 was asked for
         self.base_url = f"http://{host}:{real_port}"
         return self.base_url
 

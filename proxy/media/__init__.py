@@ -5,9 +5,11 @@ The proxy uses :func:`sniff_layout` on a piece's first bytes to prefetch what th
 cached time ranges, keyframes and seek targets. Modules, one concept each:
 
 * ``layout`` — the result types; ``container`` — the two entry points;
-* ``boxes``, ``mp4``, ``mp4_tables`` — ISO/IEC 14496-12 boxes, top-level layout, sample tables and ``sidx``;
-* ``ebml``, ``matroska`` — EBML (RFC 8794) and Matroska (RFC 9559) SeekHead and Cues;
-* ``index`` — :class:`MediaIndex`, the container-independent map.
+* ``boxes``, ``mp4``, ``mp4_tables``, ``mp4_samples`` — ISO/IEC 14496-12 boxes, top-level layout, tracks and
+  ``sidx``, sample tables;
+* ``ebml``, ``matroska``, ``matroska_cues`` — EBML (RFC 8794) and Matroska (RFC 9559) SeekHead, and Cues;
+* ``index`` — :class:`MediaIndex`, the container-independent map; ``tracks`` — its units as arrays;
+  ``playable`` — pure functions over units (what cached bytes play), which the GUI runs too.
 """
 
 from proxy.media.container import build_index, sniff_layout

@@ -25,7 +25,8 @@ from __future__ import annotations
 from proxy.media.errors import ContainerError
 from proxy.media.index import MediaIndex
 from proxy.media.layout import ContainerKind, ContainerLayout, unknown
-from proxy.media.matroska import EBML_MAGIC, build_matroska_index, sniff_matroska_layout
+from proxy.media.matroska import EBML_MAGIC, sniff_matroska_layout
+from proxy.media.matroska_cues import build_matroska_index
 from proxy.media.mp4 import build_mp4_index, looks_like_mp4, sniff_mp4_layout
 
 #: Enough head to tell MP4 (a box header) from Matroska (the EBML magic) from neither.

@@ -31,39 +31,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from proxy.media.errors import ContainerError
+from proxy.media.playable import SAME_TIME_S, playable_times
+from proxy.media.tracks import TrackUnits
 
-#: Time spans closer than this (seconds) are joined: it absorbs rounding of timescale arithmetic.
-_JOIN_TOLERANCE_S = 1e-4
-#: A time asked for this close to a keyframe's is that keyframe's (times are rounded from integer ticks).
-_SAME_TIME_S = 1e-9
-
-
-@dataclass(frozen=True, eq=False)
-class TrackUnits:
-    """One track's units in decode order; all arrays have the same length.
-
-    ``start``/``duration`` are presentation time in seconds, ``offset``/``size`` bytes in the piece, ``key`` marks
-    units a decoder can start at (sync samples, cue points, subsegments starting with a SAP).
-    """
-
-    kind: str
-    start: np.ndarray
-    duration: np.ndarray
-    offset: np.ndarray
-    size: np.ndarray
-    key: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.offset)
-
-    @property
-    def end_time(self) -> float:
-        return float(np.max(self.start + self.duration)) if len(self) else 0.0
+__all__ = ["MediaIndex", "TrackUnits"]
 
 
 class MediaIndex:
@@ -185,19 +160,12 @@ class MediaIndex:
         A moment is playable when every unit needed to decode it is cached (module docstring). The result is
         sorted, disjoint and clipped to ``[0, duration_s]``.
         """
-        starts, stops = _merge_byte_ranges(byte_ranges)
-        spans = _decodable_spans(self.primary, starts, stops)
-        for track in self.secondary:
-            allowed = _decodable_spans(track, starts, stops)
-            lead_in = float(track.start.min())
-            allowed = [(-math.inf, lead_in), *allowed, (track.end_time, math.inf)]
-            spans = _intersect(spans, _union(allowed))
-        return [(max(0.0, t0), min(t1, self.duration_s)) for t0, t1 in spans if t1 > 0 and t0 < self.duration_s]
+        return playable_times((self.primary, *self.secondary), self.duration_s, byte_ranges)
 
     def _key_at(self, time_s: float) -> int:
         if not math.isfinite(time_s):
             raise ValueError(f"time must be a finite number of seconds, not {time_s!r}")
-        k = int(np.searchsorted(self._key_time, time_s + _SAME_TIME_S, side="right")) - 1
+        k = int(np.searchsorted(self._key_time, time_s + SAME_TIME_S, side="right")) - 1
         return max(k, 0)
 
 
@@ -223,67 +191,3 @@ def _inside_piece(track: TrackUnits, piece_size: int, notes: list[str]) -> Track
         track.size[inside],
         track.key[inside],
     )
-
-
-def _merge_byte_ranges(byte_ranges: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted, coalesced ``(starts, stops)`` arrays; empty and inverted ranges are dropped."""
-    pairs = sorted((int(a), int(b)) for a, b in byte_ranges if b > a)
-    starts: list[int] = []
-    stops: list[int] = []
-    for a, b in pairs:
-        if stops and a <= stops[-1]:
-            stops[-1] = max(stops[-1], b)
-        else:
-            starts.append(a)
-            stops.append(b)
-    return np.array(starts, dtype=np.int64), np.array(stops, dtype=np.int64)
-
-
-def _decodable_spans(track: TrackUnits, starts: np.ndarray, stops: np.ndarray) -> list[tuple[float, float]]:
-    """Merged presentation spans of the units whose bytes, and whose decode dependencies' bytes, are cached."""
-    if len(starts) == 0 or len(track) == 0:
-        return []
-    slot = np.searchsorted(starts, track.offset, side="right") - 1
-    present = (slot >= 0) & (stops[np.maximum(slot, 0)] >= track.offset + track.size)
-    present |= track.size == 0
-    group = np.cumsum(track.key)
-    missing = ~present | (group == 0)
-    missing_through = np.cumsum(missing)
-    keys = np.flatnonzero(track.key)
-    group_start = keys[np.maximum(group - 1, 0)] if len(keys) else np.zeros(len(track), dtype=np.int64)
-    missing_before_group = missing_through[group_start] - missing[group_start]
-    decodable = (group > 0) & (missing_through == missing_before_group)
-    if not decodable.any():
-        return []
-    t0 = track.start[decodable]
-    t1 = t0 + track.duration[decodable]
-    order = np.argsort(t0, kind="stable")
-    t0, t1 = t0[order], np.maximum.accumulate(t1[order])
-    breaks = np.flatnonzero(t0[1:] > t1[:-1] + _JOIN_TOLERANCE_S)
-    first = np.concatenate(([0], breaks + 1))
-    last = np.concatenate((breaks, [len(t0) - 1]))
-    return list(zip(t0[first].tolist(), t1[last].tolist(), strict=True))
-
-
-def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
-    for t0, t1 in sorted(spans):
-        if merged and t0 <= merged[-1][1] + _JOIN_TOLERANCE_S:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], t1))
-        else:
-            merged.append((t0, t1))
-    return merged
-
-
-def _intersect(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if hi > lo:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out

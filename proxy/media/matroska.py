@@ -1,4 +1,5 @@
-"""Matroska/WebM (RFC 9559, EBML RFC 8794): where ``Cues`` are, from the head; and the cue-point index.
+"""Matroska/WebM (RFC 9559, EBML RFC 8794): the Segment's head, and where ``Cues`` are (the index is built in
+:mod:`proxy.media.matroska_cues`).
 
 A Matroska file is an EBML header (DocType ``matroska`` or ``webm``) and a ``Segment``. The Segment starts with a
 ``SeekHead`` listing where its other top-level elements are, as offsets from the Segment's data start; muxers
@@ -19,9 +20,7 @@ import bisect
 from dataclasses import dataclass, field
 from functools import cached_property
 
-import numpy as np
-
-from proxy.media.budget import CUE_POINT_BYTES, MAX_SEEK_ENTRIES, IndexBudget
+from proxy.media.budget import MAX_SEEK_ENTRIES
 from proxy.media.ebml import (
     MAX_HEADER,
     Element,
@@ -33,7 +32,6 @@ from proxy.media.ebml import (
     read_uint,
 )
 from proxy.media.errors import ContainerError, TruncatedError
-from proxy.media.index import MediaIndex, TrackUnits
 from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
 
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
@@ -75,12 +73,8 @@ NAMES = {
     CHAPTERS: "Chapters",
     ATTACHMENTS: "Attachments",
 }
-#: TrackType values (RFC 9559 §5.1.4.1.3).
-_VIDEO, _AUDIO = 1, 2
 #: RFC 9559: TimestampScale defaults to 1 000 000 ns (timestamps in milliseconds).
 _DEFAULT_TIMESTAMP_SCALE = 1_000_000
-#: Cue points are charged to the index budget this many at a time.
-_CUE_BATCH = 4096
 #: Elements a player reads out of order when the SeekHead lists them past the head (FFmpeg's matroskadec).
 _OUT_OF_ORDER = frozenset({SEEK_HEAD, CUES, TAGS, CHAPTERS, ATTACHMENTS})
 #: The longest head the layout may ask for (a SeekHead behind huge elements is not sought further).
@@ -254,7 +248,7 @@ def sniff_matroska_layout(head: bytes | memoryview, size: int) -> ContainerLayou
     else:
         reason = f"{segment.kind.value}: Cues {where} at bytes {index.start}–{index.last}"
     try:
-        scale, ticks = _info(memoryview(head)[:size], segment)
+        scale, ticks = segment_info(memoryview(head)[:size], segment)
         duration_s = ticks * scale / 1e9 if ticks > 0 else None
     except ContainerError:
         duration_s = None
@@ -285,41 +279,8 @@ def _cues_span(head: bytes | memoryview, segment: SegmentHead) -> tuple[ByteSpan
     return _span(head, segment, CUES, pos), "(read at the first seek)"
 
 
-# --- the index -------------------------------------------------------------------------------------------
-
-
-def build_matroska_index(
-    head: bytes | memoryview, size: int, index_bytes: bytes | memoryview, index_offset: int
-) -> MediaIndex:
-    """The cue-point index: Info and Tracks from the head, Cues from the head or from ``index_bytes``."""
-    segment = parse_segment_head(head, size)
-    data = memoryview(head)[:size]
-    scale, duration_ticks = _info(data, segment)
-    track_types = _track_types(data, segment)
-    cues_data, cues, base = _cues_element(data, segment, memoryview(index_bytes), index_offset)
-    points = _cue_points(cues_data, cues, base, segment.data_start, IndexBudget())
-    if not points:
-        raise ContainerError(f"Cues at byte {cues.start} hold no cue point")
-    chosen = _main_track(track_types, points)
-    times, offsets = _unit_starts([(t, pos) for t, track, pos in points if track == chosen], segment)
-    ends = np.append(offsets[1:], segment.bound(int(offsets[-1])))
-    duration_s = duration_ticks * scale / 1e9 if duration_ticks > 0 else None
-    starts = times * scale / 1e9
-    end_time = duration_s if duration_s is not None else float(starts[-1])
-    units = TrackUnits(
-        kind="cluster",
-        start=starts,
-        duration=np.maximum(np.append(starts[1:], end_time) - starts, 0.0),
-        offset=offsets,
-        size=ends - offsets,
-        key=np.ones(len(offsets), dtype=bool),
-    )
-    kind = {_VIDEO: "video", _AUDIO: "audio"}.get(track_types.get(chosen, 0), "other")
-    notes = [f"cue points of track {chosen} ({kind}); a Cluster span counts as cached only when all of it is"]
-    return MediaIndex(f"{segment.kind.value} cues", units, duration_s=duration_s, notes=notes, piece_size=size)
-
-
-def _info(data: memoryview, segment: SegmentHead) -> tuple[int, float]:
+def segment_info(data: memoryview, segment: SegmentHead) -> tuple[int, float]:
+    """(TimestampScale in ns, Duration in ticks, 0.0 when absent or absurd) from the head's Segment Info."""
     info = segment.seen.get(INFO)
     if info is None or info.end is None or info.end > len(data):
         raise ContainerError("the Segment Info (timestamp scale, duration) is not in the head")
@@ -332,109 +293,3 @@ def _info(data: memoryview, segment: SegmentHead) -> tuple[int, float]:
     if not duration >= 0 or duration == float("inf"):
         duration = 0.0
     return scale, duration
-
-
-def _track_types(data: memoryview, segment: SegmentHead) -> dict[int, int]:
-    """TrackNumber → TrackType for the tracks in the head's Tracks element (empty if it is not there)."""
-    tracks = segment.seen.get(TRACKS)
-    if tracks is None or tracks.end is None or tracks.end > len(data):
-        return {}
-    types = {}
-    for entry in children(data, tracks.data_start, tracks.end):
-        if entry.id != TRACK_ENTRY:
-            continue
-        number = kind = None
-        for child in children(data, entry.data_start, entry.end):
-            if child.id == TRACK_NUMBER:
-                number = read_uint(data, child)
-            elif child.id == TRACK_TYPE:
-                kind = read_uint(data, child)
-        if number is not None and kind is not None:
-            types[number] = kind
-    return types
-
-
-def _cues_element(
-    head: memoryview, segment: SegmentHead, index_bytes: memoryview, index_offset: int
-) -> tuple[memoryview, Element, int]:
-    """(buffer, Cues element, buffer's absolute offset): from the head if it is there, else from ``index_bytes``."""
-    cues = segment.seen.get(CUES)
-    if cues is not None and cues.end is not None and cues.end <= len(head):
-        return head, cues, 0
-    if not index_bytes:
-        raise ContainerError("Cues are not in the head and no index bytes were given")
-    cues = read_element(index_bytes, 0, index_offset)
-    if cues.id != CUES:
-        raise ContainerError(f"the index bytes at byte {index_offset} are element 0x{cues.id:x}, not Cues")
-    if cues.end is None:
-        raise ContainerError(f"Cues at byte {index_offset} have an unknown size")
-    if cues.end - index_offset > len(index_bytes):
-        message = f"Cues at byte {index_offset} ({cues.size} bytes) are not all in the {len(index_bytes)} bytes given"
-        raise TruncatedError(message, cues.end)
-    return index_bytes, cues, index_offset
-
-
-def _cue_points(
-    data: memoryview, cues: Element, base: int, data_start: int, budget: IndexBudget
-) -> list[tuple[int, int, int]]:
-    """(CueTime, CueTrack, absolute Cluster position) for every complete CueTrackPositions.
-
-    A long file has thousands of cue points, so this walks the Cues bytes with plain integers rather than
-    :class:`Element` objects (ten times faster); every child must still fit inside its parent.
-    """
-    raw = bytes(data[cues.data_start - base : cues.end - base])
-    points: list[tuple[int, int, int]] = []
-    charged = 0
-    for point_id, start, stop in raw_children(raw, 0, len(raw), cues.data_start, "Cues"):
-        if point_id != CUE_POINT:
-            continue
-        time = None
-        positions = []
-        for child_id, child_start, child_stop in raw_children(raw, start, stop, cues.data_start, "Cues"):
-            if child_id == CUE_TIME:
-                time = raw_uint(raw, child_start, child_stop)
-            elif child_id == CUE_TRACK_POSITIONS:
-                track = cluster = None
-                for item_id, item_start, item_stop in raw_children(
-                    raw, child_start, child_stop, cues.data_start, "Cues"
-                ):
-                    if item_id == CUE_TRACK:
-                        track = raw_uint(raw, item_start, item_stop)
-                    elif item_id == CUE_CLUSTER_POSITION:
-                        cluster = raw_uint(raw, item_start, item_stop)
-                if track is not None and cluster is not None:
-                    positions.append((track, data_start + cluster))
-        if time is not None:
-            points += [(time, track, pos) for track, pos in positions]
-            while len(points) - charged >= _CUE_BATCH:  # charged a batch at a time: Cues can list millions
-                budget.spend_units(_CUE_BATCH, f"Cues at byte {cues.start}", CUE_POINT_BYTES)
-                charged += _CUE_BATCH
-    return points
-
-
-def _main_track(track_types: dict[int, int], points: list[tuple[int, int, int]]) -> int:
-    """The cued video track, else the cued audio track, else the most cued track."""
-    cued = [track for _time, track, _pos in points]
-    for wanted in (_VIDEO, _AUDIO):
-        for number, kind in sorted(track_types.items()):
-            if kind == wanted and number in cued:
-                return number
-    return max(set(cued), key=cued.count)
-
-
-def _unit_starts(points: list[tuple[int, int]], segment: SegmentHead) -> tuple[np.ndarray, np.ndarray]:
-    """Cue times and Cluster positions, in time order, keeping only Clusters further into the file than the last."""
-    times, offsets = [], []
-    for time, pos in sorted(points):
-        if pos >= segment.end:
-            continue
-        if offsets and pos <= offsets[-1]:
-            continue
-        times.append(time)
-        offsets.append(pos)
-    if not offsets:
-        raise ContainerError("no cue point inside the Segment")
-    if segment.first_cluster is not None and segment.first_cluster < offsets[0] and times[0] > 0:
-        times.insert(0, 0)
-        offsets.insert(0, segment.first_cluster)
-    return np.array(times, dtype=np.float64), np.array(offsets, dtype=np.int64)

@@ -3,7 +3,7 @@
 Why generated: every byte here comes from ffmpeg's own test sources (``testsrc2``, ``sine``), so nothing
 unlicensed is committed and anyone can rebuild the set with the same ffmpeg. The one third-party input is the
 DejaVu Sans Mono font attached to the Matroska subtitle file (Debian ``fonts-dejavu-core``, a free licence that
-allows redistribution). ``SOURCES`` says where each file came from; ``tests/test_corpus_matrix.py`` holds what
+allows redistribution). ``SOURCES`` says where each file came from; ``tests/player/test_corpus_matrix.py`` holds what
 each must do in the player.
 
 Each recipe is a list of ffmpeg arguments after the inputs; a few files are then cut or damaged on purpose

@@ -1,0 +1,156 @@
+"""Bytes fetched twice = 0 (issue 17): the proxy never asks an upstream for bytes a stream already brings.
+
+Real emulator in FilBeam mode, real sockets, real proxy. The CDN's bandwidth is capped so that the first answer
+(a cache miss: the whole piece from byte 0) is still streaming when the prefetcher finds the index in the head —
+the race seen about one run in four at full speed, made certain here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from proxy.emulator import Emulator, Knobs
+from proxy.events import PaidRestartsStopped, UpstreamRetry
+from proxy.full_stream import WholeStreamRules
+from proxy.server import ProxyServer
+from proxy.sources import Source, provider_source
+from tests.conftest import piece_of, record_events, upstream_fetches_ended
+from tests.conftest import start_proxy as start_proxy_with
+
+CORPUS = Path(__file__).parents[1] / "corpus"
+CDN = "FilBeam (emulated)"
+
+
+async def start_proxy(sources: list[Source], tmp_path: Path) -> tuple[ProxyServer, list]:
+    proxy = await start_proxy_with(sources, tmp_path / "cache", whole_streams=WholeStreamRules(linger_s=0.2))
+    return proxy, record_events(proxy)
+
+
+@pytest.mark.parametrize("name", ["mp4-moov-at-end-h264-aac.mp4", "mkv-ass-font.mkv"])
+async def test_the_index_prefetch_rides_a_whole_stream_rather_than_asking_for_its_bytes_again(
+    name: str, tmp_path: Path, http
+) -> None:
+    """A player opens a piece on a CDN cache miss: the 200 from byte 0 brings the index at the end too, so the
+    prefetcher's exact-range fetch of that index (found in the head) must not pay for it a second time."""
+    served = tmp_path / "served"
+    served.mkdir()
+    shutil.copy(CORPUS / name, served / name)
+    data = (served / name).read_bytes()
+    # 150 kB/s: the stream needs seconds to reach the index; the prefetcher finds it within milliseconds
+    cdn = Emulator(served, Knobs(mode="filbeam", latency_ms=20, bandwidth=150_000))
+    await cdn.start()
+    proxy, events = await start_proxy([Source(CDN, "filbeam", cdn.base_url + "/{cid}")], tmp_path)
+    try:
+        [cid] = cdn.piece_cids()
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-"}) as response:
+            assert await response.read() == data
+        await upstream_fetches_ended(events)
+        assert proxy.prefetcher is not None and proxy.prefetcher.layouts, "the head was sniffed"
+        assert cdn.counters.bytes_sent == len(data), "every byte pulled once, none twice"
+        assert proxy.snapshot()["bytes_fetched_twice"] == 0
+    finally:
+        await proxy.stop()
+        await cdn.stop()
+
+
+# --- a broken whole stream, resumed -----------------------------------------------------------------------------
+
+BREAK = 1_500_000  # the CDN drops the connection after this many body bytes (the first answer only)
+
+
+@pytest.fixture
+async def breaking_cdn(media_dir: Path):
+    """A CDN whose edge never holds the piece (every answer a 200 from byte 0) and whose first answer breaks off."""
+    origin = Emulator(media_dir, Knobs(mode="filbeam", latency_ms=10, edge_fill="never", drop_after=BREAK))
+    await origin.start()
+    yield origin
+    await origin.stop()
+
+
+def heal_after_first_break(proxy: ProxyServer, cdn: Emulator) -> list:
+    """The connection breaks once: as soon as the proxy announces its resume, the CDN stops dropping."""
+    events: list = []
+
+    def on_event(event) -> None:
+        events.append(event)
+        if isinstance(event, UpstreamRetry):
+            cdn.knobs.update(drop_after=None)
+
+    proxy.bus.subscribe(on_event)
+    return events
+
+
+async def read_whole_across_a_break(proxy: ProxyServer, cdn: Emulator, http) -> bytes:
+    """Read the whole piece through the proxy while the CDN's stream breaks once; check it was resumed, and
+    return the piece's bytes (once every upstream fetch has ended, so the counters are final)."""
+    events = heal_after_first_break(proxy, cdn)
+    cid, data = piece_of(cdn, "random-3.5MiB.bin")
+    async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+        assert await response.read() == data
+    await upstream_fetches_ended(events)
+    assert any(isinstance(e, UpstreamRetry) for e in events), "the stream broke and was resumed"
+    return data
+
+
+async def test_a_broken_whole_stream_resumed_from_byte_0_again_counts_its_bytes_before_the_break_as_fetched_twice(
+    breaking_cdn: Emulator, tmp_path: Path, http
+) -> None:
+    """FilBeam alone: the resume is answered with the whole piece from byte 0 again, so the bytes before the break
+    are unavoidably paid twice — and /stats says exactly how many."""
+    proxy, _ = await start_proxy([Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}")], tmp_path)
+    try:
+        data = await read_whole_across_a_break(proxy, breaking_cdn, http)
+        assert breaking_cdn.counters.bytes_sent == len(data) + BREAK
+        assert proxy.snapshot()["bytes_fetched_twice"] == BREAK
+    finally:
+        await proxy.stop()
+
+
+async def test_a_resume_answered_from_byte_0_is_a_paid_restart_under_the_pieces_limit(
+    breaking_cdn: Emulator, tmp_path: Path, http
+) -> None:
+    """With no paid restart left, the resume's 200 from byte 0 is not read: the viewer gets a cut-short answer
+    and the panel's words, not a loop of streams."""
+    rules = WholeStreamRules(linger_s=0.2, max_restarts=0)
+    sources = [Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}")]
+    proxy = await start_proxy_with(sources, tmp_path / "c", whole_streams=rules)
+    breaking_cdn.knobs.update(bandwidth=4_000_000)  # what is in flight when the resume is closed stays small
+    events = heal_after_first_break(proxy, breaking_cdn)
+    cid, data = piece_of(breaking_cdn, "random-3.5MiB.bin")
+    try:
+        received = bytearray()
+        with contextlib.suppress(aiohttp.ClientPayloadError):
+            async with http.get(f"{proxy.base_url}/piece/{cid}") as response:
+                async for chunk in response.content.iter_any():
+                    received += chunk
+        assert len(received) < len(data) and data.startswith(bytes(received))
+        stopped = [e for e in events if isinstance(e, PaidRestartsStopped)]
+        assert stopped and "stopped paying" in stopped[0].message
+        await upstream_fetches_ended(events)
+        # the refused resume was closed at once: at most what was in flight when it was, not a second piece
+        assert breaking_cdn.counters.bytes_sent < BREAK + len(data) // 2
+    finally:
+        await proxy.stop()
+
+
+async def test_a_broken_whole_stream_resumes_on_a_provider_when_one_is_configured(
+    breaking_cdn: Emulator, tmp_path: Path, http
+) -> None:
+    """A provider answers the rest as a true range: nothing before the break is paid again."""
+    provider = Emulator(breaking_cdn.directory, Knobs(mode="curio", latency_ms=10))
+    await provider.start()
+    sources = [Source(CDN, "filbeam", breaking_cdn.base_url + "/{cid}"), provider_source(provider.base_url)]
+    proxy, _ = await start_proxy(sources, tmp_path)
+    try:
+        data = await read_whole_across_a_break(proxy, breaking_cdn, http)
+        assert breaking_cdn.counters.bytes_sent == BREAK
+        assert provider.counters.bytes_sent == len(data) - BREAK
+        assert proxy.snapshot()["bytes_fetched_twice"] == 0
+    finally:
+        await proxy.stop()
+        await provider.stop()
