@@ -6,6 +6,7 @@ cached time ranges, keyframes and seek targets. Modules, one concept each:
 
 * ``layout`` — the result types; ``container`` — the two entry points;
 * ``boxes``, ``mp4``, ``mp4_tables`` — ISO/IEC 14496-12 boxes, top-level layout, sample tables and ``sidx``;
+* ``fragmented``, ``mfra`` — fragmented MP4: ``moof``/``traf``/``trun`` samples, the ``mfra`` at the end;
 * ``ebml``, ``matroska`` — EBML (RFC 8794) and Matroska (RFC 9559) SeekHead and Cues;
 * ``index`` — :class:`MediaIndex`, the container-independent map.
 """
@@ -14,8 +15,10 @@ from proxy.media.container import build_index, sniff_layout
 from proxy.media.errors import ContainerError, TruncatedError
 from proxy.media.index import MediaIndex, TrackUnits
 from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
+from proxy.media.mfra import MFRO_SIZE, mfra_span
 
 __all__ = [
+    "MFRO_SIZE",
     "ByteSpan",
     "ContainerError",
     "ContainerKind",
@@ -24,5 +27,6 @@ __all__ = [
     "TrackUnits",
     "TruncatedError",
     "build_index",
+    "mfra_span",
     "sniff_layout",
 ]
