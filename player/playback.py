@@ -14,6 +14,7 @@ from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
 from player.audio_output import native_audio_output
 from player.frame_keeper import FrameKeeper
+from player.piece_end import refused_text
 from player.seek_monitor import SeekMonitor, SeekRecord
 from player.stall_monitor import StallMonitor
 
@@ -43,6 +44,8 @@ class Playback(QObject):
     opening = Signal(str)
     #: Qt's own error text; the window asks the proxy for the sentence behind it.
     failed = Signal(str)
+    #: A seek was not made, and why in words (past where a damaged piece's data ends: ``player.piece_end``).
+    refused = Signal(str)
 
     def __init__(
         self,
@@ -65,6 +68,8 @@ class Playback(QObject):
         self.frames = FrameKeeper(self.player, parent=self)
         self.url: str | None = None
         self.error: str | None = None
+        #: Where the media's data stops when the piece ends before its header says (ms), else None.
+        self.data_end_ms: float | None = None
         self._state = PlayState.IDLE
         self._loading_seen = False
         self.player.mediaStatusChanged.connect(self._on_status)
@@ -81,6 +86,7 @@ class Playback(QObject):
         """Play ``url`` from the start; the returned record completes with the time to first frame."""
         self.error = None
         self.url = url
+        self.data_end_ms = None
         self.opening.emit(url)
         self.seeks.reset()
         self.stalls.reset()
@@ -110,6 +116,9 @@ class Playback(QObject):
         target = max(0.0, float(position_ms))
         if duration > 0:
             target = min(target, max(0.0, duration - 250.0))
+        if self.data_end_ms is not None and target > self.data_end_ms:
+            self.refused.emit(refused_text(target / 1000.0, self.data_end_ms / 1000.0))
+            return None
         record = self.seeks.start("seek", target)
         ended = self.player.mediaStatus() == _Status.EndOfMedia
         self.player.setPosition(int(target))
@@ -117,6 +126,10 @@ class Playback(QObject):
             self.player.pause()  # a stopped player decodes nothing: without this the seek never showed a frame
         self._update_state()
         return record
+
+    def ends_early_at(self, end_ms: float) -> None:
+        """The proxy's map says the piece's data stops here: seeks past it are refused from now on (this URL)."""
+        self.data_end_ms = float(end_ms)
 
     def seek_by(self, delta_ms: float) -> SeekRecord | None:
         return self.seek(self.player.position() + delta_ms)

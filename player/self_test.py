@@ -29,6 +29,7 @@ from player.bridge import EventBridge
 from player.controller import Controller, Opened
 from player.host import HostConfig, ProxyHost
 from player.launch_clock import process_start
+from player.piece_end import refused_seek_result
 from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoError, demo_pieces
@@ -145,6 +146,12 @@ def verdict(summary: dict) -> str | None:
         landed = ", ".join(f"{r['target_s']:g} s → {r['late_s']:g} s" for r in late)
         return f"seeks landed later than {tolerance} from their target: {landed} (the player skips to a later keyframe)"
     empty = [f"{r['target_s']:g}" for r in summary["seeks"] if r.get("nothing_there")]
+    ends = [r["ends_early_s"] for r in summary["seeks"] if "ends_early_s" in r]
+    if ends:
+        return (
+            f"nothing plays at {', '.join(empty)} s: the piece ends early, at {ends[0]:g} s "
+            "(its data stops there: a cut or damaged upload)"
+        )
     if empty:
         return (
             f"nothing plays at {', '.join(empty)} s although every byte of the piece is here: "
@@ -250,6 +257,10 @@ class PlaySession:
         for target_s in targets:
             await asyncio.sleep(PLAY_BETWEEN_S)
             seek = playback.seek(target_s * 1000.0)
+            if seek is None and playback.data_end_ms is not None:  # past where a damaged piece ends: refused at once
+                results.append(refused_seek_result(target_s, playback.data_end_ms / 1000.0))
+                _say(f"seek to {target_s:g} s: refused, the piece ends early at {playback.data_end_ms / 1000:g} s")
+                continue
             if seek is None:
                 raise SelfTestFailed(f"the player refused to seek to {target_s:g} s")
             done = await self._wait(playback, seek)

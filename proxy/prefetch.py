@@ -219,6 +219,7 @@ class MediaPrefetcher:
                 keyframes=tuple(index.keyframes()),
                 readahead=window,
                 index=index,
+                ends_early_s=index.ends_early_s,
             )
         )
         return True
