@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from player.units import format_clock
 
+#: Qt fails (FFmpeg: "Invalid data found") when playback reaches the missing data, about this close to where it
+#: stops; such a failure is the piece's end, and playback is held just this much before it.
+DATA_END_SLACK_MS = 1000.0
+
 
 def _clock(seconds: float) -> str:
     """``0:04.8``: a tenth of a second matters for where a short piece stops."""
@@ -30,6 +34,11 @@ def ends_early_text(end_s: float, duration_s: float | None) -> str:
 def refused_text(target_s: float, end_s: float) -> str:
     """Why a seek past the data was not made."""
     return f"Nothing to play at {_clock(target_s)}: the piece ends early, at {_clock(end_s)} (its data stops there)"
+
+
+def stopped_text(end_s: float) -> str:
+    """Why playback stopped (and was held just before the end) when it reached the missing data."""
+    return f"Playback stopped at {_clock(end_s)}, where the piece's data ends (a cut or damaged upload)"
 
 
 def refused_seek_result(target_s: float, end_s: float) -> dict:

@@ -14,7 +14,7 @@ from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
 from player.audio_output import native_audio_output
 from player.frame_keeper import FrameKeeper
-from player.piece_end import refused_text
+from player.piece_end import DATA_END_SLACK_MS, refused_text, stopped_text
 from player.seek_monitor import SeekMonitor, SeekRecord
 from player.stall_monitor import StallMonitor
 
@@ -145,10 +145,27 @@ class Playback(QObject):
     def _on_error(self, error: QMediaPlayer.Error, text: str) -> None:
         if error == QMediaPlayer.Error.NoError:
             return
+        if self._at_data_end():
+            self._stop_at_data_end()
+            return
         self.error = text or error.name
         self.seeks.cancel()
         self._update_state()
         self.failed.emit(self.error)
+
+    def _at_data_end(self) -> bool:
+        """Qt fails where a damaged piece's data stops (FFmpeg: "Invalid data found"): there, that is its end."""
+        return self.data_end_ms is not None and self.player.position() >= self.data_end_ms - DATA_END_SLACK_MS
+
+    def _stop_at_data_end(self) -> None:
+        """Load the media again, paused just before its data ends: the picture stays, and seeks before it work."""
+        assert self.url is not None and self.data_end_ms is not None
+        url, end_ms = self.url, self.data_end_ms
+        self.player.setSource(QUrl())
+        self.player.setSource(QUrl(url))
+        self.player.pause()
+        self.seek(max(0.0, end_ms - DATA_END_SLACK_MS))
+        self.refused.emit(stopped_text(end_ms / 1000.0))
 
     def _compute_state(self) -> PlayState:
         status, playing = self.player.mediaStatus(), self.player.playbackState()

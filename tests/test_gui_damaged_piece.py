@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from player.host import ProxyHost
 from player.main_window import MainWindow
+from player.playback import PlayState
 from player.resources import demo_pieces
 from player.settings import Settings
 from proxy.events import Prefetch
@@ -74,6 +75,14 @@ def test_a_damaged_piece_says_where_it_ends_and_refuses_seeks_past_it(window: Ma
         assert len(window.playback.seeks.history) == 1 and window.playback.seeks.pending is None
         click_at(qtbot, window, 0.25)  # 2 s, inside the data: an ordinary seek
         assert_lands(await finished(window, 2, "the seek to 2 s"), 2000.0, slack_ms=60.0)
+        # Playing on reaches the missing data: Qt fails there, and the window says it is the piece's end.
+        await until(lambda: window.status.message.text().startswith("Playback stopped at 0:04.8"), "the data's end")
+        assert window.playback.state is not PlayState.ERROR and window.playback.error is None
+        assert window.video_area.currentWidget() is window.video_area.video
+        click_at(qtbot, window, 0.125)  # 1 s: the piece still seeks and plays before its end
+        history = window.playback.seeks.history
+        await until(lambda: history and history[-1].target_ms == pytest.approx(1000.0, abs=60), "the seek to 1 s")
+        assert_lands(history[-1], 1000.0, slack_ms=60.0)
 
     run(loop, scenario())
     assert slider.end_mark_ms == pytest.approx(DATA_END_S * 1000, abs=1)
