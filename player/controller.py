@@ -245,9 +245,9 @@ class Controller(QObject):
 
     def _ends_early(self, end_s: float, duration_s: float) -> None:
         """A damaged piece (``player.piece_end``): say where it ends, mark it, refuse seeks past it."""
-        self.playback.ends_early_at(end_s * 1000.0)
         self.endsEarly.emit(end_s * 1000.0)
         self.message.emit(ends_early_text(end_s, duration_s), "warning")
+        self.playback.ends_early_at(end_s * 1000.0)  # after the message: a seek it refuses says so last
 
     def _set_source(self, label: str) -> None:
         if label != self.source:

@@ -111,3 +111,19 @@ def test_a_fragmented_piece_shades_cached_time_and_prefetches_on_hover(window: M
     duration_s = window.playback.player.duration() / 1000
     expected = index.time_ranges(model.cached_byte_ranges())
     assert window.controller.cached_timeline() == [(t0 / duration_s, t1 / duration_s) for t0, t1 in expected]
+
+
+def test_a_seek_past_the_end_made_before_the_map_arrived_is_refused_when_it_does(window: MainWindow, loop) -> None:  # noqa: F811
+    """Whether the map is there when the seek is asked (refused at once) or comes while Qt waits for bytes that
+    will never arrive (refused then), the viewer gets the same words and playback returns to before the end."""
+
+    async def scenario() -> None:
+        assert window.open_demo(DAMAGED) is not None
+        await until(lambda: window.playback.player.duration() > 0, "the duration")
+        window.playback.seek(6400.0)
+        await until(lambda: window.status.message.text().startswith("Nothing to play at 0:06.4"), "the refusal")
+        history = window.playback.seeks.history
+        await until(lambda: history and history[-1].target_ms < DATA_END_S * 1000, "the seek back before the end")
+        assert_lands(history[-1], history[-1].target_ms)
+
+    run(loop, scenario())
