@@ -168,6 +168,8 @@ class Controller(QObject):
             else:
                 url, via = self.host.piece_url(target.cid_text), "proxy"
             self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+            if via == "proxy":
+                self.host.republish_media(target.cid.root.hex())  # its map, if this run built one already
             self.byte_map.set_served_base(self._bytes_served())
         runner = self.host.runner
         self.requests.reset(self.host.base_url, runner.server.token if runner else "")

@@ -183,6 +183,13 @@ class ProxyHost:
 
         runner.call_soon(lambda: runner.server.hover(key, time_s))
 
+    def republish_media(self, key: str) -> None:
+        """Ask the proxy for the byte ↔ time map it already built for this piece (a re-open in the same run)."""
+        runner = self.runner
+        if runner is None:
+            return
+        runner.call_soon(lambda: runner.server.republish_media(key))
+
     def clear_cache(self) -> None:
         runner = self.runner
         if runner is not None:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from proxy.cache import PieceInfo, SliceCache
 from proxy.events import EventBus, MediaIndexed, MediaLayoutKnown, Prefetch
@@ -72,6 +73,8 @@ class MediaPrefetcher:
         self.config = config or PrefetchConfig()
         self.layouts: dict[str, ContainerLayout] = {}
         self.indexes: dict[str, MediaIndex] = {}
+        #: The map each piece was published with, for a later open of it (``republish``).
+        self._published: dict[str, MediaIndexed] = {}
         self._tasks: set[asyncio.Task] = set()
         self._hovers: dict[str, asyncio.Task] = {}
 
@@ -211,17 +214,16 @@ class MediaPrefetcher:
             return False
         self.indexes[info.key] = index
         window = self._set_readahead(info, index.byte_rate) if index.duration_s > 0 else self.cache.config.readahead
-        self.bus.publish(
-            MediaIndexed(
-                piece=info.key,
-                duration_s=index.duration_s,
-                byte_rate=index.byte_rate,
-                keyframes=tuple(index.keyframes()),
-                readahead=window,
-                index=index,
-                ends_early_s=index.ends_early_s,
-            )
+        event = self._published[info.key] = MediaIndexed(
+            piece=info.key,
+            duration_s=index.duration_s,
+            byte_rate=index.byte_rate,
+            keyframes=tuple(index.keyframes()),
+            readahead=window,
+            index=index,
+            ends_early_s=index.ends_early_s,
         )
+        self.bus.publish(event)
         return True
 
     async def _bytes(self, info: PieceInfo, start: int, end: int, reason: str) -> bytes:
@@ -244,6 +246,13 @@ class MediaPrefetcher:
         if self.cache.fragment_needed(info.key, start, end):  # a warm re-open has the slices: no event, no fetch
             self.bus.publish(Prefetch(piece=info.key, start=start, end=end, reason=reason))
             await self.cache.fetch_fragment(info, start, end, reason)
+
+    def republish(self, key: str) -> None:
+        """A player opens a piece mapped earlier in this run (the head is read once per run): its map again, for
+        the views of the new open (cached time, keyframes, where a damaged piece ends)."""
+        event = self._published.get(key)
+        if event is not None:
+            self.bus.publish(replace(event, at=time.time()))
 
     def hover(self, key: str, time_s: float) -> tuple[int, int] | None:
         """Prefetch what a seek to ``time_s`` would read (opt-in, from the GUI's slider); one per piece at a time.

@@ -124,3 +124,22 @@ def test_a_seek_past_the_end_made_before_the_map_arrived_is_refused_when_it_does
         assert_lands(history[-1], history[-1].target_ms)
 
     run(loop, scenario())
+
+
+def test_opening_a_damaged_piece_again_in_the_same_run_still_says_where_it_ends(window: MainWindow, loop) -> None:  # noqa: F811
+    """The proxy reads a piece's head once per run; a second open gets the map it built then, not nothing."""
+    slider = window.transport.slider
+
+    async def scenario() -> None:
+        for count, (piece, marked) in enumerate([(DAMAGED, True), (FRAGMENTED, False), (DAMAGED, True)], start=1):
+            assert window.open_demo(piece) is not None
+            await finished(window, 1, f"the first frame of open {count}")
+            await until(lambda: window.controller.byte_map.index is not None, f"the map on open {count}")
+            if marked:
+                await until(lambda: slider.end_mark_ms is not None, f"the end mark on open {count}")
+                assert window.playback.seek(6400.0) is None
+            else:
+                assert slider.end_mark_ms is None and window.playback.data_end_ms is None
+
+    run(loop, scenario())
+    assert window.status.message.text().startswith("Nothing to play at 0:06.4")
