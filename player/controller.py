@@ -18,6 +18,7 @@ from player.host import HostConfig, ProxyHost
 from player.panel.byte_map import ByteMapModel
 from player.panel.request_log import RequestLogModel
 from player.panel.stats_model import StatsModel
+from player.piece_end import ends_early_text
 from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoPiece
@@ -26,6 +27,7 @@ from proxy.api import Source, template_source
 from proxy.events import (
     CacheProblem,
     Event,
+    MediaIndexed,
     PaidRestartsStopped,
     SliceRead,
     SourceRefused,
@@ -62,6 +64,8 @@ class Controller(QObject):
     message = Signal(str, str)
     #: A short name for where bytes come from now: emulator, FilBeam, SP <host>, cache, direct.
     sourceChanged = Signal(str)
+    #: The piece's data ends before its header says, at this position (ms); -1.0 on a new open (no end known).
+    endsEarly = Signal(float)
 
     def __init__(
         self,
@@ -97,6 +101,7 @@ class Controller(QObject):
         self._generation = 0
         bridge.events.connect(self._on_events)
         playback.failed.connect(self._on_failed)
+        playback.refused.connect(lambda text: self.message.emit(text, "warning"))
         playback.player.positionChanged.connect(self._on_position)
         playback.stalls.changed.connect(self._on_stall)
         self._poll = QTimer(self, interval=_POLL_MS)
@@ -163,12 +168,15 @@ class Controller(QObject):
             else:
                 url, via = self.host.piece_url(target.cid_text), "proxy"
             self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+            if via == "proxy":
+                self.host.republish_media(target.cid.root.hex())  # its map, if this run built one already
             self.byte_map.set_served_base(self.host.bytes_served())
         self.requests.reset(self.host.base_url, self.host.token)
         self.stats.reset()
         self._set_source("direct" if via == "direct" else "")
         self.current = Opened(target, title, url, via)
         self.playback.open(url)
+        self.endsEarly.emit(-1.0)
         self.opened.emit(self.current)
         return self.current
 
@@ -222,6 +230,14 @@ class Controller(QObject):
                 self.message.emit(event.message[:1].upper() + event.message[1:], "info")
             elif isinstance(event, WholeStreamWait | PaidRestartsStopped) and event.piece == key:
                 self.message.emit(event.message, "info")  # why a seek waits, or why paid restarts stopped
+            elif isinstance(event, MediaIndexed) and event.piece == key and event.ends_early_s is not None:
+                self._ends_early(event.ends_early_s, event.duration_s)
+
+    def _ends_early(self, end_s: float, duration_s: float) -> None:
+        """A damaged piece (``player.piece_end``): say where it ends, mark it, refuse seeks past it."""
+        self.endsEarly.emit(end_s * 1000.0)
+        self.message.emit(ends_early_text(end_s, duration_s), "warning")
+        self.playback.ends_early_at(end_s * 1000.0)  # after the message: a seek it refuses says so last
 
     def _set_source(self, label: str) -> None:
         if label != self.source:

@@ -184,6 +184,11 @@ class ProxyHost:
         if self.runner is not None:
             self.runner.hover(key, time_s)
 
+    def republish_media(self, key: str) -> None:
+        """Ask the proxy for the byte ↔ time map it already built for this piece (a re-open in the same run)."""
+        if self.runner is not None:
+            self.runner.republish_media(key)
+
     def clear_cache(self) -> None:
         if self.runner is not None:
             self.runner.clear_cache()

@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         controller.sourceChanged.connect(self.status.set_source)
         controller.message.connect(self._on_message)
         controller.opened.connect(self._on_opened)
+        controller.endsEarly.connect(self.transport.slider.set_end_mark)
         controller.byte_map.changed.connect(self._paint_cached)
         self.dock.visibilityChanged.connect(self._sync_panel_button)
         self.dock.topLevelChanged.connect(self._limit_panel)

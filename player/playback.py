@@ -14,6 +14,7 @@ from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
 
 from player.audio_output import native_audio_output
 from player.frame_keeper import FrameKeeper
+from player.piece_end import DATA_END_SLACK_MS, refused_text, stopped_text
 from player.seek_monitor import SeekMonitor, SeekRecord
 from player.stall_monitor import StallMonitor
 
@@ -43,6 +44,8 @@ class Playback(QObject):
     opening = Signal(str)
     #: Qt's own error text; the window asks the proxy for the sentence behind it.
     failed = Signal(str)
+    #: A seek was not made, and why in words (past where a damaged piece's data ends: ``player.piece_end``).
+    refused = Signal(str)
 
     def __init__(
         self,
@@ -65,6 +68,10 @@ class Playback(QObject):
         self.frames = FrameKeeper(self.player, parent=self)
         self.url: str | None = None
         self.error: str | None = None
+        #: Where the media's data stops when the piece ends before its header says (ms), else None.
+        self.data_end_ms: float | None = None
+        #: Where to go once the media has loaded again after playback ran into a damaged piece's end (ms).
+        self._resume_at_ms: float | None = None
         self._state = PlayState.IDLE
         self._loading_seen = False
         self.player.mediaStatusChanged.connect(self._on_status)
@@ -81,6 +88,7 @@ class Playback(QObject):
         """Play ``url`` from the start; the returned record completes with the time to first frame."""
         self.error = None
         self.url = url
+        self.data_end_ms = self._resume_at_ms = None
         self.opening.emit(url)
         self.seeks.reset()
         self.stalls.reset()
@@ -110,13 +118,32 @@ class Playback(QObject):
         target = max(0.0, float(position_ms))
         if duration > 0:
             target = min(target, max(0.0, duration - 250.0))
+        if self.data_end_ms is not None and target > self.data_end_ms:
+            self.refused.emit(refused_text(target / 1000.0, self.data_end_ms / 1000.0))
+            return None
         record = self.seeks.start("seek", target)
+        if self._resume_at_ms is not None:  # loading again after a damaged piece's end: Qt ignores positions now
+            self._resume_at_ms = target
+            self._update_state()
+            return record
         ended = self.player.mediaStatus() == _Status.EndOfMedia
         self.player.setPosition(int(target))
         if ended and self.player.playbackState() == _State.StoppedState:
             self.player.pause()  # a stopped player decodes nothing: without this the seek never showed a frame
         self._update_state()
         return record
+
+    def ends_early_at(self, end_ms: float) -> None:
+        """The proxy's map says the piece's data stops here: seeks past it are refused from now on (this URL).
+
+        A seek made past it before the map arrived waits for bytes that will never come: it is refused now, and
+        playback goes back to just before the end."""
+        self.data_end_ms = float(end_ms)
+        pending = self.seeks.pending
+        past = pending.target_ms if pending is not None and pending.kind == "seek" else self.player.position()
+        if past > end_ms and self.error is None:
+            self.refused.emit(refused_text(past / 1000.0, end_ms / 1000.0))
+            self.seek(max(0.0, end_ms - DATA_END_SLACK_MS))
 
     def seek_by(self, delta_ms: float) -> SeekRecord | None:
         return self.seek(self.player.position() + delta_ms)
@@ -132,10 +159,28 @@ class Playback(QObject):
     def _on_error(self, error: QMediaPlayer.Error, text: str) -> None:
         if error == QMediaPlayer.Error.NoError:
             return
+        if self._at_data_end():
+            self._stop_at_data_end()
+            return
         self.error = text or error.name
         self.seeks.cancel()
         self._update_state()
         self.failed.emit(self.error)
+
+    def _at_data_end(self) -> bool:
+        """Qt fails where a damaged piece's data stops (FFmpeg: "Invalid data found"): there, that is its end."""
+        return self.data_end_ms is not None and self.player.position() >= self.data_end_ms - DATA_END_SLACK_MS
+
+    def _stop_at_data_end(self) -> None:
+        """Load the media again, paused just before its data ends: the picture stays, and seeks before it work."""
+        assert self.url is not None and self.data_end_ms is not None
+        url, end_ms = self.url, self.data_end_ms
+        self._resume_at_ms = 0.0  # seeks from now until the media has loaded wait for it (see ``seek``)
+        self.player.setSource(QUrl())
+        self.player.setSource(QUrl(url))
+        self.player.pause()
+        self.seek(max(0.0, end_ms - DATA_END_SLACK_MS))
+        self.refused.emit(stopped_text(end_ms / 1000.0))
 
     def _compute_state(self) -> PlayState:
         status, playing = self.player.mediaStatus(), self.player.playbackState()
@@ -163,6 +208,9 @@ class Playback(QObject):
             self._loading_seen = True
         elif self._loading_seen and status in (_Status.LoadedMedia, _Status.BufferingMedia, _Status.BufferedMedia):
             self.seeks.arm()  # Qt reports the old media's status first; only a load after LoadingMedia is ours
+        if self._resume_at_ms is not None and status in (_Status.LoadedMedia, _Status.BufferedMedia):
+            position, self._resume_at_ms = self._resume_at_ms, None
+            self.player.setPosition(int(position))  # the last seek asked while it loaded: its record is pending
         self._update_state()
 
     def _update_state(self, *_: object) -> None:

@@ -4,6 +4,11 @@ The Qt FFmpeg backend reports no buffered ranges and no seek completion, so the 
 is done when a frame whose start time is near the target is handed to the sink. Its latency is the time from the
 seek request to that frame.
 
+Targets and frame times are compared as they are: Qt counts both from the media's own start, also for a stream
+whose clock does not start at zero (measured with Qt 6.11: the corpus's MPEG-TS starts at 36001.389 s and its first
+frame arrives with a start time of 0.011 s; a MOV whose edit lists skip a pre-roll starts at 0.0 s). The matrix
+test's MPEG-TS row would show a start offset as seconds of 36000 and more.
+
 Whether a seek was served from cache comes from the proxy's events: the player→proxy requests that started
 after the seek, and the tiers their slices came from (memory/disk = cached; upstream/in flight = waited for the
 network). A seek that needed no new request at all (Qt still had the bytes) also counts as cached.

@@ -17,6 +17,9 @@ from player.units import format_clock
 _GROOVE = 6.0
 _HANDLE = 7.0
 _CACHED = QColor("#55647d")
+#: A damaged piece: the groove past where its data ends, and the mark at that point.
+_MISSING = QColor(255, 107, 107, 70)
+_END_MARK = QColor("#ff4d4d")
 #: How long the pointer rests on a spot before it counts as a hover (a prefetch hint), not a pass-over.
 _REST_MS = 250
 
@@ -36,6 +39,8 @@ class SeekSlider(QWidget):
         self.cached: list[tuple[float, float]] = []
         #: Cached ranges come from the container's byte ↔ time map (else linear, approximate).
         self.exact = False
+        #: Where a damaged piece's data ends (ms): the groove after it is struck out. None: the media is whole.
+        self.end_mark_ms: float | None = None
         self.dragging = False
         self._hover = False
         self._hover_ms = 0.0
@@ -68,6 +73,12 @@ class SeekSlider(QWidget):
             self.exact = exact
             self.update()
 
+    def set_end_mark(self, ms: float) -> None:
+        """Mark where a damaged piece's data ends (``player.piece_end``); a negative value clears the mark."""
+        self.end_mark_ms = float(ms) if ms >= 0 else None
+        self.setToolTip("" if self.end_mark_ms is None else f"The piece's data ends at {format_clock(ms)}")
+        self.update()
+
     def _groove(self) -> QRectF:
         return QRectF(_HANDLE, (self.height() - _GROOVE) / 2, self.width() - 2 * _HANDLE, _GROOVE)
 
@@ -93,13 +104,23 @@ class SeekSlider(QWidget):
             painter.fillRect(QRectF(x0, groove.top(), max(1.0, groove.width() * (end - start)), _GROOVE), _CACHED)
         played = groove.width() * self._fraction()
         painter.fillRect(QRectF(groove.left(), groove.top(), played, _GROOVE), palette.ACCENT)
+        end_x = self._end_mark_x(groove)
+        if end_x is not None:  # nothing to play past here: the rest of the groove is struck out
+            painter.fillRect(QRectF(end_x, groove.top(), groove.right() - end_x, _GROOVE), _MISSING)
         painter.restore()
+        if end_x is not None:
+            painter.fillRect(QRectF(end_x - 1.0, groove.top() - 4.0, 2.0, _GROOVE + 8.0), _END_MARK)
         if self.duration_ms > 0:
             radius = _HANDLE if (self._hover or self.dragging) else _HANDLE - 1.5
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(palette.TEXT)
             painter.drawEllipse(QPointF(groove.left() + played, groove.center().y()), radius, radius)
         painter.end()
+
+    def _end_mark_x(self, groove: QRectF) -> float | None:
+        if self.end_mark_ms is None or self.duration_ms <= 0:
+            return None
+        return groove.left() + groove.width() * min(1.0, self.end_mark_ms / self.duration_ms)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.duration_ms > 0:

@@ -29,6 +29,7 @@ from player.bridge import EventBridge
 from player.controller import Controller, Opened
 from player.host import HostConfig, ProxyHost
 from player.launch_clock import process_start
+from player.piece_end import refused_seek_result
 from player.playback import Playback
 from player.resources import DemoError, demo_pieces
 from player.seek_monitor import SeekRecord
@@ -196,6 +197,10 @@ class PlaySession:
         for target_s in targets:
             await asyncio.sleep(PLAY_BETWEEN_S)
             seek = playback.seek(target_s * 1000.0)
+            if seek is None and playback.data_end_ms is not None:  # past where a damaged piece ends: refused at once
+                results.append(refused_seek_result(target_s, playback.data_end_ms / 1000.0))
+                _say(f"seek to {target_s:g} s: refused, the piece ends early at {playback.data_end_ms / 1000:g} s")
+                continue
             if seek is None:
                 raise SelfTestFailed(f"the player refused to seek to {target_s:g} s")
             done = await self._wait(playback, seek)

@@ -30,6 +30,12 @@ def verdict(summary: dict) -> str | None:
         landed = ", ".join(f"{r['target_s']:g} s → {r['late_s']:g} s" for r in late)
         return f"seeks landed later than {tolerance} from their target: {landed} (the player skips to a later keyframe)"
     empty = [f"{r['target_s']:g}" for r in summary["seeks"] if r.get("nothing_there")]
+    ends = [r["ends_early_s"] for r in summary["seeks"] if "ends_early_s" in r]
+    if ends:
+        return (
+            f"nothing plays at {', '.join(empty)} s: the piece ends early, at {ends[0]:g} s "
+            "(its data stops there: a cut or damaged upload)"
+        )
     if empty:
         return (
             f"nothing plays at {', '.join(empty)} s although every byte of the piece is here: "

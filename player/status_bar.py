@@ -107,12 +107,12 @@ class PlayerStatusBar(QStatusBar):
         self.source.setText(f"Source: {label}" if label else "Source: —")
 
     def show_message(self, text: str, level: str) -> None:
-        """Errors stay until the next open; other messages fade after a few seconds."""
+        """Errors and warnings stay until the next message; other messages fade after a few seconds."""
         self.message.setText(text)
         self.message.setToolTip(_plain_tooltip(text))
         self.message.setProperty("level", level)
         self._repolish(self.message)
-        if level == "error" or not text:
+        if level in ("error", "warning") or not text:
             self._clear.stop()
         else:
             self._clear.start()

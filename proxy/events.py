@@ -294,6 +294,8 @@ class MediaIndexed(Event):
     keyframes: tuple[tuple[float, int], ...]
     readahead: int
     tracks: tuple[MediaTrack, ...] = field(repr=False)
+    #: The piece holds less than its index promises: its media stops at this time (seconds), else None.
+    ends_early_s: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,7 +10,9 @@ arrives (``proxy.media.sniff_layout``, off the loop: a millisecond for a real fi
   ``readahead_seconds`` of media at the piece's average byte rate (clamped), instead of a fixed byte count:
   enough not to stall at the played rate, little enough not to waste paid egress when the viewer leaves.
 * **byte ↔ time map**: the container index is built (off the loop) and published as :class:`MediaIndexed`, so
-  the GUI paints cached *time*, shows keyframes, and can ask for a hover prefetch of a seek target's bytes.
+  the GUI paints cached *time*, shows keyframes, and can ask for a hover prefetch of a seek target's bytes. A
+  fragmented MP4 is mapped from its ``sidx`` (at the head), its ``moof`` boxes (when the head holds them all) or
+  its ``mfra`` (at the tail: the last 16 bytes, ``mfro``, give its size).
 
 Every prefetch is a :class:`Prefetch` event with its reason, and its upstream fetches carry the same reason,
 so the side panel shows why bytes moved that nobody asked for. Malformed containers give an "unknown" layout
@@ -22,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from proxy.cache import PieceInfo, SliceCache
 from proxy.events import EventBus, MediaIndexed, MediaLayoutKnown, Prefetch
-from proxy.media import ContainerError, ContainerLayout, MediaIndex, build_index, sniff_layout
+from proxy.media import MFRO_SIZE, ContainerError, ContainerLayout, MediaIndex, build_index, mfra_span, sniff_layout
 from proxy.media.playable import media_track
 from proxy.routing import RoutingPolicy
 from proxy.units import MiB
@@ -71,6 +74,8 @@ class MediaPrefetcher:
         self.config = config or PrefetchConfig()
         self.layouts: dict[str, ContainerLayout] = {}
         self.indexes: dict[str, MediaIndex] = {}
+        #: The map each piece was published with, for a later open of it (``republish``).
+        self._published: dict[str, MediaIndexed] = {}
         self._tasks: set[asyncio.Task] = set()
         self._hovers: dict[str, asyncio.Task] = {}
 
@@ -144,6 +149,8 @@ class MediaPrefetcher:
             self._spawn(self._prefetch(info, span.start, span.last, reason))
         if (layout.known and not layout.fragmented) or layout.index is not None:
             self._spawn(self._index(info, layout))
+        elif layout.fragmented:
+            self._spawn(self._fragments_index(info))
 
     def _set_readahead(self, info: PieceInfo, byte_rate: float) -> int:
         window = int(byte_rate * self.config.readahead_seconds)
@@ -171,23 +178,54 @@ class MediaPrefetcher:
             index_bytes, index_offset = await self._bytes(info, span.start, span.last, "index"), span.start
         elif span is not None:
             index_bytes, index_offset = head[span.start : span.stop], span.start
+        await self._build(info, head, index_bytes, index_offset)
+
+    async def _fragments_index(self, info: PieceInfo) -> None:
+        """A fragmented MP4 without a ``sidx``: its ``moof`` boxes when the head holds them all, else its ``mfra``.
+
+        The ``mfra`` sits at the piece's end and its last 16 bytes (``mfro``) give its size: two exact spans are
+        read, the second only when it fits the piece's index budget. A piece with neither is proxied plainly.
+        """
+        await asyncio.sleep(self.config.index_defer_s)
+        head_end = min(info.size, self.cache.slice_size) - 1
+        head = await self._bytes(info, 0, head_end, "index: head")
+        if await self._build(info, head, quiet=head_end + 1 < info.size):
+            return
+        if head_end + 1 >= info.size:
+            return
+        tail = await self._bytes(info, info.size - MFRO_SIZE, info.size - 1, "index: mfro (the last 16 bytes)")
+        span = mfra_span(tail, info.size)
+        if span is None:
+            log.info("no byte/time map for %s: fragmented MP4 with neither sidx nor mfra", info.key[:16])
+            return
+        if span.length > self.config.max_index_bytes:
+            log.info("mfra of %s is %d bytes: not mapped", info.key[:16], span.length)
+            return
+        await self._build(info, head, await self._bytes(info, span.start, span.last, "index: mfra"), span.start)
+
+    async def _build(
+        self, info: PieceInfo, head: bytes, index_bytes: bytes = b"", index_offset: int = 0, quiet: bool = False
+    ) -> bool:
+        """Build the map off the loop and publish it; False (logged unless ``quiet``) when the bytes hold none."""
         try:
             index = await asyncio.to_thread(build_index, head, info.size, index_bytes, index_offset)
         except ContainerError as exc:
-            log.info("no byte/time map for %s: %s", info.key[:16], exc)
-            return
+            if not quiet:
+                log.info("no byte/time map for %s: %s", info.key[:16], exc)
+            return False
         self.indexes[info.key] = index
         window = self._set_readahead(info, index.byte_rate) if index.duration_s > 0 else self.cache.config.readahead
-        self.bus.publish(
-            MediaIndexed(
-                piece=info.key,
-                duration_s=index.duration_s,
-                byte_rate=index.byte_rate,
-                keyframes=tuple(index.keyframes()),
-                readahead=window,
-                tracks=tuple(media_track(track) for track in (index.primary, *index.secondary)),
-            )
+        event = self._published[info.key] = MediaIndexed(
+            piece=info.key,
+            duration_s=index.duration_s,
+            byte_rate=index.byte_rate,
+            keyframes=tuple(index.keyframes()),
+            readahead=window,
+            tracks=tuple(media_track(track) for track in (index.primary, *index.secondary)),
+            ends_early_s=index.ends_early_s,
         )
+        self.bus.publish(event)
+        return True
 
     async def _bytes(self, info: PieceInfo, start: int, end: int, reason: str) -> bytes:
         parts = bytearray()
@@ -209,6 +247,13 @@ class MediaPrefetcher:
         if self.cache.fragment_needed(info.key, start, end):  # a warm re-open has the slices: no event, no fetch
             self.bus.publish(Prefetch(piece=info.key, start=start, end=end, reason=reason))
             await self.cache.fetch_fragment(info, start, end, reason)
+
+    def republish(self, key: str) -> None:
+        """A player opens a piece mapped earlier in this run (the head is read once per run): its map again, for
+        the views of the new open (cached time, keyframes, where a damaged piece ends)."""
+        event = self._published.get(key)
+        if event is not None:
+            self.bus.publish(replace(event, at=time.time()))
 
     def hover(self, key: str, time_s: float) -> tuple[int, int] | None:
         """Prefetch what a seek to ``time_s`` would read (opt-in, from the GUI's slider); one per piece at a time.

@@ -109,6 +109,10 @@ class ProxyRunner:
         """Prefetch what a seek to ``time_s`` would read (fire and forget; nothing before the piece's map)."""
         self.call_soon(lambda: self.server.hover(piece_key, time_s))
 
+    def republish_media(self, piece_key: str) -> None:
+        """Publish again the byte ↔ time map already built for a piece opened again (fire and forget)."""
+        self.call_soon(lambda: self.server.republish_media(piece_key))
+
     def snapshot(self) -> concurrent.futures.Future[dict]:
         """The proxy's counters (the ``/stats`` document), taken on its loop; await with ``asyncio.wrap_future``."""
         return self.submit(_now(self.server.snapshot))

@@ -175,6 +175,11 @@ class ProxyServer:
         """Prefetch what a seek to ``time_s`` would read (the seek bar's hover); None before the piece's map."""
         return self.prefetcher.hover(piece_key, time_s) if self.prefetcher is not None else None
 
+    def republish_media(self, piece_key: str) -> None:
+        """A player opens a piece again: publish the map the prefetcher built for it earlier, if any."""
+        if self.prefetcher is not None:
+            self.prefetcher.republish(piece_key)
+
     def clear_cache(self) -> None:
         assert self.cache is not None
         self.cache.clear()

@@ -28,6 +28,7 @@ from proxy.media.layout import ContainerKind, ContainerLayout, unknown
 from proxy.media.matroska import EBML_MAGIC, sniff_matroska_layout
 from proxy.media.matroska_cues import build_matroska_index
 from proxy.media.mp4 import build_mp4_index, looks_like_mp4, sniff_mp4_layout
+from proxy.media.mpegts import looks_like_ts, sniff_ts_layout
 
 #: Enough head to tell MP4 (a box header) from Matroska (the EBML magic) from neither.
 _MIN_HEAD = 8
@@ -48,8 +49,10 @@ def sniff_layout(head: bytes | memoryview, size: int) -> ContainerLayout:
             layout = sniff_matroska_layout(head, size)
         elif looks_like_mp4(head):
             layout = sniff_mp4_layout(head, size)
+        elif looks_like_ts(head):
+            return sniff_ts_layout(head, size)
         else:
-            return unknown("neither MP4 nor Matroska/WebM: no index to use")
+            return unknown("neither MP4, Matroska/WebM nor MPEG-TS: no index to use")
     except ContainerError as error:
         return unknown(str(error))
     if layout.needs_more is not None and layout.needs_more <= len(head):
@@ -77,4 +80,6 @@ def build_index(
         return build_matroska_index(head, size, index_bytes, index_offset)
     if looks_like_mp4(head):
         return build_mp4_index([(head, 0), (index_bytes, index_offset)], size)
+    if looks_like_ts(head):
+        raise ContainerError("MPEG-TS has no index: only its byte rate is known (from its clock)")
     raise ContainerError("neither MP4 nor Matroska/WebM: no index")

@@ -40,6 +40,9 @@ from proxy.media.tracks import TrackUnits
 
 __all__ = ["MediaIndex", "TrackUnits"]
 
+#: A piece whose data stops less than this before its declared end is not reported as ending early.
+_EARLY_MARGIN_S = 0.5
+
 
 class MediaIndex:
     """Answers the byte ↔ time questions of one piece (see the module docstring for what "exact" means).
@@ -60,6 +63,7 @@ class MediaIndex:
         piece_size: int,
     ) -> None:
         notes = list(notes)
+        declared = primary
         primary = _inside_piece(primary, piece_size, notes)
         if len(primary) == 0:
             raise ContainerError(f"the {primary.kind} track has no sample with bytes in the piece: nothing to index")
@@ -72,6 +76,9 @@ class MediaIndex:
         self.duration_s = float(duration_s) if duration_s and duration_s > 0 else max(t.end_time for t in tracks)
         media_bytes = int(media_bytes) if media_bytes else int(sum(int(t.size.sum()) for t in tracks))
         self.media_bytes = min(media_bytes, piece_size)
+        #: Where the media stops when the piece holds less than its index promises (a cut or damaged upload): the
+        #: time of the first sample of the main track, in decode order, whose bytes are not in the piece. Else None.
+        self.ends_early_s = _ends_early(declared, piece_size, self.duration_s)
         keys = np.flatnonzero(primary.key)
         if len(keys) == 0:
             keys = np.array([0])
@@ -175,7 +182,7 @@ def _inside_piece(track: TrackUnits, piece_size: int, notes: list[str]) -> Track
     A truncated upload keeps its whole sample table while its media stops early, and a crafted table can point
     anywhere: a unit outside the piece would send a prefetch past its end.
     """
-    inside = (track.offset >= 0) & (track.size >= 0) & (track.offset <= piece_size - track.size)
+    inside = _inside(track, piece_size)
     if inside.all():
         return track
     kept = int(inside.sum())
@@ -191,3 +198,17 @@ def _inside_piece(track: TrackUnits, piece_size: int, notes: list[str]) -> Track
         track.size[inside],
         track.key[inside],
     )
+
+
+def _inside(track: TrackUnits, piece_size: int) -> np.ndarray:
+    return (track.offset >= 0) & (track.size >= 0) & (track.offset <= piece_size - track.size)
+
+
+def _ends_early(declared: TrackUnits, piece_size: int, duration_s: float) -> float | None:
+    """The presentation time from which the main track's samples are missing (see ``MediaIndex.ends_early_s``)."""
+    inside = _inside(declared, piece_size)
+    if inside.all():
+        return None
+    first_missing = int(np.argmin(inside))  # the first False, in decode order
+    end = max(0.0, float(declared.start[first_missing:].min()))
+    return end if end < duration_s - _EARLY_MARGIN_S else None

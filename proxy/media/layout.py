@@ -15,6 +15,7 @@ class ContainerKind(StrEnum):
     MP4 = "mp4"
     MATROSKA = "matroska"
     WEBM = "webm"
+    MPEGTS = "mpegts"
     UNKNOWN = "unknown"
 
 

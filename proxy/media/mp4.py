@@ -7,7 +7,7 @@ A player reads an MP4's top-level boxes in order and skips the bodies it does no
 as ``free``/``udta`` after it) as a bound, since its header is not in the head.
 
 Fragmented MP4 (``moov`` with ``mvex``, then ``moof``+``mdat`` pairs) keeps no sample table in ``moov``; its
-index is a ``sidx`` box, when the muxer wrote one that covers the whole piece.
+index comes from the ``moof`` boxes, a ``sidx`` or an ``mfra`` (``proxy.media.fragmented``).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from proxy.media.boxes import Box, first_child, read_box
 from proxy.media.budget import IndexBudget
 from proxy.media.errors import ContainerError, TruncatedError
+from proxy.media.fragmented import fragmented_index
 from proxy.media.index import MediaIndex
 from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
-from proxy.media.mp4_tables import Mp4Movie, Mp4Track, movie_timing, parse_moov, parse_sidx
+from proxy.media.mp4_tables import Mp4Movie, Mp4Track, movie_timing, parse_moov
 
 #: Box types an MP4/MOV may start with (QuickTime files can start with ``wide``, ``free``, ``mdat`` or ``pnot``).
 FIRST_BOX_TYPES = frozenset(
@@ -29,8 +30,6 @@ FIRST_BOX_TYPES = frozenset(
 MAX_HEAD_BYTES = 4 << 20
 #: Top-level boxes walked before ``moov``/``mdat`` (a real file has a handful; a crafted one, a megabyte of them).
 MAX_TOP_LEVEL_BOXES = 4096
-#: A ``sidx`` whose references end before this fraction of the piece indexes one fragment (DASH style), not all.
-_SIDX_MIN_COVERAGE = 0.9
 
 
 def looks_like_mp4(head: bytes | memoryview) -> bool:
@@ -138,7 +137,7 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
     """
     moov: tuple[memoryview, Box, int] | None = None
     cut_moov: Box | None = None
-    sidx: dict[int, tuple[memoryview, Box, int]] = {}
+    found: dict[bytes, dict[int, tuple[memoryview, Box, int]]] = {b"sidx": {}, b"moof": {}, b"mfra": {}}
     for data, base in buffers:
         view = memoryview(data)
         for box in _top_level_boxes(view, base, size):
@@ -148,8 +147,8 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
                     moov = (view, box, base)
                 elif not whole:
                     cut_moov = box
-            elif box.type == b"sidx" and whole:
-                sidx.setdefault(box.start, (view, box, base))
+            elif box.type in found and whole:
+                found[box.type].setdefault(box.start, (view, box, base))
     if moov is None:
         if cut_moov is not None:
             message = f"moov at byte {cut_moov.start} ({cut_moov.size} bytes) is not all in the bytes given"
@@ -159,7 +158,9 @@ def build_mp4_index(buffers: list[tuple[bytes | memoryview, int]], size: int) ->
     budget = IndexBudget()
     movie = parse_moov(view, box, size, base, budget)
     if movie.fragmented:
-        return _sidx_index(movie, list(sidx.values()), size, budget)
+        primary, secondary = _choose_tracks(movie, need_units=False)
+        boxes = {kind: [located for _start, located in sorted(by_start.items())] for kind, by_start in found.items()}
+        return fragmented_index(movie, primary, secondary, boxes, moov, size)
     return _sample_table_index(movie, size)
 
 
@@ -201,18 +202,3 @@ def _sample_table_index(movie: Mp4Movie, size: int) -> MediaIndex:
         notes=[note for track in movie.tracks for note in track.notes],
         piece_size=size,
     )
-
-
-def _sidx_index(movie: Mp4Movie, sidx: list[tuple[memoryview, Box, int]], size: int, budget: IndexBudget) -> MediaIndex:
-    if not sidx:
-        raise ContainerError("fragmented MP4 without a sidx: no index (the fragments describe the samples)")
-    primary, _secondary = _choose_tracks(movie, need_units=False)
-    parsed = [parse_sidx(view, box, primary.shift_s, size, base, budget) for view, box, base in sidx]
-    reference_id, units = next(((rid, u) for rid, u in parsed if rid == primary.track_id), parsed[0])
-    covered = int((units.offset + units.size).max())
-    if covered < _SIDX_MIN_COVERAGE * size:
-        raise ContainerError(
-            f"sidx for track {reference_id} covers bytes up to {covered} of {size}: a per-fragment (DASH-style) "
-            "index, not one for the whole piece"
-        )
-    return MediaIndex("mp4 sidx", units, duration_s=movie.duration_s, notes=primary.notes, piece_size=size)

@@ -82,9 +82,9 @@ EXPECTED: dict[str, str | Says] = {
     "audio-flac-cover.flac": AUDIO,
     "audio-aac.m4a": AUDIO,
     "audio-opus.opus": AUDIO,
-    # The cut falls at ~4.8 s: the start plays and 2 s lands, 5 s has no frame to show. Through the proxy, which
-    # holds every byte by then, the self-test knows nothing more can come (see EXPECTED_DIRECT for direct play).
-    "truncated-faststart.mp4": Says(r"nothing plays at 5 s although every byte of the piece is here: the piece is cut"),
+    # The cut falls at 4.76 s: the start plays and 2 s lands, 5 s has no frame to show. Through the proxy, whose
+    # byte ↔ time map sees the samples past the data, the seek is refused at once (EXPECTED_DIRECT: direct play).
+    "truncated-faststart.mp4": Says(r"nothing plays at 5 s: the piece ends early, at 4\.76 s"),
     # The proxy sniffs no type for HTML: application/octet-stream is named.
     "not-media.html": Says(r"The piece downloads \(application/octet-stream, 113 B\) but is not audio or video this"),
     # ffmpeg reads past the damaged trak box ("Broken file, trak/mdat not at top-level"): the video still plays.

@@ -50,18 +50,23 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
         yield event_loop
 
 
-@pytest.fixture
-def window(qapp: QApplication, media_dir: Path, tmp_path: Path) -> Iterator[MainWindow]:
+def shown_window(pieces: Path, tmp_path: Path) -> Iterator[MainWindow]:
+    """The main window with its own settings and cache, playing the files of ``pieces`` as its demo; shut down after."""
     settings = Settings(tmp_path / "settings.ini")
     settings.cache_dir = tmp_path / "cache"
     settings.demo_latency_ms = 20.0
-    host = ProxyHost(settings.host_config(media_dir, demo_first=True, sources=[]))
+    host = ProxyHost(settings.host_config(pieces, demo_first=True, sources=[]))
     host.start()
-    main = MainWindow(settings, host, demo=demo_pieces(media_dir), demo_dir=media_dir)
+    main = MainWindow(settings, host, demo=demo_pieces(pieces), demo_dir=pieces)
     main.show()
     yield main
     main.close()
     main.shutdown()
+
+
+@pytest.fixture
+def window(qapp: QApplication, media_dir: Path, tmp_path: Path) -> Iterator[MainWindow]:
+    yield from shown_window(media_dir, tmp_path)
 
 
 def run(loop: qasync.QEventLoop, coroutine, timeout: float = 40.0):
