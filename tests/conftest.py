@@ -29,6 +29,9 @@ from proxy.upstream import RetryPolicy, Timeouts
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+#: The playability corpus (ffmpeg-made files; see tests/corpus/SOURCES).
+CORPUS = Path(__file__).resolve().parent / "corpus"
+
 
 def _ffmpeg(*args: str) -> None:
     if shutil.which("ffmpeg") is None:

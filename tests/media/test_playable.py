@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import pytest
 
 from proxy.events import MediaTrack
 from proxy.media import MediaIndex, build_index, sniff_layout
 from proxy.media.playable import keyframe_byte, media_track, playable_times, track_units
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).parents[1] / "corpus"
 FILES = ["mp4-faststart-h264-aac.mp4", "mp4-two-audio.mp4", "mkv-two-audio.mkv", "audio-aac.m4a", "fmp4-sidx.mp4"]
 
 

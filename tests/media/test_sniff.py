@@ -8,13 +8,12 @@ The end-to-end checks (the type a player is sent, with a slow upstream) are in `
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
 from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, sniff_content_type
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).parents[1] / "corpus"
 EXPECTED = {
     "mp4-faststart-h264-aac.mp4": "video/mp4",
     "fmp4-sidx.mp4": "video/mp4",

@@ -30,8 +30,8 @@ import pytest
 from player.seek_monitor import DEFAULT_TOLERANCE_MS
 from proxy.commp import commp_of_file
 from proxy.emulator import Emulator, Knobs
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 ENTRIES = {entry["file"]: entry for entry in MANIFEST["pieces"]}
 SEEKS_S = (5.0, 2.0)

@@ -19,10 +19,9 @@ from proxy.events import PaidRestartsStopped, UpstreamRetry
 from proxy.full_stream import WholeStreamRules
 from proxy.server import ProxyServer
 from proxy.sources import Source, provider_source
-from tests.conftest import piece_of, record_events, upstream_fetches_ended
+from tests.conftest import CORPUS, piece_of, record_events, upstream_fetches_ended
 from tests.conftest import start_proxy as start_proxy_with
 
-CORPUS = Path(__file__).parents[1] / "corpus"
 CDN = "FilBeam (emulated)"
 
 

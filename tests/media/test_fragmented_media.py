@@ -24,8 +24,8 @@ from proxy.media import ContainerError, ContainerKind, build_index, mfra_span, s
 from proxy.media.mfra import MFRO_SIZE
 from proxy.media.mpegts import byte_rate
 from proxy.units import MiB
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
 FRAGMENTED = ("fmp4-no-index.mp4", "fmp4-sidx.mp4", "fmp4-mfra.mp4")
 #: A head that ends inside the second fragment: the moof walk cannot cover the piece from it.
 SHORT_HEAD = 40_000

@@ -17,10 +17,9 @@ import pytest
 from proxy.cid import parse_piece_cid
 from proxy.events import MediaIndexed, MediaLayoutKnown, Prefetch
 from proxy.units import KiB
-from tests.conftest import piece_of, record_events, running_emulator, start_proxy
-from tests.test_prefetch import first_event
+from tests.conftest import CORPUS, piece_of, record_events, running_emulator, start_proxy
+from tests.media.test_prefetch import first_event
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
 SMALL_SLICE = 64 * KiB
 
 

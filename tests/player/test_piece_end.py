@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from player.piece_end import ends_early_text, refused_text, stopped_text
 from proxy.media import build_index
-
-CORPUS = Path(__file__).resolve().parent / "corpus"
+from tests.conftest import CORPUS
 
 
 def test_the_map_of_a_cut_mp4_says_where_its_data_ends_and_ffmpeg_agrees() -> None:

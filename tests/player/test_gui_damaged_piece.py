@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QApplication
 from player.main_window import MainWindow
 from player.playback import PlayState
 from proxy.events import Prefetch
-from tests.test_gui_window import (  # noqa: F401 — loop: a fixture
+from tests.conftest import CORPUS
+from tests.player.test_gui_window import (  # noqa: F401 — loop: a fixture
     assert_lands,
     finished,
     loop,
@@ -31,7 +32,6 @@ from tests.test_gui_window import (  # noqa: F401 — loop: a fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
 #: Demo order (no manifest: sorted file names).
 FRAGMENTED, DAMAGED = 0, 1
 #: Where truncated-faststart.mp4's video data stops (its first video sample past the cut, by its sample table).
