@@ -12,7 +12,9 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtMultimedia import QMediaMetaData
 
+from player.anatomy.recorder import SeekAnatomy
 from player.bridge import EventBridge
 from player.host import HostConfig, ProxyHost
 from player.panel.byte_map import ByteMapModel
@@ -21,6 +23,7 @@ from player.panel.stats_model import StatsModel
 from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoPiece
+from player.seek_monitor import SeekRecord
 from player.target import Target, parse_target
 from proxy.api import Source, template_source
 from proxy.events import (
@@ -86,6 +89,8 @@ class Controller(QObject):
         self.byte_map = ByteMapModel(self)
         self.requests = RequestLogModel(self)
         self.stats = StatsModel(self)
+        #: Where each seek's time went (its timeline and verdict), for the panel and the report.
+        self.anatomy = SeekAnatomy(self.source_label)
         self.requests.source_label = self.source_label
         self.current: Opened | None = None
         self.error: str | None = None
@@ -97,6 +102,7 @@ class Controller(QObject):
         self._generation = 0
         bridge.events.connect(self._on_events)
         playback.failed.connect(self._on_failed)
+        playback.seeks.finished.connect(self._explain_seek)  # before the window's slot: the chart reads the verdict
         playback.player.positionChanged.connect(self._on_position)
         playback.stalls.changed.connect(self._on_stall)
         self._poll = QTimer(self, interval=_POLL_MS)
@@ -147,6 +153,7 @@ class Controller(QObject):
             url, via = target.direct_url, "direct"
             self.host.set_sources(self.configured_sources())
             self.byte_map.reset(None)
+            self.anatomy.reset(None)
         else:
             assert target.cid is not None and target.cid_text is not None
             extra = [template_source(target.template)] if target.template else []
@@ -163,6 +170,7 @@ class Controller(QObject):
             else:
                 url, via = self.host.piece_url(target.cid_text), "proxy"
             self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+            self.anatomy.reset(target.cid.root.hex())
             self.byte_map.set_served_base(self._bytes_served())
         runner = self.host.runner
         self.requests.reset(self.host.base_url, runner.server.token if runner else "")
@@ -218,6 +226,7 @@ class Controller(QObject):
 
     def _on_events(self, events: list[Event]) -> None:
         self.playback.seeks.observe(events)
+        self.anatomy.observe(events)
         self.byte_map.apply(events)
         self.requests.apply(events)
         key = self.byte_map.key
@@ -234,6 +243,16 @@ class Controller(QObject):
                 self.message.emit(event.message[:1].upper() + event.message[1:], "info")
             elif isinstance(event, WholeStreamWait | PaidRestartsStopped) and event.piece == key:
                 self.message.emit(event.message, "info")  # why a seek waits, or why paid restarts stopped
+
+    def _explain_seek(self, record: SeekRecord) -> None:
+        if record.latency_ms is None:
+            return  # no frame: nothing to take apart
+        rate = self.playback.player.metaData().value(QMediaMetaData.Key.VideoFrameRate)
+        self.anatomy.frame_rate = float(rate) if isinstance(rate, int | float) and rate > 0 else None
+        frame_s = record.frame_ms / 1000.0 if record.frame_ms is not None else None
+        self.anatomy.explain(
+            record.id, record.kind, record.target_ms / 1000.0, record.started_wall, record.latency_ms, frame_s
+        )
 
     def _set_source(self, label: str) -> None:
         if label != self.source:
