@@ -72,6 +72,8 @@ class SelfTestPlan:
     cache_dir: Path | None = None
     #: Play in the real main window, side panel shown (``--window``), instead of into a bare video sink.
     window: bool = False
+    #: Write the seek-anatomy report (HTML) here after the seeks (``--report FILE``).
+    report: Path | None = None
 
 
 class SelfTestFailed(Exception):
@@ -119,6 +121,10 @@ async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
             summary["error"] = f"the self-test did not finish within {plan.time_limit_s:g} s"
         finally:
             await session.collect()
+            if plan.report is not None and session.controller is not None:
+                from player.report_export import write_self_test_report
+
+                summary["report"] = write_self_test_report(session.controller, plan.report, summary)
             await session.close()
     if summary["error"] is None:
         summary["error"] = verdict(summary)

@@ -75,6 +75,11 @@ class SeekAnatomy:
                 self._events.append(event)
 
     @property
+    def events(self) -> list[Event]:
+        """The recent events kept (the report draws the byte map over time from them)."""
+        return list(self._events)
+
+    @property
     def media(self) -> MediaFacts:
         """The playing piece's keyframes (once the proxy indexed it) and frame rate (once Qt knows it)."""
         known = self._media.get(self.piece or "", MediaFacts())

@@ -27,6 +27,8 @@ def _decoding(timeline: SeekTimeline) -> str:
     of = f"{spent:.0f} of {timeline.seek.latency_ms:.0f} ms decoding"
     if timeline.keyframe_s is None:
         return f"{of} up to the target"
+    if timeline.frames_decoded == 0:
+        return f"{of} the keyframe at {timeline.keyframe_s:.1f} s (the target itself)"
     frames = f" {timeline.frames_decoded} frames" if timeline.frames_decoded is not None else ""
     return f"{of}{frames} from the keyframe at {timeline.keyframe_s:.1f} s"
 
