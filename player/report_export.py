@@ -18,6 +18,7 @@ from player.anatomy.report import ReportFacts, render_html
 from player.anatomy.timeline import NETWORK_TIERS
 from player.controller import Controller
 from player.panel.har import to_har
+from player.settings import Settings
 from proxy.events import RequestProgress, SliceRead
 
 
@@ -42,6 +43,19 @@ def versions() -> dict[str, str]:
         "FFmpeg (Qt's)": ffmpeg_version(),
         "Python": platform.python_version(),
         "System": platform.platform(),
+    }
+
+
+def settings_facts(settings: Settings) -> dict[str, object]:
+    """The settings that change what a seek costs (no history, no window geometry)."""
+    return {
+        "network": settings.network,
+        "FilBeam payer": settings.payer or "(none)",
+        "upstream templates": len(settings.templates or []),
+        "slice size": settings.slice_size,
+        "disk cache cap": settings.cache_size,
+        "demo CDN latency ms": settings.demo_latency_ms,
+        "hover prefetch": settings.hover_prefetch,
     }
 
 
