@@ -22,8 +22,6 @@ from player.host import HostConfig, ProxyHost
 from player.playback import Playback
 from player.seek_monitor import SeekRecord
 from player.target import parse_target
-from proxy.emulator import Emulator, Knobs
-from proxy.sources import provider_source
 from tests.conftest import _ffmpeg, make_mp4
 
 #: Phases are cut from one clock, so they add up exactly; this allows for float rounding only.
@@ -53,16 +51,9 @@ class Run:
         self.host.start()
         assert self.host.emulator is not None
         self.host.emulator.knobs.update(**knobs)
-        self.provider: Emulator | None = None
         self.bridge = EventBridge(self.host.bus)
         self.playback = Playback(QVideoSink(), self.bridge.flush, audio=False)
         self.controller = Controller(self.host, self.playback, self.bridge)
-
-    def add_provider(self, folder: Path) -> None:
-        """A true-range storage provider behind the CDN (as FilBeam's pieces have)."""
-        provider = self.provider = Emulator(folder, Knobs(mode="curio", latency_ms=50.0))
-        base = self.host.call(provider.start)
-        self.controller.cli_sources = [provider_source(base)]
 
     def open(self, file_name: str) -> SeekRecord:
         emulator = self.host.emulator
@@ -90,8 +81,6 @@ class Run:
         self.qtbot.waitUntil(lambda: bool(byte_map.size) and byte_map.cached_bytes() >= byte_map.size, timeout=WAIT_MS)
 
     def close(self) -> None:
-        if self.provider is not None:
-            self.host.call(self.provider.stop)
         self.controller.close()
 
 
@@ -137,7 +126,7 @@ def test_an_upstream_seek_waits_on_the_network(run) -> None:
     assert player.controller.anatomy.seeks[-1].verdict.startswith("waited ")
 
 
-def test_filbeam_answering_200_from_byte_zero_is_named(run, tmp_path: Path, anatomy_media: Path) -> None:
+def test_filbeam_answering_200_from_byte_zero_is_named(run, tmp_path: Path) -> None:
     """A piece cached except around the target; the CDN answers every miss with the whole piece from byte 0."""
     cache = tmp_path / "warm"
     first = run(cache)
@@ -148,8 +137,7 @@ def test_filbeam_answering_200_from_byte_zero_is_named(run, tmp_path: Path, anat
     for path in piece_dir.iterdir():
         if int(path.name.split(".")[0]) >= 3:
             path.unlink()
-    player = run(cache, edge_fill="never")
-    player.add_provider(anatomy_media)
+    player = run(cache, edge_fill="never")  # the CDN is the only source: the seek's miss must go to it
     player.open("gop1s.mp4")
     timeline = player.seek(25.0)
     assert any(f.whole_stream for f in timeline.fetches), timeline.fetches

@@ -45,7 +45,7 @@ def _network(timeline: SeekTimeline) -> str:
         why.append("200 from byte 0")
     others = [f.source for f in fetches if f.source != first.source]
     if others:
-        why[-1] += f" → switched to {'provider' if 'filbeam' in first.source.lower() else _source_name(others[0])}"
+        why[-1] += f" → switched to {_source_name(others[0])}"
     failed = [f for f in fetches if f.status is not None and f.status >= 400]
     if failed:
         why.append(f"{failed[0].source} answered {failed[0].status}")
