@@ -9,10 +9,12 @@ long distance from the keyframe.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 from PySide6.QtMultimedia import QVideoSink
 
 from player.anatomy.timeline import DECODE, NETWORK, PHASES, SeekTimeline
@@ -22,6 +24,7 @@ from player.host import HostConfig, ProxyHost
 from player.playback import Playback
 from player.seek_monitor import SeekRecord
 from player.target import parse_target
+from tests.anatomy_recording import save
 from tests.conftest import _ffmpeg, make_mp4
 
 #: Phases are cut from one clock, so they add up exactly; this allows for float rounding only.
@@ -54,6 +57,7 @@ class Run:
         self.bridge = EventBridge(self.host.bus)
         self.playback = Playback(QVideoSink(), self.bridge.flush, audio=False)
         self.controller = Controller(self.host, self.playback, self.bridge)
+        self.closed = False
 
     def open(self, file_name: str) -> SeekRecord:
         emulator = self.host.emulator
@@ -74,14 +78,26 @@ class Run:
         assert explained is not None
         print(f"seek to {target_s} s: {record.latency_ms:.0f} ms — {explained.verdict}")
         assert_adds_up(explained.timeline, record.latency_ms)
+        if os.environ.get("ANATOMY_RECORD_DIR"):  # keep the run for the pure model's tests (tests/anatomy_events)
+            name = os.environ.get("PYTEST_CURRENT_TEST", "seek").split("::")[-1].split(" ")[0]
+            save(Path(os.environ["ANATOMY_RECORD_DIR"]) / f"{name}.json", explained, self.controller.anatomy.media)
         return explained.timeline
 
     def cache_whole(self) -> None:
-        byte_map = self.controller.byte_map
+        """Until every byte is cached and the proxy has published the piece's keyframes (it indexes a moment later)."""
+        byte_map, anatomy = self.controller.byte_map, self.controller.anatomy
         self.qtbot.waitUntil(lambda: bool(byte_map.size) and byte_map.cached_bytes() >= byte_map.size, timeout=WAIT_MS)
+        self.qtbot.waitUntil(lambda: bool(anatomy.media.keyframes), timeout=WAIT_MS)
 
     def close(self) -> None:
+        """Stop the proxy, and delete the Qt objects here, on the GUI thread: left to Python's garbage collector
+        they may be destroyed on the proxy's thread, which Qt does not survive (their timers belong to this one)."""
+        if self.closed:
+            return
+        self.closed = True
         self.controller.close()
+        for part in (self.controller, self.playback, self.bridge):
+            shiboken6.delete(part)
 
 
 def assert_adds_up(timeline: SeekTimeline, latency_ms: float) -> None:
@@ -160,5 +176,4 @@ def test_media_with_short_gops_gets_no_hint(run) -> None:
     player = run()
     player.open("gop1s.mp4")
     player.cache_whole()
-    player.qtbot.waitUntil(lambda: bool(player.controller.anatomy.media.keyframes), timeout=WAIT_MS)
     assert player.controller.anatomy.hint() is None
