@@ -161,6 +161,17 @@ def test_filbeam_answering_200_from_byte_zero_is_named(run, tmp_path: Path) -> N
     assert timeline.total(NETWORK) > 0.0
 
 
+def test_a_seek_ahead_of_the_cdn_whole_stream_names_it(run) -> None:
+    """The open's miss made the CDN stream the whole piece from byte 0; a seek ahead of it rides it or asks for its
+    range, and either way the verdict says a 200 from byte 0 was what it waited on."""
+    player = run(bandwidth=2_000_000)  # about 3 s for the whole piece: still streaming at the seek
+    player.open("gop1s.mp4")
+    timeline = player.seek(12.0)
+    assert any(f.status == 200 and f.body_start == 0 for f in timeline.joined), timeline.joined
+    assert timeline.total(NETWORK) > 0.0
+    assert "200 from byte 0" in player.controller.anatomy.seeks[-1].verdict
+
+
 def test_a_long_gop_seek_decodes_from_the_keyframe_seconds_before(run) -> None:
     player = run()
     player.open("gop250.mp4")

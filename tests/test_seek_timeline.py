@@ -75,3 +75,9 @@ def test_short_gops_give_no_hint_and_long_ones_say_how_many_frames() -> None:
     assert gop_hint(every_second) is None
     every_ten = MediaFacts(((0.0, 0), (10.0, 10_000), (20.0, 20_000)), 30.0, 1000.0, 25.0)
     assert gop_hint(every_ten) == "keyframes every 10.0 s: seeks between them decode up to 249 frames"
+
+
+def test_the_seek_ahead_of_a_whole_stream_knows_the_stream_it_found() -> None:
+    _, _, timeline, said = replay("test_a_seek_ahead_of_the_cdn_whole_stream_names_it")
+    assert [(f.status, f.body_start) for f in timeline.joined if f.status == 200] == [(200, 0)]
+    assert "200 from byte 0" in said

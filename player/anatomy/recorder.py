@@ -38,6 +38,8 @@ _KEPT = (
 )
 #: Enough for the longest seek's events at the proxy's rate of about one event per slice per reader.
 _EVENT_WINDOW = 20_000
+#: How far before a seek its timeline looks for the fetches still running when it began (a whole stream lasts).
+_LOOK_BACK_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class SeekAnatomy:
     ) -> ExplainedSeek:
         """Build the timeline of a seek that showed its frame; call it when the monitor reports it finished."""
         end = started_at + latency_ms / 1000.0
-        events = tuple(e for e in self._events if started_at <= e.at <= end)
+        events = tuple(e for e in self._events if started_at - _LOOK_BACK_S <= e.at <= end)
         seek = SeekInput(kind, target_s, started_at, latency_ms, frame_s, self.piece, events)
         timeline = build_timeline(seek, self.media)
         explained = ExplainedSeek(record_id, timeline, verdict(timeline, self.source_label))

@@ -89,6 +89,8 @@ class SeekTimeline:
     spans: tuple[Span, ...]
     tiers: frozenset[str] = frozenset()
     fetches: tuple[Fetch, ...] = ()
+    #: Fetches started before the seek and still running when it began: the ones a reader in flight joined.
+    joined: tuple[Fetch, ...] = ()
     request_ranges: tuple[str, ...] = ()
     keyframe_s: float | None = None
     frames_decoded: int | None = None
@@ -131,6 +133,9 @@ def build_timeline(seek: SeekInput, media: MediaFacts | None = None) -> SeekTime
     ours = [e for e in mine if getattr(e, "request_id", None) in request_ids]
     tiers = frozenset(e.tier for e in ours if isinstance(e, SliceRead))
     fetches = _fetches(mine, ms)
+    before = [e for e in seek.events if e.at < t0 and _about(e, seek.piece)]
+    ended = {e.fetch_id for e in before if isinstance(e, UpstreamFinished)}
+    joined = [f for f in _fetches(before, ms) if f.fetch_id not in ended]
     shown_s = seek.frame_s if seek.frame_s is not None else seek.target_s
     keyframe = media.keyframe_before(shown_s)
     keyframe_s = keyframe[0] if keyframe is not None else None
@@ -162,6 +167,7 @@ def build_timeline(seek: SeekInput, media: MediaFacts | None = None) -> SeekTime
         spans=spans,
         tiers=tiers,
         fetches=tuple(fetches),
+        joined=tuple(joined),
         request_ranges=tuple(r.range_header or "whole" for r in requests),
         keyframe_s=keyframe_s,
         frames_decoded=frames,

@@ -18,7 +18,8 @@ def _source_name(name: str) -> str:
 
 def _labelled(timeline: SeekTimeline, label: Callable[[str], str]) -> SeekTimeline:
     fetches = tuple(replace(f, source=label(f.source)) for f in timeline.fetches)
-    return replace(timeline, fetches=fetches)
+    joined = tuple(replace(f, source=label(f.source)) for f in timeline.joined)
+    return replace(timeline, fetches=fetches, joined=joined)
 
 
 def _decoding(timeline: SeekTimeline) -> str:
@@ -38,11 +39,17 @@ def _network(timeline: SeekTimeline) -> str:
     fetches = timeline.fetches
     waited = timeline.total(NETWORK)
     if not fetches:
+        stream = next((f for f in timeline.joined if f.status == 200 and f.body_start == 0), None)
+        if stream is not None:
+            whose = _source_name(stream.source)
+            return f"waited {waited:.0f} ms for {whose}'s whole stream (200 from byte 0) to reach the target"
         return f"waited {waited:.0f} ms for bytes already being fetched (joined a fetch in flight)"
     first = fetches[0]
     why = ["cache miss"]
     if any(f.whole_stream for f in fetches):
         why.append("200 from byte 0")
+    elif any(f.status == 200 and f.body_start == 0 for f in timeline.joined):
+        why.append("the 200 from byte 0 under way was still behind the target → asked for the range")
     others = [f.source for f in fetches if f.source != first.source]
     if others:
         why[-1] += f" → switched to {_source_name(others[0])}"
