@@ -70,7 +70,7 @@ def seek_chart(seeks: list[ExplainedSeek], width: int = 640, height: int = 200) 
             body.append(f"<circle cx='{x:.1f}' cy='{y:.1f}' r='5.5' fill='{colour}'>")
         body.append(f"<title>#{number}: {escape(seek.verdict)}</title></{shape}>")
         body.append(f"<text x='{x:.1f}' y='{height - 8}' fill='{MUTED}' text-anchor='middle'>{number}</text>")
-    body.append(f"<text x='4' y='{height / 2:.0f}' fill='{MUTED}'>ms</text>")
+    body.append(f"<text x='{left - 4}' y='{height - bottom + 14}' fill='{MUTED}' text-anchor='end'>ms</text>")
     x = left + 30
     for phase in PHASES:
         body.append(f"<circle cx='{x}' cy='8' r='4' fill='{PHASE_COLOURS[phase]}'/>")
