@@ -105,7 +105,7 @@ def write_report(path: Path, facts: ReportFacts) -> Path:
     return path
 
 
-def write_self_test_report(controller: Controller, path: Path, summary: dict) -> str:
-    """``--self-test --report FILE``: the same report as the window's, with the run's settings; returns its path."""
-    settings = {key: summary.get(key) for key in ("ttff_ms", "duration_s", "audio_only", "upstream_bytes", "error")}
-    return str(write_report(path, collect(controller, {"run": "--self-test", **settings})).resolve())
+def self_test_facts(controller: Controller, summary: dict) -> ReportFacts:
+    """``--self-test --report FILE``: the same report as the window's, with the run's figures as its settings."""
+    settings = {key: summary.get(key) for key in ("ttff_ms", "duration_s", "audio_only", "error")}
+    return collect(controller, {"run": "--self-test", **settings})

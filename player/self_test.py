@@ -25,6 +25,7 @@ from pathlib import Path
 
 from PySide6.QtMultimedia import QMediaMetaData, QMediaPlayer, QVideoSink
 
+from player.anatomy.report import ReportFacts
 from player.bridge import EventBridge
 from player.controller import Controller, Opened
 from player.host import HostConfig, ProxyHost
@@ -122,9 +123,10 @@ async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
         finally:
             await session.collect()
             if plan.report is not None and session.controller is not None:
-                from player.report_export import write_self_test_report
+                from player.report_export import self_test_facts, write_report
 
-                summary["report"] = write_self_test_report(session.controller, plan.report, summary)
+                facts = session.report_facts or self_test_facts(session.controller, summary)
+                summary["report"] = str(write_report(plan.report, facts).resolve())
             await session.close()
     if summary["error"] is None:
         summary["error"] = verdict(summary)
@@ -191,6 +193,8 @@ class PlaySession:
         self.controller: Controller | None = None
         self._verdict = asyncio.Event()
         self._playback: Playback | None = None
+        #: ``--report``: the report's facts, taken after the seeks (None: taken at the end, as after a failure).
+        self.report_facts: ReportFacts | None = None
         #: Seeks given up because the whole piece was cached and still nothing played at the target.
         self._nothing_there: set[int] = set()
 
@@ -270,6 +274,10 @@ class PlaySession:
                 results[-1]["nothing_there"] = True
             _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "did not land"))
         await asyncio.sleep(PLAY_BETWEEN_S)
+        if plan.report is not None:  # the seeks' piece, before a window self-test opens its second one
+            from player.report_export import self_test_facts
+
+            self.report_facts = self_test_facts(controller, summary)
         await self._await_verdict(controller)
         await self._then(controller)
 
