@@ -1,7 +1,7 @@
 """``pieceplayer`` / ``python -m player``: start the window, or run the headless self-test.
 
 Contract (DESIGN.md): ``pieceplayer [CID|URL] [--demo] [--upstream T]… [--self-test [--window]] [--direct]
-[--seeks S,S,…] [--timeout S]``.
+[--seeks S,S,…] [--timeout S] [--report FILE]``.
 Without a CID or URL the bundled demo piece plays through the emulated CDN. ``--self-test`` prints one JSON
 object as the last stdout line and exits 0 only if playback and every seek worked.
 
@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the slice cache for this run (default: the settings' folder; the self-test's own is a fresh one)",
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="self-test: write the seek-anatomy report (HTML) to FILE after its seeks",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="self-test time limit (default 60)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -153,6 +159,7 @@ def _self_test(args: argparse.Namespace, target: Target | None) -> int:
         time_limit_s=args.timeout,
         cache_dir=args.cache_dir,
         window=args.window,
+        report=args.report,
     )
     status, summary = _run(app, run_self_test(plan))
     if summary.get("error"):

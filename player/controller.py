@@ -12,7 +12,9 @@ import logging
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtMultimedia import QMediaMetaData
 
+from player.anatomy.recorder import SeekAnatomy
 from player.bridge import EventBridge
 from player.host import HostConfig, ProxyHost
 from player.panel.byte_map import ByteMapModel
@@ -22,6 +24,7 @@ from player.piece_end import ends_early_text
 from player.playback import Playback
 from player.probe import explain_failure
 from player.resources import DemoPiece
+from player.seek_monitor import SeekRecord
 from player.target import Target, parse_target
 from proxy.api import Source, template_source
 from proxy.events import (
@@ -90,6 +93,8 @@ class Controller(QObject):
         self.byte_map = ByteMapModel(self)
         self.requests = RequestLogModel(self)
         self.stats = StatsModel(self)
+        #: Where each seek's time went (its timeline and verdict), for the panel and the report.
+        self.anatomy = SeekAnatomy(self.source_label)
         self.requests.source_label = self.source_label
         self.current: Opened | None = None
         self.error: str | None = None
@@ -102,6 +107,7 @@ class Controller(QObject):
         bridge.events.connect(self._on_events)
         playback.failed.connect(self._on_failed)
         playback.refused.connect(lambda text: self.message.emit(text, "warning"))
+        playback.seeks.finished.connect(self._explain_seek)  # before the window's slot: the chart reads the verdict
         playback.player.positionChanged.connect(self._on_position)
         playback.stalls.changed.connect(self._on_stall)
         self._poll = QTimer(self, interval=_POLL_MS)
@@ -152,6 +158,7 @@ class Controller(QObject):
             url, via = target.direct_url, "direct"
             self.host.set_sources(self.configured_sources())
             self.byte_map.reset(None)
+            self.anatomy.reset(None)
         else:
             assert target.cid is not None and target.cid_text is not None
             extra = [template_source(target.template)] if target.template else []
@@ -168,6 +175,7 @@ class Controller(QObject):
             else:
                 url, via = self.host.piece_url(target.cid_text), "proxy"
             self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+            self.anatomy.reset(target.cid.root.hex())
             if via == "proxy":
                 self.host.republish_media(target.cid.root.hex())  # its map, if this run built one already
             self.byte_map.set_served_base(self.host.bytes_served())
@@ -214,6 +222,7 @@ class Controller(QObject):
 
     def _on_events(self, events: list[Event]) -> None:
         self.playback.seeks.observe(events)
+        self.anatomy.observe(events)
         self.byte_map.apply(events)
         self.requests.apply(events)
         key = self.byte_map.key
@@ -238,6 +247,16 @@ class Controller(QObject):
         self.endsEarly.emit(end_s * 1000.0)
         self.message.emit(ends_early_text(end_s, duration_s), "warning")
         self.playback.ends_early_at(end_s * 1000.0)  # after the message: a seek it refuses says so last
+
+    def _explain_seek(self, record: SeekRecord) -> None:
+        if record.latency_ms is None:
+            return  # no frame: nothing to take apart
+        rate = self.playback.player.metaData().value(QMediaMetaData.Key.VideoFrameRate)
+        self.anatomy.frame_rate = float(rate) if isinstance(rate, int | float) and rate > 0 else None
+        frame_s = record.frame_ms / 1000.0 if record.frame_ms is not None else None
+        self.anatomy.explain(
+            record.id, record.kind, record.target_ms / 1000.0, record.started_wall, record.latency_ms, frame_s
+        )
 
     def _set_source(self, label: str) -> None:
         if label != self.source:

@@ -148,12 +148,21 @@ class MainWindow(QMainWindow):
         if self._panel is None:
             self._panel_timer.stop()
             from player.panel.side_panel import SidePanel
+            from player.report_export import collect, settings_facts
 
-            panel = self._panel = SidePanel(self.controller.byte_map, self.controller.requests, self.controller.stats)
+            controller = self.controller
+            panel = self._panel = SidePanel(
+                controller.byte_map,
+                controller.requests,
+                controller.stats,
+                controller.anatomy,
+                lambda: collect(controller, settings_facts(self.settings)),
+            )
             for record in self._seeks_before_panel:
-                panel.seek_chart.add(record)
+                panel.add_seek(record)
             self._seeks_before_panel.clear()
             panel.request_log.exported.connect(lambda text: self.status.show_message(text, "info"))
+            panel.seek_anatomy.exported.connect(lambda text: self.status.show_message(text, "info"))
             placeholder = self.dock.widget()
             self.dock.setWidget(panel)
             placeholder.deleteLater()
@@ -280,7 +289,7 @@ class MainWindow(QMainWindow):
 
     def _on_seek(self, record: SeekRecord) -> None:
         if self._panel is not None:
-            self._panel.seek_chart.add(record)
+            self._panel.add_seek(record)
             return
         self._seeks_before_panel.append(record)
         if self._panel_timer.remainingTime() > PANEL_AFTER_FIRST_FRAME_MS:

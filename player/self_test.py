@@ -25,6 +25,7 @@ from pathlib import Path
 
 from PySide6.QtMultimedia import QVideoSink
 
+from player.anatomy.report import ReportFacts
 from player.bridge import EventBridge
 from player.controller import Controller, Opened
 from player.host import HostConfig, ProxyHost
@@ -68,6 +69,8 @@ class SelfTestPlan:
     cache_dir: Path | None = None
     #: Play in the real main window, side panel shown (``--window``), instead of into a bare video sink.
     window: bool = False
+    #: Write the seek-anatomy report (HTML) here after the seeks (``--report FILE``).
+    report: Path | None = None
 
 
 def clamp_seeks(seeks_s: list[float], duration_s: float) -> list[float]:
@@ -107,6 +110,11 @@ async def run_self_test(plan: SelfTestPlan) -> tuple[int, dict]:
             summary["error"] = f"the self-test did not finish within {plan.time_limit_s:g} s"
         finally:
             await session.collect()
+            if plan.report is not None and session.controller is not None:
+                from player.report_export import self_test_facts, write_report
+
+                facts = session.report_facts or self_test_facts(session.controller, summary)
+                summary["report"] = str(write_report(plan.report, facts).resolve())
             await session.close()
     if summary["error"] is None:
         summary["error"] = verdict(summary)
@@ -132,6 +140,8 @@ class PlaySession:
         self.controller: Controller | None = None
         self._verdict = asyncio.Event()
         self._playback: Playback | None = None
+        #: ``--report``: the report's facts, taken after the seeks (None: taken at the end, as after a failure).
+        self.report_facts: ReportFacts | None = None
         #: Seeks given up because the whole piece was cached and still nothing played at the target.
         self._nothing_there: set[int] = set()
 
@@ -215,6 +225,10 @@ class PlaySession:
                 results[-1]["nothing_there"] = True
             _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "did not land"))
         await asyncio.sleep(PLAY_BETWEEN_S)
+        if plan.report is not None:  # the seeks' piece, before a window self-test opens its second one
+            from player.report_export import self_test_facts
+
+            self.report_facts = self_test_facts(controller, summary)
         await self._await_verdict(controller)
         await self._then(controller)
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from player.anatomy.recorder import ExplainedSeek
+from player.anatomy.timeline import PHASE_COLOURS, PHASES
 from player.panel import palette
 from player.panel.plots import panel_plot
 from player.seek_monitor import SeekRecord
@@ -42,8 +45,12 @@ class SeekChart(QWidget):
     #: The SeekRecord the user clicked.
     selected = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, explained: Callable[[int], ExplainedSeek | None] = lambda _id: None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
+        #: A seek's timeline by record id: points are coloured by their dominant phase.
+        self._explained = explained
         self.records: list[SeekRecord] = []
         self.summary = QLabel()
         self.summary.setObjectName("panelSummary")
@@ -80,7 +87,11 @@ class SeekChart(QWidget):
             if record.latency_ms is None:
                 y, brush, symbol = 0.0, pg.mkBrush(palette.ERROR), "x"
             else:
-                color = palette.CACHED_SEEK if record.cached else palette.UPSTREAM_SEEK
+                explained = self._explained(record.id)
+                if explained is not None:
+                    color = PHASE_COLOURS[explained.timeline.dominant]
+                else:
+                    color = palette.CACHED_SEEK if record.cached else palette.UPSTREAM_SEEK
                 y, brush, symbol = record.latency_ms, pg.mkBrush(color), "star" if record.kind == "open" else "o"
             spots.append({"pos": (number, y), "data": record, "brush": brush, "symbol": symbol, "pen": None})
         self.points.setData(spots)
@@ -101,22 +112,21 @@ class SeekChart(QWidget):
         def ms(value: float | None) -> str:
             return f"{value:.0f} ms" if value is not None else "—"
 
-        cached = f"<span style='color:{palette.css(palette.CACHED_SEEK)}'>●</span> cached"
-        upstream = f"<span style='color:{palette.css(palette.UPSTREAM_SEEK)}'>●</span> upstream"
+        legend = " &nbsp;".join(f"<span style='color:{PHASE_COLOURS[p]}'>●</span> {p}" for p in PHASES)
         count = sum(1 for r in self.records if r.kind == "seek")
         return (
             f"<b>Seek latency</b> &nbsp; TTFF {ms(stats['ttff_ms'])} · median {ms(stats['median_ms'])} · "
-            f"p95 {ms(stats['p95_ms'])} · {count} seek{'' if count == 1 else 's'} &nbsp;&nbsp; {cached}"
-            f" &nbsp;{upstream} &nbsp;★ open"
+            f"p95 {ms(stats['p95_ms'])} · {count} seek{'' if count == 1 else 's'}<br>coloured by where the time "
+            f"went: {legend} &nbsp;★ open"
         )
 
-    @staticmethod
-    def _tip(x: float, y: float, data: SeekRecord) -> str:
+    def _tip(self, x: float, y: float, data: SeekRecord) -> str:
         what = "first frame after opening" if data.kind == "open" else f"seek to {data.target_ms / 1000:.1f} s"
         if data.latency_ms is None:
             return f"{what}: no frame within the time limit"
-        where = "from cache" if data.cached else "waited for upstream"
-        return f"{what}: {data.latency_ms:.0f} ms, {where}\nclick to show its requests"
+        explained = self._explained(data.id)
+        where = explained.verdict if explained is not None else "from cache" if data.cached else "waited for upstream"
+        return f"{what}: {data.latency_ms:.0f} ms, {where}\nclick to see where its time went"
 
     def _clicked(self, _item: object, points: list, _event: object = None) -> None:
         if not len(points):

@@ -6,12 +6,17 @@ the requests it caused); the data lives in the models the controller feeds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from player.anatomy.recorder import SeekAnatomy
+from player.anatomy.report import ReportFacts
 from player.panel.byte_map import ByteMapModel, ByteMapWidget
 from player.panel.request_log import PLAYER, UPSTREAM, RequestLogModel
 from player.panel.request_view import RequestLogView
+from player.panel.seek_anatomy_view import SeekAnatomyView
 from player.panel.seek_chart import SeekChart
 from player.panel.stats import StatsModel, StatsWidget
 from player.seek_monitor import SeekRecord
@@ -19,7 +24,13 @@ from player.seek_monitor import SeekRecord
 
 class SidePanel(QWidget):
     def __init__(
-        self, byte_map: ByteMapModel, requests: RequestLogModel, stats: StatsModel, parent: QWidget | None = None
+        self,
+        byte_map: ByteMapModel,
+        requests: RequestLogModel,
+        stats: StatsModel,
+        anatomy: SeekAnatomy,
+        make_report: Callable[[], ReportFacts],
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("sidePanel")
@@ -38,7 +49,15 @@ class SidePanel(QWidget):
         top_layout.addWidget(self.byte_map)
         top_layout.addWidget(self.byte_summary)
 
-        self.seek_chart = SeekChart()
+        self.anatomy = anatomy
+        self.seek_chart = SeekChart(anatomy.get)
+        self.seek_anatomy = SeekAnatomyView(make_report)
+        seeks = QWidget()
+        seeks_layout = QVBoxLayout(seeks)
+        seeks_layout.setContentsMargins(0, 0, 0, 0)
+        seeks_layout.setSpacing(4)
+        seeks_layout.addWidget(self.seek_chart, 1)
+        seeks_layout.addWidget(self.seek_anatomy)
         self.request_log = RequestLogView(requests)
         self.stats = StatsWidget(stats)
         self.tabs = QTabWidget()
@@ -48,7 +67,7 @@ class SidePanel(QWidget):
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(self.seek_chart)
+        self.splitter.addWidget(seeks)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
@@ -66,8 +85,14 @@ class SidePanel(QWidget):
     def _summarise(self) -> None:
         self.byte_summary.setText(self.byte_map_model.summary())
 
+    def add_seek(self, record: SeekRecord) -> None:
+        """A finished seek: onto the chart, and the piece's keyframe hint once its index is known."""
+        self.seek_chart.add(record)
+        self.seek_anatomy.set_hint(self.anatomy.hint())
+
     def show_seek(self, record: SeekRecord) -> None:
-        """Highlight the requests a seek caused and bring them into view."""
+        """Show where a seek's time went, highlight the requests it caused and bring them into view."""
+        self.seek_anatomy.show_seek(self.anatomy.get(record.id))
         keys = {(PLAYER, i) for i in record.request_ids} | {(UPSTREAM, i) for i in record.fetch_ids}
         rows = self.request_log.model.highlight(keys)
         self.tabs.setCurrentWidget(self.request_log)

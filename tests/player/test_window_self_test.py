@@ -42,9 +42,14 @@ async def window_self_test(tmp_path: Path, media_dir: Path, display: str, *args:
 async def test_the_window_self_test_shows_frames_and_opens_a_second_piece_from_the_cid_bar(
     media_dir: Path, tmp_path: Path, display: str
 ) -> None:
-    status, summary, err = await window_self_test(tmp_path, media_dir, display, "--seeks", "2,8", "--timeout", "80")
+    status, summary, err = await window_self_test(
+        tmp_path, media_dir, display, "--seeks", "2,8", "--timeout", "80", "--report", str(tmp_path / "report.html")
+    )
     assert status == 0, f"{summary}\n{err[-2000:]}"
     assert_contract(summary)
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")  # the seeks' piece, not the second one opened
+    assert summary["report"] == str((tmp_path / "report.html").resolve())
+    assert "seek to 2.0 s" in report and "seek to 8.0 s" in report and summary["piece"] in report
     assert summary["window"] == {"platform": "xcb", "shown": True, "panel_visible": True}
     assert summary["ttff_ms"] > 0 and summary["frames"] > 0
     assert summary["launch_ms"] > summary["ttff_ms"]  # the process started before it opened the piece
