@@ -1,7 +1,8 @@
 """Seeks recorded from real runs, as JSON: the measured seek, the piece's keyframes and the proxy's events.
 
-``tests/player/test_seek_anatomy.py`` writes them when ``ANATOMY_RECORD_DIR`` is set (how ``tests/player/anatomy_events/`` was
-made); ``tests/player/test_seek_timeline.py`` replays them through the pure model.
+``tests/player/test_seek_anatomy.py`` writes them when ``ANATOMY_RECORD_DIR`` is set (how
+``tests/player/anatomy_events/`` was made); ``tests/player/test_seek_timeline.py`` replays them through the pure
+model.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from player.host import HostConfig, ProxyHost
 from player.playback import Playback
 from player.seek_monitor import SeekRecord
 from player.target import parse_target
-from tests.player.anatomy_recording import save
 from tests.conftest import _ffmpeg, make_mp4
+from tests.player.anatomy_recording import save
 
 #: Phases are cut from one clock, so they add up exactly; this allows for float rounding only.
 SUM_TOLERANCE_MS = 3.0
@@ -78,7 +78,7 @@ class Run:
         assert explained is not None
         print(f"seek to {target_s} s: {record.latency_ms:.0f} ms — {explained.verdict}")
         assert_adds_up(explained.timeline, record.latency_ms)
-        if os.environ.get("ANATOMY_RECORD_DIR"):  # keep the run for the pure model's tests (tests/player/anatomy_events)
+        if os.environ.get("ANATOMY_RECORD_DIR"):  # keep the run for the pure model's tests (anatomy_events/)
             name = os.environ.get("PYTEST_CURRENT_TEST", "seek").split("::")[-1].split(" ")[0]
             save(Path(os.environ["ANATOMY_RECORD_DIR"]) / f"{name}.json", explained, self.controller.anatomy.media)
         return explained.timeline
