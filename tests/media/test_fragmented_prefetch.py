@@ -60,7 +60,7 @@ async def test_a_fragmented_piece_gets_its_map_from_its_index(corpus_origin, tmp
         layout = await first_event(events, MediaLayoutKnown)
         assert layout.kind == "mp4"
         indexed = await first_event(events, MediaIndexed)
-        assert indexed.index.source == source
+        assert proxy.prefetcher.indexes[indexed.piece].source == source
         assert 7.5 < indexed.duration_s < 8.5
         assert [round(t - indexed.keyframes[0][0], 3) for t, _ in indexed.keyframes] == [float(s) for s in range(8)]
         assert [byte for _t, byte in indexed.keyframes] == _moofs(data)
@@ -82,7 +82,10 @@ async def test_a_fragmented_piece_whose_head_holds_all_its_fragments_is_mapped_s
         cid, data = piece_of(corpus_origin, "fmp4-no-index.mp4")
         events = await _open_like_a_player(http, proxy, cid, data)
         indexed = await first_event(events, MediaIndexed)
-        assert indexed.index.source == "mp4 fragments (moof)" and len(indexed.index.primary) == 200
+        assert (
+            proxy.prefetcher.indexes[indexed.piece].source == "mp4 fragments (moof)"
+            and len(proxy.prefetcher.indexes[indexed.piece].primary) == 200
+        )
         assert not [e for e in events if isinstance(e, Prefetch)]  # nothing read beyond the head
     finally:
         await proxy.stop()
