@@ -32,8 +32,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # imported where used: numpy costs ~100 ms of start-up, and the first frame needs none of it
+    import numpy as np
 
 from proxy.media.errors import ContainerError
 
@@ -63,6 +65,8 @@ class TrackUnits:
 
     @property
     def end_time(self) -> float:
+        import numpy as np
+
         return float(np.max(self.start + self.duration)) if len(self) else 0.0
 
 
@@ -84,6 +88,8 @@ class MediaIndex:
         *,
         piece_size: int,
     ) -> None:
+        import numpy as np
+
         notes = list(notes)
         primary = _inside_piece(primary, piece_size, notes)
         if len(primary) == 0:
@@ -142,6 +148,8 @@ class MediaIndex:
         other tracks between two units take the earlier unit's end. Before the first unit: the first unit's
         time; after the last: the end of the media.
         """
+        import numpy as np
+
         i = int(np.searchsorted(self._offset_sorted, byte_offset, side="right")) - 1
         if i < 0:
             return float(self._offset_time[0])
@@ -159,6 +167,8 @@ class MediaIndex:
         before ``time_s + ahead_s``, and every secondary track's units overlapping that time: the bytes to
         prefetch when a user hovers over that point of the slider.
         """
+        import numpy as np
+
         if not math.isfinite(ahead_s) or ahead_s < 0:
             raise ValueError(f"ahead_s must be a finite number ≥ 0, not {ahead_s!r}")
         k = self._key_at(time_s)
@@ -195,6 +205,8 @@ class MediaIndex:
         return [(max(0.0, t0), min(t1, self.duration_s)) for t0, t1 in spans if t1 > 0 and t0 < self.duration_s]
 
     def _key_at(self, time_s: float) -> int:
+        import numpy as np
+
         if not math.isfinite(time_s):
             raise ValueError(f"time must be a finite number of seconds, not {time_s!r}")
         k = int(np.searchsorted(self._key_time, time_s + _SAME_TIME_S, side="right")) - 1
@@ -227,6 +239,8 @@ def _inside_piece(track: TrackUnits, piece_size: int, notes: list[str]) -> Track
 
 def _merge_byte_ranges(byte_ranges: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted, coalesced ``(starts, stops)`` arrays; empty and inverted ranges are dropped."""
+    import numpy as np
+
     pairs = sorted((int(a), int(b)) for a, b in byte_ranges if b > a)
     starts: list[int] = []
     stops: list[int] = []
@@ -241,6 +255,8 @@ def _merge_byte_ranges(byte_ranges: Iterable[tuple[int, int]]) -> tuple[np.ndarr
 
 def _decodable_spans(track: TrackUnits, starts: np.ndarray, stops: np.ndarray) -> list[tuple[float, float]]:
     """Merged presentation spans of the units whose bytes, and whose decode dependencies' bytes, are cached."""
+    import numpy as np
+
     if len(starts) == 0 or len(track) == 0:
         return []
     slot = np.searchsorted(starts, track.offset, side="right") - 1

@@ -18,8 +18,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # imported where used: numpy costs ~100 ms of start-up, and the first frame needs none of it
+    import numpy as np
 
 from proxy.media.budget import CUE_POINT_BYTES, MAX_SEEK_ENTRIES, IndexBudget
 from proxy.media.ebml import (
@@ -292,6 +294,8 @@ def build_matroska_index(
     head: bytes | memoryview, size: int, index_bytes: bytes | memoryview, index_offset: int
 ) -> MediaIndex:
     """The cue-point index: Info and Tracks from the head, Cues from the head or from ``index_bytes``."""
+    import numpy as np
+
     segment = parse_segment_head(head, size)
     data = memoryview(head)[:size]
     scale, duration_ticks = _info(data, segment)
@@ -424,6 +428,8 @@ def _main_track(track_types: dict[int, int], points: list[tuple[int, int, int]])
 
 def _unit_starts(points: list[tuple[int, int]], segment: SegmentHead) -> tuple[np.ndarray, np.ndarray]:
     """Cue times and Cluster positions, in time order, keeping only Clusters further into the file than the last."""
+    import numpy as np
+
     times, offsets = [], []
     for time, pos in sorted(points):
         if pos >= segment.end:

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # imported where used: numpy costs ~100 ms of start-up, and the first frame needs none of it
+    import numpy as np
 
 from proxy.media.boxes import Box, children, find_path, first_child, full_box
 from proxy.media.budget import MAX_TRACKS, IndexBudget
@@ -116,6 +118,8 @@ def parse_sidx(
 
     ``size`` is the piece's: references must point inside it (the index drops those that do not).
     """
+    import numpy as np
+
     version, _flags, pos = full_box(data, sidx, base)
     end = sidx.end - base
     head = struct.Struct(">II" + ("QQ" if version else "II") + "HH")
@@ -250,6 +254,8 @@ def _table(
     wide: bool = False,
 ):
     """The first of ``names`` in ``stbl`` as an (entries × columns) int64 array of big-endian u32 (u64 if wide)."""
+    import numpy as np
+
     box = next((b for b in children(data, stbl.body_start - base, stbl.end - base, base) if b.type in names), None)
     if box is None:
         return None, None
@@ -265,6 +271,8 @@ def _sample_sizes(
     data: bytes | memoryview, stbl: Box, base: int, budget: IndexBudget
 ) -> tuple[int, int, np.ndarray | None]:
     """(constant sample size or 0, sample count, per-sample sizes or None) from ``stsz`` or ``stz2``."""
+    import numpy as np
+
     for box in children(data, stbl.body_start - base, stbl.end - base, base):
         if box.type == b"stsz":
             _v, _f, pos = full_box(data, box, base)
@@ -302,6 +310,8 @@ def _run_lookup(counts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.n
 
     Indexes past the last run stay in the last run (their position keeps counting), which extrapolates.
     """
+    import numpy as np
+
     run_first = np.concatenate(([0], np.cumsum(counts)[:-1]))
     run = np.clip(np.searchsorted(run_first, index, side="right") - 1, 0, len(counts) - 1)
     return run, index - run_first[run]
@@ -309,6 +319,8 @@ def _run_lookup(counts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.n
 
 def _decode_times(stts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Decode time and delta (media timescale) of the samples numbered ``index`` (0-based), from ``stts``."""
+    import numpy as np
+
     counts, deltas = stts[:, 0], stts[:, 1]
     run_time = np.concatenate(([0], np.cumsum(counts * deltas)[:-1]))
     run, within = _run_lookup(counts, index)
@@ -318,6 +330,8 @@ def _decode_times(stts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.n
 def _sample_units(
     data: bytes | memoryview, stbl: Box, track: Mp4Track, piece_size: int, base: int, budget: IndexBudget
 ) -> TrackUnits | None:
+    import numpy as np
+
     name = f"track {track.track_id} ({track.kind})"
     constant, sample_count, sizes = _sample_sizes(data, stbl, base, budget)
     _box, stco = _table(data, stbl, (b"stco",), 1, base, budget)
@@ -393,6 +407,8 @@ def _sample_units(
 
 def _samples_per_chunk(stsc: np.ndarray, chunks: int, name: str) -> np.ndarray:
     """Samples in each chunk, expanded from ``stsc`` runs (first_chunk is 1-based and must increase)."""
+    import numpy as np
+
     if chunks == 0:
         raise ContainerError(f"{name}: no chunk offsets")
     first = stsc[:, 0] - 1
