@@ -73,6 +73,8 @@ def test_proxy_rows_are_measured_without_errors(quick_results: tuple[dict, str])
                 cell = measure["contenders"][name]
                 if measure_key in ("rss_growth_mib", "unserved_percent") and name == "direct":
                     continue  # measured inside the proxy: the direct baseline has no proxy
+                if key == "moov_sweep" and measure_key.startswith("warm_") and name == "direct":
+                    continue  # a warm re-open is against nginx: direct has no cache to re-open from
                 assert "median" in cell, f"{key}/{measure_key}/{name}: {cell}"
                 assert not cell.get("errors"), f"{key}/{measure_key}/{name}: {cell['errors']}"
 
