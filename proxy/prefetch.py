@@ -97,7 +97,7 @@ class MediaPrefetcher:
         size = info.size
         if not self.config.speculative_tail or size < self.config.speculative_min_size or info.key in self.layouts:
             return
-        if size <= self.cache.slice_size:  # the tail is in the head's own slice
+        if size <= 2 * self.cache.slice_size:  # the tail is the head's own slice, or the next one on its fetch
             return
         sources = self.routing.order(info.key, size - 1, urgent=True)
         if not sources or sources[0].kind == "filbeam":
