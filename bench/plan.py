@@ -1,4 +1,4 @@
-"""How big and how many: the full plan (for people, ~15 minutes) and the quick plan (CI, under 2 minutes).
+"""How big and how many: the full plan (for people, ~15 minutes) and the quick plan (CI, a few minutes).
 
 The whole-file contender downloads the entire piece for every request, so on the 1 GiB piece it gets a budget:
 a measure it would need more than ``wholefile_budget`` upstream bytes for is skipped with that reason, and it
