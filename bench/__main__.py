@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="PiecePlayer's proxy against direct origin reads, nginx's slice cache and the whole-file "
         "pattern, on the same piece and the same emulated origin.",
     )
-    parser.add_argument("--quick", action="store_true", help="small piece, few repeats (CI, under 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="small piece, few repeats (CI, a few minutes)")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default: bench/results/latest.json)")
     parser.add_argument(
         "--markdown",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.scenarios.moov_sweep import SWEEP_MIB, cold_key, warm_key
 from proxy.cache import DEFAULT_MEMORY_CAP, DEFAULT_READAHEAD
 from proxy.units import MiB
 
@@ -51,6 +52,8 @@ GOALS = (
     Goal("watch_session", "unserved_percent", "≤ 5 % of bytes served", lambda v, b: v <= 5, baseline=None),
     Goal("media", "moov_end_first_frame_ms", "≤ 0.75 × direct", lambda v, b: v <= 0.75 * b),
     Goal("media", "warm_first_frame_ms", "≤ 30 ms", lambda v, b: v <= 30, baseline=None),
+    *(Goal("moov_sweep", cold_key(mib), "≤ 0.75 × direct", lambda v, b: v <= 0.75 * b) for mib in SWEEP_MIB),
+    *(Goal("moov_sweep", warm_key(mib), "≤ nginx", lambda v, b: v <= b, baseline="nginx") for mib in SWEEP_MIB),
     Goal("window", "first_frame_ms", "≤ 1.15 × headless", lambda v, b: v <= 1.15 * b, baseline="headless"),
     Goal("window", "launch_ms", "≤ 1.5 × mpv", lambda v, b: v <= 1.5 * b, baseline="mpv"),
 )

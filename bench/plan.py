@@ -1,4 +1,4 @@
-"""How big and how many: the full plan (for people, ~15 minutes) and the quick plan (CI, under 2 minutes).
+"""How big and how many: the full plan (for people, ~15 minutes) and the quick plan (CI, a few minutes).
 
 The whole-file contender downloads the entire piece for every request, so on the 1 GiB piece it gets a budget:
 a measure it would need more than ``wholefile_budget`` upstream bytes for is skipped with that reason, and it
@@ -55,6 +55,8 @@ class Plan:
     #: Repeats of the container-aware scenario: its warm re-open sits a few ms from its goal on a noisy VM (first
     #: frames of one build vary by ±5 ms), so its median takes more samples than the other player scenarios.
     media_repeats: int
+    #: Sizes (MiB) of the moov-at-end sweep (issue 19); each is a real MP4, made once and cached.
+    moov_sweep_mib: tuple[int, ...]
     wholefile_budget: int
     wholefile_samples: int
 
@@ -76,6 +78,7 @@ FULL = Plan(
     player_seeks=5,
     player_repeats=3,
     media_repeats=5,
+    moov_sweep_mib=(2, 20, 200, 1024),
     wholefile_budget=6 * GiB,
     wholefile_samples=3,
 )
@@ -97,6 +100,7 @@ QUICK = Plan(
     player_seeks=2,
     player_repeats=1,
     media_repeats=1,
+    moov_sweep_mib=(2, 20),
     wholefile_budget=64 * GiB,
     wholefile_samples=3,
 )

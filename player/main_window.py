@@ -56,7 +56,8 @@ PANEL_MIN_WIDTH = 320
 _NO_MAXIMUM = (1 << 24) - 1
 #: The side panel is built this long after the first frame of the first open, once that frame is on screen.
 PANEL_AFTER_FIRST_FRAME_MS = 50
-#: ...or this long after the window was built, whichever comes first (nothing opened, or a slow first frame).
+#: ...or this long after the window was built or a piece was opened, whichever comes first (nothing opened, or a
+#: slow first frame).
 PANEL_AT_THE_LATEST_MS = 1500
 #: The longest the first open waits for the window's first paint (a platform that never paints does not block).
 FIRST_PAINT_LIMIT_S = 0.5
@@ -274,6 +275,8 @@ class MainWindow(QMainWindow):
         self.status.set_piece(opened.title)
         if self._panel is not None:
             self._panel.seek_chart.clear()
+        else:  # the panel's "at the latest" counts from the open: built mid-open, it held that open's first frame
+            self._panel_timer.start(PANEL_AT_THE_LATEST_MS)
         self._seeks_before_panel.clear()
         self.status.show_message("" if opened.via == "proxy" else "Playing directly, without the proxy", "info")
         self.video_area.show_video()

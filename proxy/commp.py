@@ -24,8 +24,6 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
 from proxy.cid import PieceCid, tree_shape, unpadded_capacity
 
 QUAD_RAW = 127
@@ -67,6 +65,8 @@ def fr32_pad(raw: bytes | bytearray | memoryview) -> bytes:
     Word ``w`` of a quad is bits ``254·w … 254·w+253`` of the quad: a byte-aligned window shifted by
     ``(254·w) mod 8 = 0, 6, 4, 2`` bits, with the top two bits cleared.
     """
+    import numpy as np
+
     if len(raw) % QUAD_RAW:
         raise ValueError(f"Fr32 padding works on multiples of 127 bytes, got {len(raw)}")
     quads = np.frombuffer(raw, dtype=np.uint8).reshape(-1, QUAD_RAW)
@@ -84,6 +84,8 @@ def fr32_pad(raw: bytes | bytearray | memoryview) -> bytes:
 
 def _reduce_level(nodes: bytes) -> bytes:
     """One tree level up: hash each pair of 32-byte nodes, clear each parent's top two bits."""
+    import numpy as np
+
     view = memoryview(nodes)
     sha = hashlib.sha256
     parents = bytearray(b"".join([sha(view[i : i + 64]).digest() for i in range(0, len(nodes), 64)]))

@@ -118,7 +118,10 @@ class Exchange:
         reader = None
         if self.request.method == "GET" and decision.ranges:
             first = decision.ranges[0]
-            reader = self.cache.open(info, first.start, first.end, request_id=self.request_id)
+            # a player asks with a Range (to seek later); a whole-body GET is a download: no bet on its tail
+            reader = self.cache.open(
+                info, first.start, first.end, request_id=self.request_id, ranged=decision.status == 206
+            )
         try:
             chunks = aiter(reader) if reader is not None else None
             # The first byte decides the status: an upstream failure before it is still a proper error answer.

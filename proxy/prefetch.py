@@ -37,6 +37,9 @@ from proxy.upstream_errors import UpstreamError
 
 log = logging.getLogger(__name__)
 
+#: The reason the bet on a tail's fetch carries (events, ``/stats``, the side panel).
+TAIL_BET = "prefetch: tail (asked with the head, before its layout)"
+
 
 @dataclass(frozen=True)
 class PrefetchConfig:
@@ -46,10 +49,12 @@ class PrefetchConfig:
     #: served fell from 9.9 % (6 s) to 1.8 % of bytes served, at 4 s 7.4 %. A player reading at the media's
     #: rate is 3 s ahead of a stall; what it costs is a bulk read's speed (cold sequential 56 → 33 MB/s).
     readahead_seconds: float = 3.0
-    #: Fetch the last slice's bytes with the head on a piece's first open (see ``on_cold_open``)…
+    #: Fetch the last slice's bytes with the head on a piece's first open (see ``on_cold_open``); False: never.
     speculative_tail: bool = True
-    #: …when the piece is at least this large (a small piece's tail is soon read anyway).
-    speculative_min_size: int = 64 * MiB
+    #: …when the piece is at least this large. Every size (issue 19): on a 21.8 MB moov-at-end MP4 the bet took
+    #: the first frame from ×0.78–0.91 to ×0.58–0.66 of direct; on a faststart one it is withdrawn as soon as
+    #: the head shows the index in front, so a lost bet costs what arrived by then, not the whole slice.
+    speculative_min_size: int = 0
     #: How long the byte/time map waits before it is built (see ``_index``).
     index_defer_s: float = 0.2
     min_readahead: int = 2 * MiB
@@ -78,6 +83,8 @@ class MediaPrefetcher:
         self._published: dict[str, MediaIndexed] = {}
         self._tasks: set[asyncio.Task] = set()
         self._hovers: dict[str, asyncio.Task] = {}
+        #: Bets on a tail still running, per piece: withdrawn when the head shows the index is not there.
+        self._bets: dict[str, asyncio.Task] = {}
 
     # --- the tail, before the head ------------------------------------------------------------------------
 
@@ -88,18 +95,38 @@ class MediaPrefetcher:
         trip for the index, and asked after the head that round trip is on the critical path whatever the proxy
         does — measured, the proxy asking 3 ms after the head arrives (as soon as the layout is known) still left
         the first frame at ×0.83 of direct play against a goal of ×0.75, while asking with the head gave ×0.68.
-        The bet costs one slice (1 MiB) on the first open of a large piece whose index turns out to be at the front
-        (counted as fetched and never served, under its reason), and nothing on later opens. Not asked of a CDN
-        that may answer a range with the whole piece (FilBeam's cache miss), where it would cost far more.
+        The bet costs at most one slice (1 MiB) on the first open of a piece whose index turns out to be at the
+        front, and in practice what arrived before the head showed that (``_settle_bet`` withdraws it); either way
+        it is counted as fetched and never served, under its reason, and costs nothing on later opens. Not asked
+        of a CDN that may answer a range with the whole piece (FilBeam's cache miss), where it would cost far more.
         """
         size = info.size
         if not self.config.speculative_tail or size < self.config.speculative_min_size or info.key in self.layouts:
+            return
+        if size <= 2 * self.cache.slice_size:  # the tail is the head's own slice, or the next one on its fetch
             return
         sources = self.routing.order(info.key, size - 1, urgent=True)
         if not sources or sources[0].kind == "filbeam":
             return
         start = size - min(size, self.cache.slice_size)
-        self._spawn(self._fragment(info, start, size - 1, "prefetch: tail (asked with the head, before its layout)"))
+        bet = self._spawn(self._fragment(info, start, size - 1, TAIL_BET))
+        self._bets[info.key] = bet
+        bet.add_done_callback(lambda done: self._bets.pop(info.key, None) if self._bets.get(info.key) is done else None)
+
+    def _settle_bet(self, info: PieceInfo, layout: ContainerLayout) -> None:
+        """The head decided the layout: a bet on a tail the player will not read while opening is withdrawn.
+
+        Why: on a faststart MP4 (index in front) or anything else whose index is not at the end, the tail's bytes
+        would be fetched ahead and never served. Cancelling the fetch closes its upstream connection when the head's
+        first bytes are parsed, a few milliseconds after the tail's first bytes arrive; what came by then is
+        counted as fetched ahead and never served (``abandoned_by_reason``), like any lost prefetch.
+        """
+        bet = self._bets.pop(info.key, None)
+        if bet is None or layout.needs_more is not None:
+            return
+        tail = info.size - min(info.size, self.cache.slice_size)
+        if not any(span.at_open and span.last >= tail for span in layout.prefetch):
+            bet.cancel()
 
     # --- the head -------------------------------------------------------------------------------------------
 
@@ -124,6 +151,7 @@ class MediaPrefetcher:
     def _act(self, info: PieceInfo, layout: ContainerLayout) -> None:
         """Publish the layout and start its prefetches, within one index's worth of bytes for the whole piece."""
         self.layouts[info.key] = layout
+        self._settle_bet(info, layout)
         self.bus.publish(
             MediaLayoutKnown(
                 piece=info.key,

@@ -1,11 +1,22 @@
 """The scenarios of issue 8, in the order of its table: key → ``async def run(ctx) -> ScenarioResult``."""
 
-from bench.scenarios import concurrency, egress, filbeam, frames, latency, media_aware, throughput, window
+from bench.scenarios import (
+    concurrency,
+    egress,
+    filbeam,
+    frames,
+    latency,
+    media_aware,
+    moov_sweep,
+    throughput,
+    window,
+)
 
 SCENARIOS = {
     "cold_start": latency.cold_start,
     "player": frames.player,
     "media": media_aware.media_aware,
+    "moov_sweep": moov_sweep.moov_sweep,
     "window": window.window_first_frame,
     "seek_uncached": latency.seek_uncached,
     "seek_cached": latency.seek_cached,

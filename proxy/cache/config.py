@@ -72,5 +72,8 @@ class CacheStats:
     bytes_from_upstream: int = 0
     #: Bytes of complete slices fetched, by the reason of the fetch ("read", "readahead", "prefetch: …").
     fetched_by_reason: dict[str, int] = field(default_factory=dict)
+    #: Bytes of fragments given up before they were complete and never served (a withdrawn bet on a tail), by
+    #: reason: fetched and lost, so they count as fetched ahead and never served.
+    abandoned_by_reason: dict[str, int] = field(default_factory=dict)
     #: Bytes upstream sent again for slices already cached or being fetched, per piece (the goal is none).
     fetched_twice: dict[str, int] = field(default_factory=dict)

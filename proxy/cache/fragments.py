@@ -63,6 +63,9 @@ class FragmentFetches:
             return False
         finally:
             if not fragment.done:
+                if fragment.data and not fragment.served:  # paid for and thrown away: waste, under its reason
+                    lost = self.stats.abandoned_by_reason
+                    lost[reason] = lost.get(reason, 0) + len(fragment.data)
                 fragment.fail()
                 if fragment in piece.fragments:
                     piece.fragments.remove(fragment)

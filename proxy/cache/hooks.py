@@ -25,7 +25,8 @@ class CacheHooks:
     #: A piece's first bytes, as they arrive or from the cache, until it returns True (the prefetcher reads the
     #: container's layout from them). None: nobody listens, and the head is not read for it.
     on_head: Callable[[PieceInfo, memoryview], bool] | None = None
-    #: A player opens a piece at byte 0 whose first slice is not cached (a first-ever open).
+    #: A player opens a piece with ``Range: bytes=0-`` (how players open) whose first slice is not cached (a
+    #: first-ever open); a closed range from byte 0 is a probe and a whole-body GET a download, not an open.
     on_cold_open: Callable[[PieceInfo], None] = _ignore
     #: A player's request starts reading (an open, a seek): background hashing gives way.
     on_player_request: Callable[[], None] = _ignore

@@ -157,7 +157,7 @@ class PieceBook:
 
     def unserved_bytes_by_reason(self) -> dict[str, int]:
         """Bytes fetched ahead (read-ahead, prefetch, streamed past) that no player request has read yet."""
-        totals: dict[str, int] = {}
+        totals = dict(self.stats.abandoned_by_reason)
         for piece in self._pieces.values():
             for index, reason in piece.unserved.items():
                 totals[reason] = totals.get(reason, 0) + self.slice_length(piece, index)

@@ -25,8 +25,12 @@ class ReadWindows:
         request_id: int | None = None,
         window: int | None = None,
         reason: str | None = None,
+        ranged: bool = False,
     ) -> SliceReader:
         """A reader of bytes ``start … end``; it starts the fetches it needs right away.
+
+        ``ranged``: the client asked with a ``Range`` header, as a player opening a piece does (``bytes=0-``); only
+        such an open from byte 0 to the end is a cold *open* (``on_cold_open``), not a download or a probe.
 
         An open-ended reader (to the piece's end) reads ahead by the piece's window; a closed range wants all of
         its bytes. ``reason`` marks a prefetch: its fetches and the slices they bring are accounted to it.
@@ -40,7 +44,7 @@ class ReadWindows:
         piece.cursors.add(cursor)
         if request_id is not None:
             self.hooks.on_player_request()  # a player waits for a frame now: hashing gives way
-        cold = start == 0 and reason is None and self.slice_missing(piece, 0)
+        cold = ranged and start == 0 and open_ended and reason is None and self.slice_missing(piece, 0)
         self.ensure_fetching(piece, cursor)
         if cold:
             self.hooks.on_cold_open(info)

@@ -20,7 +20,7 @@ from bench.scenarios import SCENARIOS
 
 REPO = Path(__file__).resolve().parents[2]
 CONTENDERS = ("direct", "pieceplayer", "nginx", "wholefile")
-QUICK_LIMIT_S = 300  # the quick plan aims at < 2 minutes; this only stops a hang
+QUICK_LIMIT_S = 600  # the quick plan aims at < 3 minutes (with the moov sweep); this only stops a hang
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,8 @@ def test_proxy_rows_are_measured_without_errors(quick_results: tuple[dict, str])
                 cell = measure["contenders"][name]
                 if measure_key in ("rss_growth_mib", "unserved_percent") and name == "direct":
                     continue  # measured inside the proxy: the direct baseline has no proxy
+                if key == "moov_sweep" and measure_key.startswith("warm_") and name == "direct":
+                    continue  # a warm re-open is against nginx: direct has no cache to re-open from
                 assert "median" in cell, f"{key}/{measure_key}/{name}: {cell}"
                 assert not cell.get("errors"), f"{key}/{measure_key}/{name}: {cell['errors']}"
 

@@ -16,9 +16,16 @@ from proxy.events import (
     UpstreamFinished,
     UpstreamStarted,
 )
-from proxy.prefetch import PrefetchConfig
-from proxy.server import ProxyServer
-from tests.conftest import MiB, piece_of, play_once, record_events, start_proxy
+from proxy.prefetch import TAIL_BET, PrefetchConfig
+from tests.conftest import MiB, cdn_sources, piece_of, play_once, record_events, running_emulator, start_proxy
+
+#: The layout-driven prefetch alone, without the bet on a tail made before the head arrives (tested below).
+NO_BET = PrefetchConfig(speculative_tail=False)
+
+
+def prefetches(events: list) -> list[Prefetch]:
+    """The prefetches the head's layout asked for (not the bet on a tail, made before it was known)."""
+    return [e for e in events if isinstance(e, Prefetch) and e.reason != TAIL_BET]
 
 
 async def first_event(events: list, kind: type, within: float = 10.0):
@@ -31,7 +38,7 @@ async def first_event(events: list, kind: type, within: float = 10.0):
 async def test_moov_at_end_is_prefetched_while_the_head_is_served(emulator, tmp_path, http):
     """With a short read-ahead the head's fetch stops well before the tail: only the prefetch can bring it."""
     emulator.knobs.update(mode="curio", latency_ms=80)
-    proxy = await start_proxy(emulator, tmp_path / "cache", readahead=1)
+    proxy = await start_proxy(emulator, tmp_path / "cache", prefetch=NO_BET, readahead=1)
     try:
         await _moov_at_end_is_prefetched(proxy, emulator, http)
     finally:
@@ -60,7 +67,7 @@ async def test_moov_at_end_arrives_as_its_exact_range_before_the_slice_that_hold
     """On a slow link the slice-aligned tail fetch streams media data before the index; the player's tail request
     must not wait for it: it is answered from the exact range fetched beside it, and the slice still gets cached."""
     emulator.knobs.update(mode="curio", latency_ms=50, bandwidth=1_000_000)
-    proxy = await start_proxy(emulator, tmp_path / "cache")
+    proxy = await start_proxy(emulator, tmp_path / "cache", prefetch=NO_BET)
     events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
     url = f"{proxy.base_url}/piece/{cid}"
@@ -91,7 +98,7 @@ async def test_faststart_mp4_prefetches_nothing_and_gets_a_byte_time_map(proxy, 
     async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-65535"}) as response:
         assert await response.read() == data[:65536]
     indexed = await first_event(events, MediaIndexed)
-    assert not [e for e in events if isinstance(e, Prefetch)]
+    assert not prefetches(events)
     assert indexed.duration_s == pytest.approx(12.0, abs=0.1)
     assert [t for t, _ in indexed.keyframes[:3]] == pytest.approx([0.0, 1.0, 2.0], abs=0.05)  # -g 30 at 30 fps
     assert indexed.byte_rate == pytest.approx(len(data) / indexed.duration_s, rel=0.01)
@@ -137,7 +144,7 @@ async def test_unknown_containers_are_proxied_plainly(proxy, emulator, http, fil
         assert await response.read() == data
     layout = await first_event(events, MediaLayoutKnown)
     assert layout.kind == "unknown" and layout.reason
-    assert not [e for e in events if isinstance(e, (Prefetch, MediaIndexed))]
+    assert not prefetches(events) and not [e for e in events if isinstance(e, MediaIndexed)]
 
 
 async def test_truncated_mp4_falls_back_to_plain_proxying(emulator, tmp_path, http):
@@ -190,7 +197,10 @@ async def test_hover_prefetches_the_bytes_a_seek_would_read(proxy, emulator, htt
     start, end = proxy.prefetcher.hover(key, 9.5)
     _, keyframe_byte = max((t, b) for t, b in indexed.keyframes if t <= 9.5)
     assert start <= keyframe_byte <= end and end - start < 8 * MiB  # decoding starts at the keyframe before 9.5 s
-    hover = await first_event(events, Prefetch)
+    async with asyncio.timeout(5):
+        while not (hovers := [e for e in prefetches(events) if e.reason.startswith("prefetch: hover")]):
+            await asyncio.sleep(0.01)
+    hover = hovers[0]
     assert hover.reason == "prefetch: hover at 9.5 s" and (hover.start, hover.end) == (start, end)
     async with asyncio.timeout(5):
         while not all(i in proxy.cache.cached_indexes(key) for i in range(start // MiB, end // MiB + 1)):
@@ -199,66 +209,101 @@ async def test_hover_prefetches_the_bytes_a_seek_would_read(proxy, emulator, htt
     assert stats["fetched_bytes_by_reason"]["prefetch: hover at 9.5 s"] > 0
 
 
-#: Bet on the tail for any size of piece (the default starts at 64 MiB; the clips are 2 MB).
-BET_ON_ANY_TAIL = PrefetchConfig(speculative_min_size=0)
+#: How a player (FFmpeg, QMediaPlayer) opens a piece; a whole-body GET is a download and gets no bet on its tail.
+PLAYER_OPEN = {"Range": "bytes=0-"}
 
 
-async def speculating_proxy(emulator, cache_dir, **cache: int) -> ProxyServer:
-    """A proxy that bets on the tail for any size of piece."""
-    return await start_proxy(emulator, cache_dir, prefetch=BET_ON_ANY_TAIL, **cache)
+def tail_bets(events: list) -> list[UpstreamStarted]:
+    return [e for e in events if isinstance(e, UpstreamStarted) and e.reason == TAIL_BET]
 
 
 async def test_a_first_open_asks_for_the_tail_with_the_head_and_the_index_comes_from_it(emulator, tmp_path, http):
     """The index request of an MP4 whose index is at the end is the player's second round trip: asked with the head,
-    before its layout is known, the tail is there when the player asks for the index."""
+    before its layout is known, the tail is there when the player asks for the index — on a 2 MB piece too (by
+    default the bet is made for every size)."""
     emulator.knobs.update(mode="curio", latency_ms=50)
     # readahead=1: the head's fetch stops short of the tail
-    proxy = await speculating_proxy(emulator, tmp_path / "cache", readahead=1)
+    proxy = await start_proxy(emulator, tmp_path / "cache", readahead=1)
     events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    assert len(data) < 4 * MiB, "the test is about a small piece"
     url = f"{proxy.base_url}/piece/{cid}"
     try:
-        async with http.get(url) as response:
+        async with http.get(url, headers=PLAYER_OPEN) as response:
             assert await response.content.read(4096) == data[:4096]
         layout = await first_event(events, MediaLayoutKnown)
         index_start = layout.index_range[0]
         async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
             assert await response.read() == data[index_start:]
         started = [e for e in events if isinstance(e, UpstreamStarted)]
-        tail = [e for e in started if e.reason.startswith("prefetch: tail")]
+        tail = tail_bets(events)
         assert tail and (tail[0].start, tail[0].end) == (len(data) - MiB, len(data) - 1)
         assert events.index(tail[0]) < events.index(layout), "asked before the head's layout was known"
         assert not [e for e in started if e.start == index_start], "no second exact fetch of the index"
         assert any(isinstance(e, SliceRead) and e.tier == "fragment" for e in events)
-        assert not proxy.cache.unserved_bytes_by_reason().get(tail[0].reason), "it was served: not waste"
+        finished = [e for e in events if isinstance(e, UpstreamFinished) and e.fetch_id == tail[0].fetch_id]
+        assert finished and finished[0].outcome == "complete", "the head showed mdat first: the bet stands"
+        assert not proxy.cache.unserved_bytes_by_reason().get(TAIL_BET), "it was served: not waste"
     finally:
         await proxy.stop()
 
 
-async def test_a_tail_asked_for_nothing_is_counted_as_fetched_and_never_served(emulator, tmp_path, http):
-    """A faststart MP4 has its index in front: the bet on the tail lost, and the waste figure says so."""
-    proxy = await speculating_proxy(emulator, tmp_path / "cache")
+async def test_a_bet_on_a_faststart_tail_is_withdrawn_and_what_it_brought_counts_as_waste(emulator, tmp_path, http):
+    """A faststart MP4 has its index in front: once the head shows that, the bet on the tail is withdrawn, so it
+    costs less than its slice, and whatever it brought is counted as fetched and never served."""
+    # 1 MB/s: the tail's megabyte would take a second, the head shows the layout in its first chunk
+    emulator.knobs.update(mode="curio", latency_ms=50, bandwidth=1_000_000)
+    proxy = await start_proxy(emulator, tmp_path / "cache")
     events = record_events(proxy)
     cid, data = piece_of(emulator, "clip-faststart.mp4")
     try:
-        async with http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-65535"}) as response:
-            assert await response.read() == data[:65536]
-        tail = [e for e in events if isinstance(e, UpstreamStarted) and e.reason.startswith("prefetch: tail")]
-        assert tail
-        async with asyncio.timeout(10):
-            while proxy.cache.unserved_bytes_by_reason().get(tail[0].reason) != MiB:
+        async with http.get(f"{proxy.base_url}/piece/{cid}", headers=PLAYER_OPEN) as response:
+            assert await response.content.readexactly(65536) == data[:65536]
+        [bet] = tail_bets(events)
+        async with asyncio.timeout(5):
+            while not (ended := [e for e in events if isinstance(e, UpstreamFinished) and e.fetch_id == bet.fetch_id]):
                 await asyncio.sleep(0.02)
+        assert ended[0].outcome != "complete" and ended[0].bytes_received < MiB // 2
+        assert not any(isinstance(e, SliceRead) and e.tier == "fragment" for e in events)
+        stats = proxy.snapshot()
+        assert TAIL_BET not in stats["fetched_bytes_by_reason"], "no complete fragment was kept"
+        assert stats["unserved_bytes_by_reason"].get(TAIL_BET, 0) == proxy.cache.stats.abandoned_by_reason.get(
+            TAIL_BET, 0
+        )
     finally:
         await proxy.stop()
+
+
+async def test_no_bet_on_filbeam_on_a_download_or_when_turned_off(tmp_path, http, media_dir):
+    """FilBeam may answer a range with the whole piece (its cache miss): the bet is not placed there. A whole-body
+    GET is a download, not a player's open: it reads the tail in its turn. ``speculative_tail=False`` turns the
+    bet off for every source."""
+    async with running_emulator(media_dir, latency_ms=0) as cdn:
+        cid, data = piece_of(cdn, "clip-moov-at-end.mp4")
+        cases = {
+            "filbeam": (cdn_sources(cdn), None, PLAYER_OPEN),
+            "download": (cdn, None, {}),
+            "off": (cdn, PrefetchConfig(speculative_tail=False), PLAYER_OPEN),
+        }
+        for name, (sources, prefetch, headers) in cases.items():
+            proxy = await start_proxy(sources, tmp_path / name, prefetch=prefetch)
+            events = record_events(proxy)
+            try:
+                async with http.get(f"{proxy.base_url}/piece/{cid}", headers=headers) as response:
+                    assert await response.read() == data
+                await first_event(events, MediaLayoutKnown)
+                assert not tail_bets(events), name
+            finally:
+                await proxy.stop()
 
 
 async def test_a_re_open_from_the_cache_bets_on_nothing(emulator, tmp_path, http):
     cid, data = piece_of(emulator, "clip-faststart.mp4")
-    assert await play_once(http, emulator, tmp_path / "cache", cid, prefetch=BET_ON_ANY_TAIL) == data
-    second = await speculating_proxy(emulator, tmp_path / "cache")
+    assert await play_once(http, emulator, tmp_path / "cache", cid) == data
+    second = await start_proxy(emulator, tmp_path / "cache")
     events = record_events(second)
     try:
-        async with http.get(f"{second.base_url}/piece/{cid}") as response:
+        async with http.get(f"{second.base_url}/piece/{cid}", headers=PLAYER_OPEN) as response:
             assert await response.read() == data
         await first_event(events, MediaIndexed)
         assert not [e for e in events if isinstance(e, UpstreamStarted)]
