@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first frame does not need
+    import numpy as np
 
 from proxy.media.boxes import Box, children, first_child, full_box
 from proxy.media.budget import IndexBudget
@@ -73,11 +75,14 @@ class _TrackRun:
     """The units of one track as fragments add them, and where its decode time stands."""
 
     def __init__(self, track: Mp4Track) -> None:
+
         self.track = track
         self.decode_time = 0
         self.parts: list[tuple[np.ndarray, ...]] = []
 
     def units(self) -> TrackUnits:
+        import numpy as np
+
         columns = [np.concatenate(c) if c else np.zeros(0, dtype=np.int64) for c in zip(*self.parts, strict=True)]
         if not columns:
             columns = [np.zeros(0, dtype=np.int64)] * 5
@@ -190,6 +195,8 @@ def _read_trun(
     budget: IndexBudget,
 ) -> tuple[np.ndarray, ...]:
     """(decode time from the run's start, duration, offset, size, key, composition offset) per sample."""
+    import numpy as np
+
     version, flags, pos = full_box(data, trun, base)
     end = trun.end - base
     if pos + 4 > end:

@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first frame does not need
+    import numpy as np
 
 from proxy.media.errors import ContainerError
 from proxy.media.playable import SAME_TIME_S, playable_times
@@ -62,6 +64,8 @@ class MediaIndex:
         *,
         piece_size: int,
     ) -> None:
+        import numpy as np
+
         notes = list(notes)
         declared = primary
         primary = _inside_piece(primary, piece_size, notes)
@@ -124,6 +128,8 @@ class MediaIndex:
         other tracks between two units take the earlier unit's end. Before the first unit: the first unit's
         time; after the last: the end of the media.
         """
+        import numpy as np
+
         i = int(np.searchsorted(self._offset_sorted, byte_offset, side="right")) - 1
         if i < 0:
             return float(self._offset_time[0])
@@ -141,6 +147,8 @@ class MediaIndex:
         before ``time_s + ahead_s``, and every secondary track's units overlapping that time: the bytes to
         prefetch when a user hovers over that point of the slider.
         """
+        import numpy as np
+
         if not math.isfinite(ahead_s) or ahead_s < 0:
             raise ValueError(f"ahead_s must be a finite number ≥ 0, not {ahead_s!r}")
         k = self._key_at(time_s)
@@ -170,6 +178,8 @@ class MediaIndex:
         return playable_times((self.primary, *self.secondary), self.duration_s, byte_ranges)
 
     def _key_at(self, time_s: float) -> int:
+        import numpy as np
+
         if not math.isfinite(time_s):
             raise ValueError(f"time must be a finite number of seconds, not {time_s!r}")
         k = int(np.searchsorted(self._key_time, time_s + SAME_TIME_S, side="right")) - 1
@@ -206,6 +216,8 @@ def _inside(track: TrackUnits, piece_size: int) -> np.ndarray:
 
 def _ends_early(declared: TrackUnits, piece_size: int, duration_s: float) -> float | None:
     """The presentation time from which the main track's samples are missing (see ``MediaIndex.ends_early_s``)."""
+    import numpy as np
+
     inside = _inside(declared, piece_size)
     if inside.all():
         return None

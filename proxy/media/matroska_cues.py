@@ -7,7 +7,10 @@ charging every cue point to the index budget, since a crafted file can list mill
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first frame does not need
+    import numpy as np
 
 from proxy.media.budget import CUE_POINT_BYTES, IndexBudget
 from proxy.media.ebml import Element, children, raw_children, raw_uint, read_element, read_uint
@@ -39,6 +42,8 @@ def build_matroska_index(
     head: bytes | memoryview, size: int, index_bytes: bytes | memoryview, index_offset: int
 ) -> MediaIndex:
     """The cue-point index: Info and Tracks from the head, Cues from the head or from ``index_bytes``."""
+    import numpy as np
+
     segment = parse_segment_head(head, size)
     data = memoryview(head)[:size]
     scale, duration_ticks = segment_info(data, segment)
@@ -156,6 +161,8 @@ def _main_track(track_types: dict[int, int], points: list[tuple[int, int, int]])
 
 def _unit_starts(points: list[tuple[int, int]], segment: SegmentHead) -> tuple[np.ndarray, np.ndarray]:
     """Cue times and Cluster positions, in time order, keeping only Clusters further into the file than the last."""
+    import numpy as np
+
     times, offsets = [], []
     for time, pos in sorted(points):
         if pos >= segment.end:

@@ -12,8 +12,10 @@ to where ``mfra`` begins), each a keyframe. Like ``sidx`` subsegments, a unit ho
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first frame does not need
+    import numpy as np
 
 from proxy.media.boxes import Box, children, full_box
 from proxy.media.budget import IndexBudget
@@ -40,6 +42,7 @@ def mfra_span(tail: bytes | memoryview, size: int) -> ByteSpan | None:
 
 def parse_mfra(data: bytes | memoryview, mfra: Box, base: int, budget: IndexBudget) -> dict[int, np.ndarray]:
     """track_ID → an (n, 2) array of (time in the track's timescale, ``moof`` offset), one row per ``tfra`` entry."""
+
     if mfra.end - base > len(data):
         raise ContainerError(f"mfra at byte {mfra.start} is not all in the bytes given")
     tracks: dict[int, np.ndarray] = {}
@@ -51,6 +54,8 @@ def parse_mfra(data: bytes | memoryview, mfra: Box, base: int, budget: IndexBudg
 
 
 def _read_tfra(data: bytes | memoryview, tfra: Box, base: int, budget: IndexBudget) -> tuple[int, np.ndarray]:
+    import numpy as np
+
     version, _flags, pos = full_box(data, tfra, base)
     end = tfra.end - base
     if pos + 12 > end:
@@ -72,6 +77,8 @@ def _read_tfra(data: bytes | memoryview, tfra: Box, base: int, budget: IndexBudg
 
 
 def _big_endian(columns: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     value = np.zeros(len(columns), dtype=np.uint64)
     for i in range(columns.shape[1]):
         value = (value << np.uint64(8)) | columns[:, i].astype(np.uint64)
@@ -80,6 +87,8 @@ def _big_endian(columns: np.ndarray) -> np.ndarray:
 
 def mfra_units(entries: np.ndarray, track: Mp4Track, media_end: int, duration_s: float | None) -> TrackUnits:
     """One key unit per random-access point of ``track``: its ``moof`` to the next one's (the last: ``media_end``)."""
+    import numpy as np
+
     if len(entries) == 0:
         raise ContainerError(f"the mfra lists no random-access point of track {track.track_id}")
     entries = entries[np.argsort(entries[:, 1], kind="stable")]

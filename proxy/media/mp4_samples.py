@@ -12,7 +12,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first frame does not need
+    import numpy as np
 
 from proxy.media.boxes import Box, children, full_box
 from proxy.media.budget import IndexBudget
@@ -45,6 +46,8 @@ def _table(
     wide: bool = False,
 ):
     """The first of ``names`` in ``stbl`` as an (entries × columns) int64 array of big-endian u32 (u64 if wide)."""
+    import numpy as np
+
     box = next((b for b in children(data, stbl.body_start - base, stbl.end - base, base) if b.type in names), None)
     if box is None:
         return None, None
@@ -60,6 +63,8 @@ def _sample_sizes(
     data: bytes | memoryview, stbl: Box, base: int, budget: IndexBudget
 ) -> tuple[int, int, np.ndarray | None]:
     """(constant sample size or 0, sample count, per-sample sizes or None) from ``stsz`` or ``stz2``."""
+    import numpy as np
+
     for box in children(data, stbl.body_start - base, stbl.end - base, base):
         if box.type == b"stsz":
             _v, _f, pos = full_box(data, box, base)
@@ -97,6 +102,8 @@ def _run_lookup(counts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.n
 
     Indexes past the last run stay in the last run (their position keeps counting), which extrapolates.
     """
+    import numpy as np
+
     run_first = np.concatenate(([0], np.cumsum(counts)[:-1]))
     run = np.clip(np.searchsorted(run_first, index, side="right") - 1, 0, len(counts) - 1)
     return run, index - run_first[run]
@@ -104,6 +111,8 @@ def _run_lookup(counts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.n
 
 def _decode_times(stts: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Decode time and delta (media timescale) of the samples numbered ``index`` (0-based), from ``stts``."""
+    import numpy as np
+
     counts, deltas = stts[:, 0], stts[:, 1]
     run_time = np.concatenate(([0], np.cumsum(counts * deltas)[:-1]))
     run, within = _run_lookup(counts, index)
@@ -115,6 +124,8 @@ def sample_units(
 ) -> TrackUnits | None:
     """The track's units from its ``stbl``: one per sample, or one per chunk for constant-size samples without
     ``stss``; None for a track without samples. Notes on what was left out go to ``track.notes``."""
+    import numpy as np
+
     name = f"track {track.track_id} ({track.kind})"
     constant, sample_count, sizes = _sample_sizes(data, stbl, base, budget)
     _box, stco = _table(data, stbl, (b"stco",), 1, base, budget)
@@ -190,6 +201,8 @@ def sample_units(
 
 def _samples_per_chunk(stsc: np.ndarray, chunks: int, name: str) -> np.ndarray:
     """Samples in each chunk, expanded from ``stsc`` runs (first_chunk is 1-based and must increase)."""
+    import numpy as np
+
     if chunks == 0:
         raise ContainerError(f"{name}: no chunk offsets")
     first = stsc[:, 0] - 1

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first frame does not need
+    pass
 
 from proxy.media.boxes import Box, children, find_path, first_child, full_box
 from proxy.media.budget import MAX_TRACKS, IndexBudget
@@ -116,6 +118,8 @@ def parse_sidx(
 
     ``size`` is the piece's: references must point inside it (the index drops those that do not).
     """
+    import numpy as np
+
     version, _flags, pos = full_box(data, sidx, base)
     end = sidx.end - base
     head = struct.Struct(">II" + ("QQ" if version else "II") + "HH")

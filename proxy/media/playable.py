@@ -13,8 +13,10 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first frame does not need
+    import numpy as np
 
 from proxy.events import MediaTrack
 from proxy.media.tracks import TrackUnits
@@ -39,6 +41,8 @@ def media_track(track: TrackUnits) -> MediaTrack:
 
 def track_units(track: MediaTrack) -> TrackUnits:
     """An event's track back as arrays (once per piece: :func:`playable_times` is then fast for any cache)."""
+    import numpy as np
+
     count = len(track.offset)
     return TrackUnits(
         track.kind,
@@ -83,6 +87,8 @@ def playable_times(
 
 def _merge_byte_ranges(byte_ranges: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Sorted, coalesced ``(starts, stops)`` arrays; empty and inverted ranges are dropped."""
+    import numpy as np
+
     pairs = sorted((int(a), int(b)) for a, b in byte_ranges if b > a)
     starts: list[int] = []
     stops: list[int] = []
@@ -97,6 +103,8 @@ def _merge_byte_ranges(byte_ranges: Iterable[tuple[int, int]]) -> tuple[np.ndarr
 
 def _decodable_spans(track: TrackUnits, starts: np.ndarray, stops: np.ndarray) -> list[tuple[float, float]]:
     """Merged presentation spans of the units whose bytes, and whose decode dependencies' bytes, are cached."""
+    import numpy as np
+
     if len(starts) == 0 or len(track) == 0:
         return []
     slot = np.searchsorted(starts, track.offset, side="right") - 1

@@ -7,8 +7,10 @@ the map that answers the proxy's questions (:class:`proxy.media.index.MediaIndex
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first frame does not need
+    import numpy as np
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,4 +33,6 @@ class TrackUnits:
 
     @property
     def end_time(self) -> float:
+        import numpy as np
+
         return float(np.max(self.start + self.duration)) if len(self) else 0.0
