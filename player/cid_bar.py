@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from player.errors_text import cid_hint
 from player.icons import icon
 from player.target import Target, parse_target
 from proxy.api import CidError
@@ -146,7 +147,7 @@ class CidBar(QWidget):
         try:
             target = parse_target(text)
         except CidError as exc:
-            self._show(f"Not playable: {exc}", "error")
+            self._show(cid_hint(str(exc)), "error")
             self.open_button.setEnabled(False)
             return None
         self._show(target.describe(), "ok")

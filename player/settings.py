@@ -98,6 +98,9 @@ class Settings:
     demo_latency_ms = _Value(DEFAULT_DEMO_LATENCY_MS)
     hover_prefetch = _Value(True)
     history = _Value([])
+    #: Per piece (keyed like ``history``): title, duration_ms, position_ms (``player/resume.py``).
+    pieces = _Value({})
+    speed = _Value(1.0)
     volume = _Value(0.8)
     muted = _Value(False)
     panel_visible = _Value(True)
