@@ -23,6 +23,7 @@ from proxy.api import (
     Source,
     default_cache_dir,
     filbeam_source,
+    provider_source,
     template_source,
 )
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 HISTORY_LENGTH = 20
 NETWORKS = ("mainnet", "calibration")
+#: Where videos come from (the settings dialog's first choice): the Filecoin CDN, one storage provider, or URLs.
+SOURCE_KINDS = ("filbeam", "provider", "custom")
 SLICE_SIZES = (256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20)
 DEFAULT_DEMO_LATENCY_MS = 50.0
 
@@ -89,6 +92,8 @@ class _Bytes:
 
 
 class Settings:
+    source_kind = _Value("filbeam")
+    provider_url = _Value("")
     network = _Value("mainnet")
     payer = _Value("")
     templates = _Value([])
@@ -125,13 +130,16 @@ class Settings:
         self.history = history[:HISTORY_LENGTH]
 
     def sources(self) -> list[Source]:
-        """The configured upstreams: FilBeam for the payer (if set), then custom templates, in order."""
+        """The configured upstreams in order: the chosen one (FilBeam for the payer, or the storage provider),
+        then the URL templates (the only ones when the choice is "custom")."""
         sources: list[Source] = []
-        if self.payer:
-            try:
+        try:
+            if self.source_kind == "filbeam" and self.payer:
                 sources.append(filbeam_source(self.payer, self.network))
-            except ValueError as exc:
-                log.warning("ignoring the FilBeam setting: %s", exc)
+            elif self.source_kind == "provider" and self.provider_url:
+                sources.append(provider_source(self.provider_url))
+        except ValueError as exc:
+            log.warning("ignoring the %s setting: %s", self.source_kind, exc)
         for template in self.templates:
             try:
                 sources.append(template_source(template))

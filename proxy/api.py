@@ -12,7 +12,7 @@ from proxy.cid import CidError, PieceCid, parse_piece_cid
 from proxy.config import APP_NAME, default_cache_dir
 from proxy.emulator import Emulator, Knobs, ManifestEntry, ManifestError, read_manifest
 from proxy.server import ProxyConfig
-from proxy.sources import Source, filbeam_source, template_source
+from proxy.sources import Source, filbeam_source, provider_source, template_source
 from proxy.units import GiB, MiB
 from proxy.upstream_errors import UpstreamError
 
@@ -35,6 +35,7 @@ __all__ = [
     "default_cache_dir",
     "filbeam_source",
     "parse_piece_cid",
+    "provider_source",
     "read_manifest",
     "template_source",
 ]
