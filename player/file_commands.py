@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QGuiApplication
@@ -19,6 +20,9 @@ from player.places import Places, dated_name
 from player.resume import PieceMemory
 from player.target import Target
 from player.units import format_clock
+
+if TYPE_CHECKING:  # the panel is built after the first frame (main_window.py); its module is not needed before
+    from player.panel.request_view import RequestLogView
 
 #: What Open file… lists first (anything else is one filter away).
 MEDIA_PATTERNS = "*.mp4 *.m4v *.mov *.mkv *.webm *.avi *.ogv *.ts *.mp3 *.m4a *.aac *.ogg *.opus *.flac *.wav"
@@ -62,8 +66,8 @@ class FileCommands(QObject):
         QGuiApplication.clipboard().setText(link)
         self.message.emit(self.tr("Copied: {link}").format(link=link), "info")
 
-    def ask_export(self, parent: QWidget, kind: str, save: Callable[[Path], None]) -> QFileDialog:
-        """Export the request log as ``kind`` ("har" or "csv") through ``save``; the dialog starts in Downloads."""
+    def ask_export(self, parent: QWidget, kind: str, log: RequestLogView) -> QFileDialog:
+        """Export the request log as ``kind`` ("har" or "csv"); the dialog starts in Downloads with a dated name."""
         suffix, name_filter = {"har": (".har", self.tr("HAR (*.har)")), "csv": (".csv", self.tr("CSV (*.csv)"))}[kind]
         start = self.places.downloads / dated_name("pieceplayer-requests", suffix)
         dialog = QFileDialog(parent, self.tr("Export the request log"), str(start))
@@ -71,6 +75,7 @@ class FileCommands(QObject):
         dialog.setNameFilter(name_filter)
         dialog.setDefaultSuffix(suffix.lstrip("."))
         dialog.selectFile(str(start))
+        save = log.export_har if kind == "har" else log.export_csv
         dialog.fileSelected.connect(lambda name: save(Path(name)))
         dialog.open()
         return dialog

@@ -164,7 +164,9 @@ class MainWindow(QMainWindow):
             for record in self._seeks_before_panel:
                 panel.seek_chart.add(record)
             self._seeks_before_panel.clear()
-            panel.request_log.exported.connect(lambda text: self.status.show_message(text, "info"))
+            log = panel.request_log
+            log.exported.connect(lambda text: self.status.show_message(text, "info"))
+            log.exportRequested.connect(lambda kind: self.files.ask_export(self, kind, log))
             placeholder = self.dock.widget()
             self.dock.setWidget(panel)
             placeholder.deleteLater()
