@@ -180,9 +180,11 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
     from player.main_window import MainWindow
     from player.settings import Settings
     from player.style import apply_theme
+    from player.translation import install_translation
 
     app.setWindowIcon(app_icon())
     apply_theme(app)
+    install_translation(app)
     app.setQuitOnLastWindowClosed(False)
     demo_dir = args.demo_dir or default_demo_dir()
     try:

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
+from player.accessibility import name_controls
 from player.bridge import EventBridge
 from player.cid_bar import CidBar
 from player.controller import Controller, Opened
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.menus = install_menus(self)
         restore_window(self)
+        name_controls(self)
         self.video_area.show_message(
             self.tr("Nothing playing yet"),
             self.tr("Paste a PieceCID or a URL above, drop one here, or open a file (Ctrl+O). F1 lists every key."),
@@ -167,6 +169,7 @@ class MainWindow(QMainWindow):
             log = panel.request_log
             log.exported.connect(lambda text: self.status.show_message(text, "info"))
             log.exportRequested.connect(lambda kind: self.files.ask_export(self, kind, log))
+            name_controls(panel)
             placeholder = self.dock.widget()
             self.dock.setWidget(panel)
             placeholder.deleteLater()

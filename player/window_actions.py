@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QObject, Qt
 
 from player.about import open_readme, show_about
 from player.errors_text import cid_hint
@@ -28,15 +28,11 @@ SHORT_SEEK_MS = 5_000
 LONG_SEEK_MS = 30_000
 
 
-def tr(text: str) -> str:
-    """``tr("…")`` calls inside :class:`WindowActions` are found by pyside6-lupdate under this context."""
-    return QCoreApplication.translate("WindowActions", text)
-
-
-class WindowActions:
+class WindowActions(QObject):
     """The rows, and the few actions that are the window's as a whole (recent pieces, on top, the overlay)."""
 
     def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
         self.window = window
         self.overlay: ShortcutsOverlay | None = None
 
@@ -49,57 +45,57 @@ class WindowActions:
             ActionRow(
                 "file.open_piece",
                 "file",
-                tr("Open &piece…"),
+                self.tr("Open &piece…"),
                 w.cid_bar.focus,
                 ("Ctrl+L",),
-                tr("Type or paste a PieceCID or a URL"),
+                self.tr("Type or paste a PieceCID or a URL"),
                 on_video=True,
             ),
             ActionRow(
                 "file.open_file",
                 "file",
-                tr("Open &file…"),
+                self.tr("Open &file…"),
                 lambda: w.files.ask_file(w),
                 ("Ctrl+O",),
-                tr("Play a video file from this computer"),
+                self.tr("Play a video file from this computer"),
                 on_video=True,
             ),
-            ActionRow("file.recent", "file", tr("Open &recent"), None, is_menu=True),
+            ActionRow("file.recent", "file", self.tr("Open &recent"), None, is_menu=True),
             ActionRow(
                 "file.copy_link",
                 "file",
-                tr("&Copy piece link"),
+                self.tr("&Copy piece link"),
                 lambda: w.files.copy_link(w.controller.current),
                 ("Ctrl+Shift+C",),
-                tr("Copy the PieceCID or URL of what is playing"),
+                self.tr("Copy the PieceCID or URL of what is playing"),
                 section="share",
             ),
             ActionRow(
                 "file.export_har",
                 "file",
-                tr("HAR (for browser tools)…"),
+                self.tr("HAR (for browser tools)…"),
                 lambda: w.files.ask_export(w, "har", w.panel.request_log),
-                submenu=tr("&Export request log"),
+                submenu=self.tr("&Export request log"),
                 section="share",
             ),
             ActionRow(
                 "file.export_csv",
                 "file",
-                tr("CSV (for spreadsheets)…"),
+                self.tr("CSV (for spreadsheets)…"),
                 lambda: w.files.ask_export(w, "csv", w.panel.request_log),
-                submenu=tr("&Export request log"),
+                submenu=self.tr("&Export request log"),
                 section="share",
             ),
             ActionRow(
                 "file.settings",
                 "file",
-                tr("&Settings…"),
+                self.tr("&Settings…"),
                 w.open_settings,
                 ("Ctrl+,",),
-                tr("Where videos come from, the cache"),
+                self.tr("Where videos come from, the cache"),
                 section="settings",
             ),
-            ActionRow("file.quit", "file", tr("&Quit"), w.close, ("Ctrl+Q",), section="quit"),
+            ActionRow("file.quit", "file", self.tr("&Quit"), w.close, ("Ctrl+Q",), section="quit"),
         ]
 
     def playback(self) -> list[ActionRow]:
@@ -107,12 +103,17 @@ class WindowActions:
         seek = w.playback.seek_by
         rows = [
             ActionRow(
-                "playback.toggle", "playback", tr("&Play / Pause"), w.playback.toggle, ("Space", "K"), on_video=True
+                "playback.toggle",
+                "playback",
+                self.tr("&Play / Pause"),
+                w.playback.toggle,
+                ("Space", "K"),
+                on_video=True,
             ),
             ActionRow(
                 "playback.back",
                 "playback",
-                tr("Back 5 seconds"),
+                self.tr("Back 5 seconds"),
                 lambda: seek(-SHORT_SEEK_MS),
                 ("Left",),
                 section="seek",
@@ -120,7 +121,7 @@ class WindowActions:
             ActionRow(
                 "playback.forward",
                 "playback",
-                tr("Forward 5 seconds"),
+                self.tr("Forward 5 seconds"),
                 lambda: seek(SHORT_SEEK_MS),
                 ("Right",),
                 section="seek",
@@ -128,7 +129,7 @@ class WindowActions:
             ActionRow(
                 "playback.back_long",
                 "playback",
-                tr("Back 30 seconds"),
+                self.tr("Back 30 seconds"),
                 lambda: seek(-LONG_SEEK_MS),
                 ("Shift+Left",),
                 section="seek",
@@ -136,7 +137,7 @@ class WindowActions:
             ActionRow(
                 "playback.forward_long",
                 "playback",
-                tr("Forward 30 seconds"),
+                self.tr("Forward 30 seconds"),
                 lambda: seek(LONG_SEEK_MS),
                 ("Shift+Right",),
                 section="seek",
@@ -144,25 +145,25 @@ class WindowActions:
             ActionRow(
                 "playback.next_frame",
                 "playback",
-                tr("Next frame"),
+                self.tr("Next frame"),
                 lambda: commands.step_frame(1),
                 (".",),
-                tr("Pause and show the next frame"),
+                self.tr("Pause and show the next frame"),
                 section="frame",
             ),
             ActionRow(
                 "playback.previous_frame",
                 "playback",
-                tr("Previous frame"),
+                self.tr("Previous frame"),
                 lambda: commands.step_frame(-1),
                 (",",),
-                tr("Pause and show the previous frame"),
+                self.tr("Pause and show the previous frame"),
                 section="frame",
             ),
             ActionRow(
                 "playback.go_to",
                 "playback",
-                tr("&Go to time…"),
+                self.tr("&Go to time…"),
                 lambda: commands.ask_time(w),
                 ("Ctrl+T",),
                 section="frame",
@@ -170,26 +171,26 @@ class WindowActions:
             ActionRow(
                 "playback.faster",
                 "playback",
-                tr("Faster"),
+                self.tr("Faster"),
                 lambda: commands.change_speed(1),
                 ("]",),
-                submenu=tr("&Speed"),
+                submenu=self.tr("&Speed"),
             ),
             ActionRow(
                 "playback.slower",
                 "playback",
-                tr("Slower"),
+                self.tr("Slower"),
                 lambda: commands.change_speed(-1),
                 ("[",),
-                submenu=tr("&Speed"),
+                submenu=self.tr("&Speed"),
             ),
             ActionRow(
                 "playback.normal_speed",
                 "playback",
-                tr("Normal speed"),
+                self.tr("Normal speed"),
                 lambda: commands.set_speed(1.0),
                 ("Backspace",),
-                submenu=tr("&Speed"),
+                submenu=self.tr("&Speed"),
             ),
         ]
         rows += [
@@ -198,7 +199,7 @@ class WindowActions:
                 "playback",
                 f"{speed:g}×",
                 lambda s=speed: commands.set_speed(s),
-                submenu=tr("&Speed"),
+                submenu=self.tr("&Speed"),
                 checkable=True,
                 group="speed",
                 section="speeds",
@@ -209,20 +210,20 @@ class WindowActions:
             ActionRow(
                 "playback.loop",
                 "playback",
-                tr("&Loop"),
+                self.tr("&Loop"),
                 commands.toggle_loop,
                 ("Shift+L",),
-                tr("Start again at the end"),
+                self.tr("Start again at the end"),
                 checkable=True,
                 section="repeat",
             ),
             ActionRow(
                 "playback.ab",
                 "playback",
-                tr("&A-B repeat"),
+                self.tr("&A-B repeat"),
                 commands.cycle_ab,
                 ("L",),
-                tr("Press once to set A, again to set B and repeat, a third time to stop"),
+                self.tr("Press once to set A, again to set B and repeat, a third time to stop"),
                 checkable=True,
                 section="repeat",
             ),
@@ -233,17 +234,23 @@ class WindowActions:
         w = self.window
         return [
             ActionRow(
-                "audio.louder", "audio", tr("Volume up"), lambda: w.transport.change_volume(VOLUME_STEP), ("Up",)
+                "audio.louder", "audio", self.tr("Volume up"), lambda: w.transport.change_volume(VOLUME_STEP), ("Up",)
             ),
             ActionRow(
-                "audio.quieter", "audio", tr("Volume down"), lambda: w.transport.change_volume(-VOLUME_STEP), ("Down",)
+                "audio.quieter",
+                "audio",
+                self.tr("Volume down"),
+                lambda: w.transport.change_volume(-VOLUME_STEP),
+                ("Down",),
             ),
-            ActionRow("audio.mute", "audio", tr("&Mute"), w.transport.toggle_mute, ("M",)),
-            ActionRow("audio.no_tracks", "audio", tr("Audio tracks appear here"), None, section=TRACKS, enabled=False),
+            ActionRow("audio.mute", "audio", self.tr("&Mute"), w.transport.toggle_mute, ("M",)),
+            ActionRow(
+                "audio.no_tracks", "audio", self.tr("Audio tracks appear here"), None, section=TRACKS, enabled=False
+            ),
             ActionRow(
                 "subtitles.no_tracks",
                 "subtitles",
-                tr("Subtitle tracks appear here"),
+                self.tr("Subtitle tracks appear here"),
                 None,
                 section=TRACKS,
                 enabled=False,
@@ -252,29 +259,38 @@ class WindowActions:
 
     def video(self) -> list[ActionRow]:
         w, video = self.window, self.window.video_commands
-        words = {"fit": tr("Fit to the window"), "fill": tr("Fill the window (crop)"), "stretch": tr("Stretch")}
+        words = {
+            "fit": self.tr("Fit to the window"),
+            "fill": self.tr("Fill the window (crop)"),
+            "stretch": self.tr("Stretch"),
+        }
         return [
             ActionRow(
                 "video.fullscreen",
                 "video",
-                tr("&Fullscreen"),
+                self.tr("&Fullscreen"),
                 w.toggle_fullscreen,
                 ("F",),
                 on_video=True,
                 checkable=True,
             ),
-            ActionRow("video.leave_fullscreen", "", tr("Leave fullscreen"), w.leave_fullscreen, ("Esc",)),
+            ActionRow("video.leave_fullscreen", "", self.tr("Leave fullscreen"), w.leave_fullscreen, ("Esc",)),
             ActionRow(
                 "video.screenshot",
                 "video",
-                tr("Take a &screenshot"),
+                self.tr("Take a &screenshot"),
                 lambda: video.screenshot(w.controller.current),
                 ("S",),
-                tr("Save the frame on screen as a picture in Pictures"),
+                self.tr("Save the frame on screen as a picture in Pictures"),
                 on_video=True,
             ),
             ActionRow(
-                "video.cycle_aspect", "video", tr("Next aspect"), video.cycle_aspect, ("A",), submenu=tr("&Aspect")
+                "video.cycle_aspect",
+                "video",
+                self.tr("Next aspect"),
+                video.cycle_aspect,
+                ("A",),
+                submenu=self.tr("&Aspect"),
             ),
             *(
                 ActionRow(
@@ -282,7 +298,7 @@ class WindowActions:
                     "video",
                     words[name],
                     lambda n=name: video.set_aspect(n),
-                    submenu=tr("&Aspect"),
+                    submenu=self.tr("&Aspect"),
                     checkable=True,
                     group="aspect",
                     section="aspects",
@@ -297,21 +313,21 @@ class WindowActions:
             ActionRow(
                 "view.panel",
                 "view",
-                tr("Side &panel"),
+                self.tr("Side &panel"),
                 w.toggle_panel,
                 ("P",),
-                tr("Show or hide the cache map, request log and statistics"),
+                self.tr("Show or hide the cache map, request log and statistics"),
                 checkable=True,
             ),
-            ActionRow("view.on_top", "view", tr("Always on &top"), self.toggle_on_top, ("T",), checkable=True),
+            ActionRow("view.on_top", "view", self.tr("Always on &top"), self.toggle_on_top, ("T",), checkable=True),
         ]
 
     def help(self) -> list[ActionRow]:
         w = self.window
         return [
-            ActionRow("help.shortcuts", "help", tr("&Keyboard shortcuts"), self.show_shortcuts, ("F1", "?")),
-            ActionRow("help.readme", "help", tr("Read the &manual online"), open_readme),
-            ActionRow("help.about", "help", tr("&About PiecePlayer"), lambda: show_about(w)),
+            ActionRow("help.shortcuts", "help", self.tr("&Keyboard shortcuts"), self.show_shortcuts, ("F1", "?")),
+            ActionRow("help.readme", "help", self.tr("Read the &manual online"), open_readme),
+            ActionRow("help.about", "help", self.tr("&About PiecePlayer"), lambda: show_about(w)),
         ]
 
     def open_recent(self, text: str, title: str) -> None:
@@ -328,7 +344,7 @@ class WindowActions:
         w = self.window
         w.memory.clear()
         w.cid_bar.set_history([])
-        w.status.show_message(tr("Recent pieces cleared"), "info")
+        w.status.show_message(self.tr("Recent pieces cleared"), "info")
 
     def toggle_on_top(self) -> None:
         w = self.window

@@ -14,7 +14,16 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence
 from PySide6.QtMultimedia import QMediaPlayer
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLineEdit,
+    QScrollBar,
+)
 
 from player.file_commands import file_target
 from player.host import ProxyHost
@@ -226,3 +235,35 @@ def test_position_speed_and_recent_titles_are_remembered_and_offered_back(
     finally:
         again.close()
         again.shutdown()
+
+
+def test_every_control_has_an_accessible_name_and_a_tooltip(window: MainWindow) -> None:
+    window.panel  # noqa: B018 — built now, so its controls are checked too
+    controls = [
+        widget
+        for kind in (QAbstractButton, QAbstractSlider, QComboBox, QLineEdit)
+        for widget in window.findChildren(kind)
+        if widget.isVisibleTo(window) and not isinstance(widget.parent(), QScrollBar | QAbstractSpinBox)
+    ]
+    assert len(controls) > 10
+    missing = [
+        f"{type(w).__name__} {w.objectName() or w.toolTip() or w.accessibleName()!r}"
+        for w in controls
+        if not (w.accessibleName() and w.toolTip())
+    ]
+    assert missing == []
+
+
+def test_tab_walks_from_the_cid_bar_through_the_resume_offer_to_the_video(window: MainWindow, qtbot) -> None:
+    window.activateWindow()
+    window.resume_bar.offer(83_000)
+    window.cid_bar.focus()
+    reached = []
+    for _ in range(8):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        reached.append(QApplication.focusWidget())
+    bar = window.resume_bar
+    assert {bar.resume_button, bar.start_over, bar.close_button, window.centralWidget()} <= set(reached)
+    assert window.cid_bar.combo in reached  # and round again
+    for title in [a.text() for a in window.menuBar().actions()]:  # Alt+letter opens each menu
+        assert QKeySequence.mnemonic(title).toString().startswith("Alt+")
