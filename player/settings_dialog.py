@@ -74,6 +74,15 @@ def _hint(text: str) -> QLabel:
     return label
 
 
+def _page(form: QFormLayout) -> QWidget:
+    """A settings page: its rows at the top, the spare height below them."""
+    page = QWidget()
+    column = QVBoxLayout(page)
+    column.addLayout(form)
+    column.addStretch(1)
+    return page
+
+
 def _named(widget: QWidget, name: str, tip: str) -> QWidget:
     """Screen readers read the name; the tooltip says what the field is for."""
     widget.setAccessibleName(name)
@@ -93,6 +102,10 @@ class SettingsDialog(QDialog):
         self.tabs.setAccessibleName(self.tr("Settings pages"))
         self.tabs.addTab(self._simple_page(cache_used), self.tr("Simple"))
         self.tabs.addTab(self._advanced_page(), self.tr("Advanced"))
+        # A hidden page's layout is not asked for its height, so the dialog was sized for the Simple page only and
+        # squeezed the Advanced one; the tabs are made as tall as the tallest page instead.
+        tallest = max(self.tabs.widget(i).sizeHint().height() for i in range(self.tabs.count()))
+        self.tabs.setMinimumHeight(tallest + self.tabs.tabBar().sizeHint().height() + 16)
 
         self.problem = QLabel()
         self.problem.setTextFormat(Qt.TextFormat.PlainText)  # it echoes what was typed
@@ -166,9 +179,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Where videos come from"), self.source_kind)
         form.addRow("", self.source_pages)
         form.addRow(self.tr("Cache on disk"), cache_row)
-        page = QWidget()
-        page.setLayout(form)
-        return page
+        return _page(form)
 
     def _advanced_page(self) -> QWidget:
         s = self.settings
@@ -179,7 +190,8 @@ class SettingsDialog(QDialog):
         _named(self.network, self.tr("FilBeam network"), self.tr("Mainnet for real data; Calibration for tests"))
         self.templates = QPlainTextEdit("\n".join(s.templates))
         self.templates.setPlaceholderText(self.tr("One URL per line with {cid} where the PieceCID goes"))
-        self.templates.setFixedHeight(72)
+        self.templates.setMinimumHeight(72)
+        self.templates.setMaximumHeight(120)
         self.templates.setTabChangesFocus(True)  # Tab moves on, as in every other field
         _named(self.templates, self.tr("URL templates"), self.tr("Tried after the choice on the Simple page"))
         self.slice_size = QComboBox()
@@ -212,9 +224,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.hover_prefetch)
         form.addRow(self.tr("Cache folder"), folder)
         form.addRow(self.tr("Demo latency"), self.latency)
-        page = QWidget()
-        page.setLayout(form)
-        return page
+        return _page(form)
 
     # --- checking ------------------------------------------------------------------------------------------
 

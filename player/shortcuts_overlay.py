@@ -11,8 +11,8 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-#: Groups per column of the card.
-_GROUPS_PER_COLUMN = 3
+#: Columns of the card (groups are spread so that each holds about as many keys).
+_COLUMNS = 3
 
 
 class ShortcutsOverlay(QFrame):
@@ -26,11 +26,13 @@ class ShortcutsOverlay(QFrame):
         hint = QLabel(self.tr("Press any key or click to close"))
         hint.setObjectName("hint")
         columns = QHBoxLayout()
-        columns.setSpacing(32)
-        column: QVBoxLayout | None = None
-        for number, (menu, rows) in enumerate(table):
-            if number % _GROUPS_PER_COLUMN == 0:
-                column = QVBoxLayout()
+        columns.setSpacing(36)
+        total = sum(len(rows) + 2 for _, rows in table)  # a heading and a gap count as two rows
+        column, filled = None, total  # groups flow into a new column once one holds its share
+        for menu, rows in table:
+            if filled >= total / _COLUMNS:
+                column, filled = QVBoxLayout(), 0
+                column.setSpacing(2)
                 columns.addLayout(column)
             assert column is not None
             heading = QLabel(menu)
@@ -38,6 +40,7 @@ class ShortcutsOverlay(QFrame):
             column.addWidget(heading)
             grid = QGridLayout()
             grid.setHorizontalSpacing(16)
+            grid.setVerticalSpacing(3)  # the style's default spacing made the card taller than the screen
             for line, (words, keys) in enumerate(rows):
                 key_label = QLabel(keys)
                 key_label.setObjectName("overlayKeys")
@@ -45,6 +48,7 @@ class ShortcutsOverlay(QFrame):
                 grid.addWidget(QLabel(words), line, 1)
             column.addLayout(grid)
             column.addSpacing(10)
+            filled += len(rows) + 2
         for layout in (columns.itemAt(i).layout() for i in range(columns.count())):
             layout.addStretch(1)
         outer = QVBoxLayout(self)

@@ -287,7 +287,7 @@ class WindowActions(QObject):
             ActionRow(
                 "video.cycle_aspect",
                 "video",
-                self.tr("Next aspect"),
+                self.tr("Next: fit, fill, stretch"),
                 video.cycle_aspect,
                 ("A",),
                 submenu=self.tr("&Aspect"),

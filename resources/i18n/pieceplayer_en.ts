@@ -443,7 +443,7 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../player/settings_dialog.py" line="+89"/>
+        <location filename="../../player/settings_dialog.py" line="+98"/>
         <source>PiecePlayer settings</source>
         <extracomment>Cache sizes are shown in decimal gigabytes, as disks are sold and file managers count.</extracomment>
         <translation type="unfinished"></translation>
@@ -464,7 +464,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+27"/>
+        <location line="+31"/>
         <source>Filecoin CDN (FilBeam)</source>
         <translation type="unfinished"></translation>
     </message>
@@ -562,13 +562,13 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+11"/>
-        <location line="+30"/>
+        <location line="+9"/>
+        <location line="+31"/>
         <source>FilBeam network</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-30"/>
+        <location line="-31"/>
         <source>Mainnet for real data; Calibration for tests</source>
         <translation type="unfinished"></translation>
     </message>
@@ -578,7 +578,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+4"/>
         <location line="+26"/>
         <source>URL templates</source>
         <translation type="unfinished"></translation>
@@ -617,12 +617,12 @@
     <message>
         <location line="+3"/>
         <location line="+15"/>
-        <location line="+26"/>
+        <location line="+24"/>
         <source>Cache folder</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-41"/>
+        <location line="-39"/>
         <source>Where cached pieces are kept</source>
         <translation type="unfinished"></translation>
     </message>
@@ -653,7 +653,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+38"/>
+        <location line="+36"/>
         <source>Cache cleared</source>
         <translation type="unfinished"></translation>
     </message>
@@ -664,7 +664,7 @@
         <location filename="../../player/shortcuts_overlay.py" line="+22"/>
         <location line="+2"/>
         <source>Keyboard shortcuts</source>
-        <extracomment>Groups per column of the card.</extracomment>
+        <extracomment>Columns of the card (groups are spread so that each holds about as many keys).</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -949,7 +949,7 @@
     </message>
     <message>
         <location line="+6"/>
-        <source>Next aspect</source>
+        <source>Next: fit, fill, stretch</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
