@@ -189,13 +189,18 @@ def test_copy_piece_link_puts_what_plays_on_the_clipboard(window: MainWindow, lo
 
 def test_f1_shows_every_shortcut_and_any_key_closes_it(window: MainWindow, qtbot) -> None:
     window.activateWindow()
-    window.menus.actions["help.shortcuts"].trigger()
+    window.centralWidget().setFocus()
+    qtbot.keyClick(window.centralWidget(), Qt.Key.Key_F1)
     overlay = window.findChild(ShortcutsOverlay)
     assert overlay is not None and overlay.isVisible()
     assert overlay.keys_shown == sum(1 for row in window.menus.rows if row.keys)
     texts = [label.text() for label in overlay.findChildren(type(window.status.state))]
     assert "F1, ?" in texts and "Space, K" in texts and "Next frame" in texts
     qtbot.keyClick(overlay, Qt.Key.Key_Escape)
+    assert not overlay.isVisible()
+    qtbot.keyClick(window.centralWidget(), "?")  # mpv's key for the same card
+    assert overlay.isVisible()
+    qtbot.mouseClick(overlay, Qt.MouseButton.LeftButton)
     assert not overlay.isVisible()
 
 
