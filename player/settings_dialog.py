@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -44,7 +44,7 @@ GB = 10**9
 
 def check_payer(text: str) -> str | None:
     if text and not _PAYER_RE.match(text):
-        return "A wallet address is 0x followed by 40 hexadecimal digits"
+        return QCoreApplication.translate("SettingsDialog", "A wallet address is 0x followed by 40 hexadecimal digits")
     return None
 
 
@@ -53,17 +53,19 @@ def check_templates(lines: list[str]) -> str | None:
         try:
             template_source(line)
         except ValueError as exc:
-            return f"URL template line {number}: {exc}"
+            return QCoreApplication.translate("SettingsDialog", "URL template line {number}: {reason}").format(
+                number=number, reason=exc
+            )
     return None
 
 
 def check_provider(text: str) -> str | None:
     if not text:
-        return "Give the storage provider's address (https://…)"
+        return QCoreApplication.translate("SettingsDialog", "Give the storage provider's address (https://…)")
     try:
         provider_source(text)
     except ValueError as exc:
-        return f"Storage provider: {exc}"
+        return QCoreApplication.translate("SettingsDialog", "Storage provider: {reason}").format(reason=exc)
     return None
 
 
@@ -237,7 +239,7 @@ class SettingsDialog(QDialog):
             (check_payer(self.payer.text().strip()) if kind == "filbeam" else None)
             or (check_provider(self.provider.text().strip()) if kind == "provider" else None)
             or check_templates(self.template_lines())
-            or (None if self.cache_dir.text().strip() else "Choose a cache folder")
+            or (None if self.cache_dir.text().strip() else self.tr("Choose a cache folder"))
         )
 
     def _check(self) -> None:

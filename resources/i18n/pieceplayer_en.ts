@@ -443,9 +443,29 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../player/settings_dialog.py" line="+98"/>
-        <source>PiecePlayer settings</source>
+        <location filename="../../player/settings_dialog.py" line="+47"/>
+        <source>A wallet address is 0x followed by 40 hexadecimal digits</source>
         <extracomment>Cache sizes are shown in decimal gigabytes, as disks are sold and file managers count.</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+9"/>
+        <source>URL template line {number}: {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>Give the storage provider&apos;s address (https://…)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Storage provider: {reason}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+32"/>
+        <source>PiecePlayer settings</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -653,7 +673,12 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+36"/>
+        <location line="+21"/>
+        <source>Choose a cache folder</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+15"/>
         <source>Cache cleared</source>
         <translation type="unfinished"></translation>
     </message>
