@@ -272,3 +272,16 @@ def test_tab_walks_from_the_cid_bar_through_the_resume_offer_to_the_video(window
     assert window.cid_bar.combo in reached  # and round again
     for title in [a.text() for a in window.menuBar().actions()]:  # Alt+letter opens each menu
         assert QKeySequence.mnemonic(title).toString().startswith("Alt+")
+
+
+def test_fullscreen_hides_the_menu_bar_and_its_keys_still_work(window: MainWindow, qtbot) -> None:
+    window.activateWindow()
+    window.centralWidget().setFocus()
+    window.menus.actions["video.fullscreen"].trigger()
+    assert window.isFullScreen() and window.menuBar().isHidden()
+    assert window.menus.actions["video.fullscreen"].isChecked()
+    qtbot.keyClick(window.centralWidget(), Qt.Key.Key_L, Qt.KeyboardModifier.ShiftModifier)  # with the bar hidden
+    assert window.playback.player.loops() == QMediaPlayer.Loops.Infinite
+    qtbot.keyClick(window.centralWidget(), Qt.Key.Key_Escape)
+    assert not window.isFullScreen() and not window.menuBar().isHidden()
+    assert not window.menus.actions["video.fullscreen"].isChecked()
