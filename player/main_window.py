@@ -254,7 +254,6 @@ class MainWindow(QMainWindow):
     def _on_opened(self, opened: Opened) -> None:
         self.settings.remember(opened.target.text)
         self.resumer.opened(opened.target.text, opened.title)
-        self.playback.player.setPlaybackRate(self.commands.speed())
         self.cid_bar.set_history(self.settings.history)
         self.cid_bar.set_text(opened.target.text)
         self.setWindowTitle(f"{opened.title} — {APP_TITLE}")

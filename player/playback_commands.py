@@ -56,11 +56,13 @@ class PlaybackCommands(QObject):
 
     # --- speed ---------------------------------------------------------------------------------------------
 
-    def set_speed(self, speed: float) -> None:
+    def set_speed(self, speed: float, *, announce: bool = True) -> None:
+        """Through the transport bar's speed box (which sets the player's rate); ``announce`` says it in words."""
         index = self.transport.speed.findData(speed)
         if index >= 0:
             self.transport.speed.setCurrentIndex(index)
-            self.message.emit(self.tr("Speed {speed}×").format(speed=f"{speed:g}"))
+            if announce:
+                self.message.emit(self.tr("Speed {speed}×").format(speed=f"{speed:g}"))
 
     def change_speed(self, steps: int) -> None:
         index = min(len(SPEEDS) - 1, max(0, self.transport.speed.currentIndex() + steps))

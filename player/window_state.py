@@ -51,7 +51,7 @@ def restore_window(window: MainWindow) -> None:
     if audio is not None:
         audio.setVolume(settings.volume)
         audio.setMuted(settings.muted)
-    window.commands.set_speed(settings.speed)
+    window.commands.set_speed(settings.speed, announce=False)
     window.cid_bar.set_history(settings.history)
 
 

@@ -225,6 +225,7 @@ def test_position_speed_and_recent_titles_are_remembered_and_offered_back(
 
         async def resume() -> None:
             await open_demo(again)
+            assert again.playback.player.playbackRate() == pytest.approx(1.25)  # the remembered speed plays
             bar = again.resume_bar
             assert bar.isVisible() and bar.resume_button.text() == "Resume from 0:08"
             bar.resume_button.click()

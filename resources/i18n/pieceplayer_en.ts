@@ -17,6 +17,43 @@
     </message>
 </context>
 <context>
+    <name>BusySpinner</name>
+    <message>
+        <location filename="../../player/status_bar.py" line="+26"/>
+        <source>Waiting for bytes</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>CidBar</name>
+    <message>
+        <location filename="../../player/cid_bar.py" line="+73"/>
+        <source>A PieceCID (v2 bafkzcib… or v1 baga6ea4seaq…), or a URL that ends in one. Ctrl+L</source>
+        <extracomment>The text of the list item the user chose.</extracomment>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Paste a PieceCID (bafkzcib…, baga6ea4seaq…) or a URL, then press Enter</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Open</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Play this piece (Enter)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Settings: where videos come from, the cache (Ctrl+,)</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>ErrorsText</name>
     <message>
         <location filename="../../player/errors_text.py" line="+49"/>
@@ -393,6 +430,29 @@
     <message>
         <location line="-2"/>
         <source>Time (like 12:34 or 1:02:03):</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>PlayerStatusBar</name>
+    <message>
+        <location filename="../../player/status_bar.py" line="+53"/>
+        <source>Playback state</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Where the bytes come from now</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
+        <source>The piece playing</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+17"/>
+        <source>Source: {label}</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
