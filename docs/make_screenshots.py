@@ -3,9 +3,10 @@
     Xvfb :99 -screen 0 1600x1000x24 &
     DISPLAY=:99 python docs/make_screenshots.py [--demo-dir DIR] [--scenario tour|reopen|all]
 
-The tour takes playing, seeking, bad-cid and not-found; reopen takes second-open and third-open (a second piece
-typed into the CID bar, then the first one picked again from the history list), which show that every open
-gets its own first-frame time and leaves "Loading".
+The tour takes playing, seeking, bad-cid and not-found; menus takes menu-file, menu-playback, menu-right-click,
+shortcuts-overlay, error-details, settings-simple and settings-advanced; reopen takes second-open and third-open
+(a second piece typed into the CID bar, then the first one picked again from the history list), which show that every
+open gets its own first-frame time and leaves "Loading".
 
 Settings and cache are temporary, so the shots show a first run. Two changes from the defaults, for these shots
 only: the demo CDN gets a bandwidth cap (a local emulator at full speed caches the whole 2 MB demo piece before
@@ -106,7 +107,52 @@ async def reopen(window: MainWindow) -> None:
     shoot("third-open")
 
 
-SCENARIOS = {"tour": (scenario,), "reopen": (reopen,), "all": (scenario, reopen)}
+async def menus(window: MainWindow) -> None:
+    """Issue 22: the menus, the right-click menu, the shortcuts card, an error with its Details, both settings
+    pages."""
+    window.dock.hide()
+    window.open_demo()
+    await asyncio.sleep(2.5)
+    bar = window.menuBar()
+    for key in ("file", "playback"):
+        action = window.menus.menus[key].menuAction()
+        window.menus.menus[key].popup(bar.mapToGlobal(bar.actionGeometry(action).bottomLeft()))
+        await asyncio.sleep(0.6)
+        shoot(f"menu-{key}")
+        window.menus.menus[key].hide()
+    video = window.video_area.video
+    menu = window.menus.show_video_menu(video.mapToGlobal(video.rect().center()))
+    await asyncio.sleep(0.4)
+    submenu = window.menus.menus["video"]
+    menu.setActiveAction(submenu.menuAction())
+    submenu.popup(menu.mapToGlobal(menu.actionGeometry(submenu.menuAction()).topRight()))
+    await asyncio.sleep(0.6)
+    shoot("menu-right-click")
+    submenu.hide()
+    menu.hide()
+    window.menus.actions["help.shortcuts"].trigger()
+    await asyncio.sleep(0.6)
+    shoot("shortcuts-overlay")
+    window.menus.actions["help.shortcuts"].trigger()
+    ipfs = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+    window.cid_bar.set_text(ipfs)
+    unknown = "bafkzcibewdzacc576w7wajusg6b5nchzkvtt3eqz6ynavqccdttkqqjthrkymq5ram"
+    window.open_target(parse_target(unknown))
+    await asyncio.sleep(3.0)
+    window.video_area.card.details_button.click()
+    await asyncio.sleep(0.4)
+    shoot("error-details")
+    dialog = window.open_settings()
+    dialog.move(window.geometry().center() - dialog.rect().center())
+    await asyncio.sleep(0.6)
+    shoot("settings-simple")
+    dialog.tabs.setCurrentIndex(1)
+    await asyncio.sleep(0.4)
+    shoot("settings-advanced")
+    dialog.reject()
+
+
+SCENARIOS = {"tour": (scenario,), "reopen": (reopen,), "menus": (menus,), "all": (scenario, reopen, menus)}
 
 
 def main() -> int:

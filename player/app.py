@@ -22,7 +22,15 @@ from pathlib import Path
 
 from player import __version__
 from player.resources import DemoError, default_demo_dir, demo_pieces
-from player.startup_error import explain, missing_library, reporting_qt_fatal, show
+from player.startup_error import (
+    NO_DISPLAY_STATUS,
+    explain,
+    explain_no_display,
+    missing_library,
+    no_display,
+    reporting_qt_fatal,
+    show,
+)
 from player.target import Target, parse_target
 from proxy.api import CidError, template_source
 
@@ -169,6 +177,9 @@ def _self_test(args: argparse.Namespace, target: Target | None) -> int:
 
 
 def _gui(args: argparse.Namespace, target: Target | None) -> int:
+    if no_display():
+        show(explain_no_display(), graphical=False)
+        return NO_DISPLAY_STATUS
     app = _qt_app(headless=False)
     from player.host import ProxyHost
     from player.icons import app_icon
@@ -176,9 +187,11 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
     from player.main_window import MainWindow
     from player.settings import Settings
     from player.style import apply_theme
+    from player.translation import install_translation
 
     app.setWindowIcon(app_icon())
     apply_theme(app)
+    install_translation(app)
     app.setQuitOnLastWindowClosed(False)
     demo_dir = args.demo_dir or default_demo_dir()
     try:

@@ -18,11 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from player.errors_text import cid_hint
 from player.icons import icon
 from player.target import Target, parse_target
 from proxy.api import CidError
-
-PLACEHOLDER = "Paste a PieceCID (bafkzcib…, baga6ea4seaq…) or a URL, then press Enter"
 
 
 class HistoryCombo(QComboBox):
@@ -70,17 +69,19 @@ class CidBar(QWidget):
         self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.combo.setMinimumContentsLength(16)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setToolTip("A PieceCID (v2 bafkzcib… or v1 baga6ea4seaq…), or a URL that ends in one. Ctrl+L")
+        self.combo.setToolTip(
+            self.tr("A PieceCID (v2 bafkzcib… or v1 baga6ea4seaq…), or a URL that ends in one. Ctrl+L")
+        )
         self.edit = self.combo.lineEdit()
-        self.edit.setPlaceholderText(PLACEHOLDER)
+        self.edit.setPlaceholderText(self.tr("Paste a PieceCID (bafkzcib…, baga6ea4seaq…) or a URL, then press Enter"))
         self.edit.setObjectName("cidEdit")
-        self.open_button = QPushButton(icon("open"), "Open")
+        self.open_button = QPushButton(icon("open"), self.tr("Open"))
         self.open_button.setObjectName("primary")
-        self.open_button.setToolTip("Play this piece (Enter)")
+        self.open_button.setToolTip(self.tr("Play this piece (Enter)"))
         self.open_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.settings_button = QToolButton()
         self.settings_button.setIcon(icon("settings"))
-        self.settings_button.setToolTip("Settings: upstreams, cache, demo (Ctrl+,)")
+        self.settings_button.setToolTip(self.tr("Settings: where videos come from, the cache (Ctrl+,)"))
         self.settings_button.setAutoRaise(True)
         self.settings_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.message = QLabel()
@@ -146,7 +147,7 @@ class CidBar(QWidget):
         try:
             target = parse_target(text)
         except CidError as exc:
-            self._show(f"Not playable: {exc}", "error")
+            self._show(cid_hint(str(exc)), "error")
             self.open_button.setEnabled(False)
             return None
         self._show(target.describe(), "ok")

@@ -1,7 +1,8 @@
-"""The main window: CID bar, video, transport bar, status bar, and the side panel in a dock.
+"""The main window: menus, CID bar, video, transport bar, status bar, and the side panel in a dock.
 
-It arranges widgets, maps keys to actions, and remembers the window between runs. What opening a piece means
-lives in ``controller.py``; what the panel shows lives in the panel's models.
+It arranges widgets and remembers the window between runs. Its menus and keys come from one table
+(``window_actions.py``); what opening a piece means lives in ``controller.py``; what the panel shows lives in the
+panel's models; errors are put in words by ``errors_text.py``.
 """
 
 from __future__ import annotations
@@ -11,46 +12,46 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QGuiApplication,
-    QKeySequence,
     QPaintEvent,
     QResizeEvent,
-    QShortcut,
 )
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
+from player.accessibility import name_controls
 from player.bridge import EventBridge
 from player.cid_bar import CidBar
 from player.controller import Controller, Opened
+from player.errors_text import explain
+from player.file_commands import FileCommands
 from player.host import ProxyHost
 from player.icons import app_icon
+from player.places import Places
 from player.playback import Playback, PlayState
+from player.playback_commands import PlaybackCommands
 from player.resources import DemoPiece
+from player.resume import PieceMemory, ResumeBar, Resumer
 from player.seek_monitor import SeekRecord
 from player.settings import Settings
 from player.settings_dialog import SettingsDialog
 from player.status_bar import PlayerStatusBar
 from player.target import Target
-from player.transport_bar import VOLUME_STEP, TransportBar
+from player.transport_bar import TransportBar
 from player.video_area import VideoArea
-from player.window_fit import centred, fit_size, panel_limit, panel_width
+from player.video_commands import VideoCommands
+from player.window_actions import install_menus
+from player.window_fit import panel_limit
+from player.window_state import restore_window, save_window
 from proxy.api import Source
 
 if TYPE_CHECKING:
     from player.panel.side_panel import SidePanel
 
 APP_TITLE = "PiecePlayer"
-SHORT_SEEK_MS = 5_000
-LONG_SEEK_MS = 30_000
-#: Preferred sizes in logical pixels; both shrink to fit a smaller screen (or a larger scale factor).
-DEFAULT_SIZE = (1440, 880)
-MINIMUM_SIZE = (960, 600)
-PANEL_WIDTH = 560
 PANEL_MIN_WIDTH = 320
 #: Qt's "no maximum" for a widget's size (QWIDGETSIZE_MAX, not exported by PySide6).
 _NO_MAXIMUM = (1 << 24) - 1
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         demo: list[DemoPiece] | None = None,
         demo_dir: Path | None = None,
         demo_mode: bool = True,
+        places: Places | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -97,6 +99,13 @@ class MainWindow(QMainWindow):
         self.cid_bar = CidBar()
         self.transport = TransportBar(self.playback)
         self.status = PlayerStatusBar()
+        self.resume_bar = ResumeBar()
+        places = places or Places.from_system()
+        self.memory = PieceMemory(settings)
+        self.resumer = Resumer(self.memory, self.playback, self.resume_bar)
+        self.files = FileCommands(places, self.memory, self)
+        self.commands = PlaybackCommands(self.playback, self.transport, self)
+        self.video_commands = VideoCommands(self.playback, self.video_area.video, places.pictures, self)
         self._panel: SidePanel | None = None
         self._painted = False
         #: Seeks (and the open) that finished before the panel was built: its seek chart starts with them.
@@ -109,6 +118,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.cid_bar)
+        layout.addWidget(self.resume_bar)
         layout.addWidget(self.video_area, 1)
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
@@ -126,10 +136,13 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
 
         self._connect()
-        self._shortcuts()
-        self._restore()
+        self.menus = install_menus(self)
+        restore_window(self)
+        name_controls(self)
         self.video_area.show_message(
-            "Nothing playing yet", "Paste a PieceCID or a URL above, or drop one here.", "pieceplayer"
+            self.tr("Nothing playing yet"),
+            self.tr("Paste a PieceCID or a URL above, drop one here, or open a file (Ctrl+O). F1 lists every key."),
+            "pieceplayer",
         )
         self._panel_timer = QTimer(self, singleShot=True, interval=PANEL_AT_THE_LATEST_MS)
         self._panel_timer.timeout.connect(self._build_panel)
@@ -162,8 +175,11 @@ class MainWindow(QMainWindow):
             for record in self._seeks_before_panel:
                 panel.add_seek(record)
             self._seeks_before_panel.clear()
-            panel.request_log.exported.connect(lambda text: self.status.show_message(text, "info"))
+            log = panel.request_log
+            log.exported.connect(lambda text: self.status.show_message(text, "info"))
+            log.exportRequested.connect(lambda kind: self.files.ask_export(self, kind, log))
             panel.seek_anatomy.exported.connect(lambda text: self.status.show_message(text, "info"))
+            name_controls(panel)
             placeholder = self.dock.widget()
             self.dock.setWidget(panel)
             placeholder.deleteLater()
@@ -218,42 +234,21 @@ class MainWindow(QMainWindow):
         controller.opened.connect(self._on_opened)
         controller.endsEarly.connect(self.transport.slider.set_end_mark)
         controller.byte_map.changed.connect(self._paint_cached)
+        self.files.openRequested.connect(self.open_target)
+        for messages in (self.files.message, self.video_commands.message):
+            messages.connect(self.status.show_message)
+        self.commands.message.connect(lambda text: self.status.show_message(text, "info"))
         self.dock.visibilityChanged.connect(self._sync_panel_button)
-        self.dock.topLevelChanged.connect(self._limit_panel)
-        self.dock.dockLocationChanged.connect(self._limit_panel)
+        self.dock.topLevelChanged.connect(self.limit_panel)
+        self.dock.dockLocationChanged.connect(self.limit_panel)
         self.video_area.video.installEventFilter(self)
         playback.frames.redraw_on_resize(self.video_area.video)
-
-    def _shortcuts(self) -> None:
-        keys = {
-            "Space": self.playback.toggle,
-            "K": self.playback.toggle,
-            "Left": lambda: self.playback.seek_by(-SHORT_SEEK_MS),
-            "Right": lambda: self.playback.seek_by(SHORT_SEEK_MS),
-            "Shift+Left": lambda: self.playback.seek_by(-LONG_SEEK_MS),
-            "Shift+Right": lambda: self.playback.seek_by(LONG_SEEK_MS),
-            "Up": lambda: self.transport.change_volume(VOLUME_STEP),
-            "Down": lambda: self.transport.change_volume(-VOLUME_STEP),
-            "M": self.transport.toggle_mute,
-            "F": self.toggle_fullscreen,
-            "Esc": self.leave_fullscreen,
-            "P": self.toggle_panel,
-            "Ctrl+O": self.cid_bar.focus,
-            "Ctrl+L": self.cid_bar.focus,
-            "Ctrl+,": self.open_settings,
-            "Ctrl+Q": self.close,
-        }
-        self._shortcut_objects = []
-        for key, action in keys.items():
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(action)
-            self._shortcut_objects.append(shortcut)
 
     # --- opening -------------------------------------------------------------------------------------------
 
     def open_target(self, target: Target, title: str | None = None, *, direct: bool = False) -> Opened | None:
-        opened = self.controller.open(target, title=title, direct=direct)
+        self.resumer.leave()
+        opened = self.controller.open(target, title=title or None, direct=direct)
         if opened is not None:
             self.centralWidget().setFocus()
         return opened
@@ -269,6 +264,7 @@ class MainWindow(QMainWindow):
 
     def _on_opened(self, opened: Opened) -> None:
         self.settings.remember(opened.target.text)
+        self.resumer.opened(opened.target.text, opened.title)
         self.cid_bar.set_history(self.settings.history)
         self.cid_bar.set_text(opened.target.text)
         self.setWindowTitle(f"{opened.title} — {APP_TITLE}")
@@ -282,10 +278,12 @@ class MainWindow(QMainWindow):
         self.video_area.show_video()
 
     def _on_message(self, text: str, level: str) -> None:
-        self.status.show_message(text, level)
-        if level == "error":
-            detail = self.controller.error_detail
-            self.video_area.show_message("This piece cannot be played", text, "error", detail)
+        if level != "error":
+            self.status.show_message(text, level)
+            return
+        problem = explain(text, self.controller.error_detail)
+        self.status.show_message(problem.sentence(), level)
+        self.video_area.show_message(problem.what, f"{problem.why}\n\n{problem.todo}", "error", problem.detail)
 
     def _on_state(self, state: PlayState) -> None:
         self.status.set_state(state)
@@ -306,7 +304,7 @@ class MainWindow(QMainWindow):
     def toggle_panel(self) -> None:
         self.dock.setVisible(not self.dock.isVisible())
 
-    def _limit_panel(self, *_: object) -> None:
+    def limit_panel(self, *_: object) -> None:
         """A panel docked at a side takes at most its share of the window's width (window_fit.PANEL_SHARE)."""
         dock = self.dock
         at_side = self.dockWidgetArea(dock) in (
@@ -323,7 +321,7 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
-        self._limit_panel()
+        self.limit_panel()
 
     def _sync_panel_button(self, visible: bool) -> None:
         if not self.isFullScreen():
@@ -336,14 +334,18 @@ class MainWindow(QMainWindow):
         self._panel_before_fullscreen = self.dock.isVisible()
         for widget in (self.cid_bar, self.status, self.dock):
             widget.hide()
+        self.menuBar().hide()
         self.showFullScreen()
         self.transport.show_fullscreen(True)
+        self.menus.set_checked("video.fullscreen", True)
 
     def leave_fullscreen(self) -> None:
         if not self.isFullScreen():
             return
         self.showNormal()
         self.transport.show_fullscreen(False)
+        self.menus.set_checked("video.fullscreen", False)
+        self.menuBar().show()
         self.cid_bar.show()
         self.status.show()
         self.dock.setVisible(getattr(self, "_panel_before_fullscreen", True))
@@ -405,46 +407,10 @@ class MainWindow(QMainWindow):
 
     # --- persistence ---------------------------------------------------------------------------------------
 
-    def _available(self) -> QRect:
-        """The screen area the window may use (without panels and docks of the desktop), in logical pixels."""
-        screen = self.screen() or QGuiApplication.primaryScreen()
-        return screen.availableGeometry()
-
-    def _restore(self) -> None:
-        settings = self.settings
-        available = self._available()
-        self.setMinimumSize(fit_size(QSize(*MINIMUM_SIZE), available))
-        size = fit_size(QSize(*DEFAULT_SIZE), available)
-        self.resize(size)
-        self.move(centred(size, available))
-        if settings.geometry is not None:
-            self.restoreGeometry(settings.geometry)
-            if self.width() > available.width() or self.height() > available.height():  # saved at a smaller scale
-                self.resize(size)
-                self.move(centred(size, available))
-        self._limit_panel()
-        if settings.window_state is not None:
-            self.restoreState(settings.window_state)
-        else:
-            self.resizeDocks([self.dock], [panel_width(self.width(), PANEL_WIDTH)], Qt.Orientation.Horizontal)
-        self.dock.setVisible(settings.panel_visible)
-        self.transport.panel_button.setChecked(settings.panel_visible)
-        if self.playback.audio is not None:
-            self.playback.audio.setVolume(settings.volume)
-            self.playback.audio.setMuted(settings.muted)
-        self.cid_bar.set_history(settings.history)
-
     def save_state(self) -> None:
-        settings = self.settings
         if self.isFullScreen():
             self.leave_fullscreen()
-        settings.geometry = self.saveGeometry()
-        settings.window_state = self.saveState()
-        settings.panel_visible = self.dock.isVisible()
-        if self.playback.audio is not None:
-            settings.volume = round(self.playback.audio.volume(), 3)
-            settings.muted = self.playback.audio.isMuted()
-        settings.sync()
+        save_window(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()

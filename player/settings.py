@@ -23,6 +23,7 @@ from proxy.api import (
     Source,
     default_cache_dir,
     filbeam_source,
+    provider_source,
     template_source,
 )
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 HISTORY_LENGTH = 20
 NETWORKS = ("mainnet", "calibration")
+#: Where videos come from (the settings dialog's first choice): the Filecoin CDN, one storage provider, or URLs.
+SOURCE_KINDS = ("filbeam", "provider", "custom")
 SLICE_SIZES = (256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20)
 DEFAULT_DEMO_LATENCY_MS = 50.0
 
@@ -86,6 +89,8 @@ class _Bytes(_Value):
 
 
 class Settings:
+    source_kind = _Value("filbeam")
+    provider_url = _Value("")
     network = _Value("mainnet")
     payer = _Value("")
     templates = _Value([])
@@ -95,6 +100,9 @@ class Settings:
     demo_latency_ms = _Value(DEFAULT_DEMO_LATENCY_MS)
     hover_prefetch = _Value(True)
     history = _Value([])
+    #: Per piece (keyed like ``history``): title, duration_ms, position_ms (``player/resume.py``).
+    pieces = _Value({})
+    speed = _Value(1.0)
     volume = _Value(0.8)
     muted = _Value(False)
     panel_visible = _Value(True)
@@ -119,13 +127,16 @@ class Settings:
         self.history = history[:HISTORY_LENGTH]
 
     def sources(self) -> list[Source]:
-        """The configured upstreams: FilBeam for the payer (if set), then custom templates, in order."""
+        """The configured upstreams in order: the chosen one (FilBeam for the payer, or the storage provider),
+        then the URL templates (the only ones when the choice is "custom")."""
         sources: list[Source] = []
-        if self.payer:
-            try:
+        try:
+            if self.source_kind == "filbeam" and self.payer:
                 sources.append(filbeam_source(self.payer, self.network))
-            except ValueError as exc:
-                log.warning("ignoring the FilBeam setting: %s", exc)
+            elif self.source_kind == "provider" and self.provider_url:
+                sources.append(provider_source(self.provider_url))
+        except ValueError as exc:
+            log.warning("ignoring the %s setting: %s", self.source_kind, exc)
         for template in self.templates:
             try:
                 sources.append(template_source(template))

@@ -48,6 +48,29 @@ def explain_platform(detail: str) -> str:
     )
 
 
+#: Exit status of a window started where no window can be shown (``EX_UNAVAILABLE``).
+NO_DISPLAY_STATUS = 69
+
+
+def no_display() -> bool:
+    """Linux without an X or Wayland display and no platform chosen: a window would play invisible, forever."""
+    return (
+        sys.platform.startswith("linux")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        and not os.environ.get("QT_QPA_PLATFORM")
+    )
+
+
+def explain_no_display() -> str:
+    return (
+        "PiecePlayer cannot open its window: there is no display (DISPLAY and WAYLAND_DISPLAY are not set, as "
+        "over SSH).\n\n"
+        "To check that playback works here, run: pieceplayer --self-test\n"
+        "To serve pieces to another player (mpv, VLC, a browser), run: pieceplayer-proxy --help\n"
+        "To see the window, start it from a desktop session, or over ssh -X."
+    )
+
+
 def show(text: str, *, graphical: bool, qt: bool = True) -> None:
     """Print ``text`` to stderr and, for a windowed start, show it in a dialog (this waits until it is closed).
 

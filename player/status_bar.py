@@ -23,7 +23,7 @@ class BusySpinner(QWidget):
         self._angle = 0
         self._timer = QTimer(self, interval=40)
         self._timer.timeout.connect(self._step)
-        self.setToolTip("Waiting for bytes")
+        self.setToolTip(self.tr("Waiting for bytes"))
         self.setVisible(False)
 
     def sizeHint(self) -> QSize:
@@ -76,10 +76,10 @@ class PlayerStatusBar(QStatusBar):
         self.spinner = BusySpinner()
         self.state = QLabel(PlayState.IDLE.value)
         self.state.setObjectName("stateLabel")
-        self.state.setToolTip("Playback state")
+        self.state.setToolTip(self.tr("Playback state"))
         self.source = QLabel()
         self.source.setObjectName("sourceLabel")
-        self.source.setToolTip("Where the bytes come from now")
+        self.source.setToolTip(self.tr("Where the bytes come from now"))
         self.message = ElidedLabel()
         self.message.setObjectName("statusMessage")
         self.addWidget(self.spinner)
@@ -87,7 +87,7 @@ class PlayerStatusBar(QStatusBar):
         self.addWidget(self.message, 1)
         self.piece = QLabel()
         self.piece.setObjectName("pieceLabel")
-        self.piece.setToolTip("The piece playing")
+        self.piece.setToolTip(self.tr("The piece playing"))
         self.addPermanentWidget(self.piece)
         self.addPermanentWidget(self.source)
         self._clear = QTimer(self, singleShot=True, interval=_INFO_SHOWN_MS)
@@ -104,7 +104,7 @@ class PlayerStatusBar(QStatusBar):
         self.piece.setText(title)
 
     def set_source(self, label: str) -> None:
-        self.source.setText(f"Source: {label}" if label else "Source: —")
+        self.source.setText(self.tr("Source: {label}").format(label=label or "—"))
 
     def show_message(self, text: str, level: str) -> None:
         """Errors and warnings stay until the next message; other messages fade after a few seconds."""

@@ -14,6 +14,8 @@ from player.units import format_bytes
 from proxy.api import CidError, PieceCid, parse_piece_cid
 
 _SCHEMES = ("http://", "https://")
+#: A local file (File ▸ Open file…, or one picked again from the recent pieces): played directly.
+_FILE_SCHEME = "file://"
 #: The desktop file's URL scheme: a ``pieceplayer://<PieceCID>`` link on a web page opens that piece here.
 APP_SCHEME = "pieceplayer:"
 
@@ -32,6 +34,8 @@ class Target:
 
     def describe(self) -> str:
         """One line for the CID bar: what was understood."""
+        if self.direct_url and self.direct_url.startswith(_FILE_SCHEME):
+            return "A file on this computer: it plays directly"
         if self.direct_url:
             return "A media URL without a piece CID: it plays directly, without the proxy's cache"
         assert self.cid is not None
@@ -48,9 +52,13 @@ def parse_target(text: str) -> Target:
         raise CidError("paste a PieceCID (bafkzcib…) or a URL")
     if text.lower().startswith(APP_SCHEME):
         return _app_link(text)
+    if text.lower().startswith(_FILE_SCHEME):
+        return Target(text=text, direct_url=text)
     if not text.lower().startswith(_SCHEMES):
         if "://" in text:
-            raise CidError(f"only http:// and https:// URLs can be played, not {text.split('://')[0]}://")
+            raise CidError(
+                f"only http:// and https:// URLs (and local files) can be played, not {text.split('://')[0]}://"
+            )
         cid = parse_piece_cid(text)
         return Target(text=text, cid=cid, cid_text=text)
     parts = urlsplit(text)

@@ -43,6 +43,7 @@ class TransportBar(QWidget):
         player = playback.player
         self.play_button = _button("play", "Play (Space)")
         self.play_button.setObjectName("playButton")
+        self.play_button.setAccessibleName(self.tr("Play or pause"))  # its tooltip changes with the state
         self.elapsed = QLabel("0:00")
         self.total = QLabel("--:--")
         for label in (self.elapsed, self.total):
@@ -51,6 +52,7 @@ class TransportBar(QWidget):
         self.elapsed.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.slider = SeekSlider()
         self.mute_button = _button("volume", "Mute (M)")
+        self.mute_button.setAccessibleName(self.tr("Mute or unmute"))
         self.volume = QSlider(Qt.Orientation.Horizontal)
         self.volume.setRange(0, 100)
         self.volume.setMinimumWidth(48)

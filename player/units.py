@@ -40,3 +40,20 @@ def format_duration(seconds: float | None) -> str:
 
 def format_rate(bytes_per_s: float) -> str:
     return f"{format_bytes(bytes_per_s)}/s"
+
+
+def parse_clock(text: str) -> float:
+    """``"12:34"`` → 754 000 ms; also ``1:02:03``, ``95`` (seconds) and ``95.5``. Raises ValueError in words."""
+    parts = text.strip().split(":")
+    if not text.strip() or len(parts) > 3:
+        raise ValueError(f"“{text.strip()}” is not a time: write it like 12:34 or 1:02:03")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        raise ValueError(f"“{text.strip()}” is not a time: write it like 12:34 or 1:02:03") from None
+    if any(n < 0 for n in numbers) or any(n >= 60 for n in numbers[1:]):
+        raise ValueError(f"“{text.strip()}” is not a time: minutes and seconds go from 0 to 59")
+    seconds = 0.0
+    for number in numbers:
+        seconds = seconds * 60 + number
+    return seconds * 1000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtMultimediaWidgets import QVideoWidget
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
 from player.icons import icon
 
@@ -34,6 +34,15 @@ class MessageCard(QWidget):
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setAccessibleName(self.tr("Error details"))
+        # The raw words of the layer that failed are one click away, not in the way (issue 22).
+        self.details_button = QToolButton()
+        self.details_button.setObjectName("detailsButton")
+        self.details_button.setCheckable(True)
+        self.details_button.setToolTip(
+            self.tr("Show the technical words behind this message (they are also in the log)")
+        )
+        self.details_button.toggled.connect(self._show_details)
         for label in (self.title, self.text, self.detail):
             # The text and detail carry upstream words; rich text would let a server draw its own "messages".
             label.setTextFormat(Qt.TextFormat.PlainText)
@@ -47,6 +56,7 @@ class MessageCard(QWidget):
         column.addWidget(self.title)
         column.addWidget(self.text)
         column.addSpacing(6)
+        column.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignCenter)
         column.addWidget(self.detail)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -62,7 +72,14 @@ class MessageCard(QWidget):
         self.title.setText(title)
         self.text.setText(text)
         self.detail.setText(detail)
-        self.detail.setVisible(bool(detail))
+        self.details_button.setVisible(bool(detail))
+        self.details_button.setChecked(False)
+        self._show_details(False)
+
+    def _show_details(self, shown: bool) -> None:
+        self.detail.setVisible(shown and bool(self.detail.text()))
+        self.details_button.setText(self.tr("Hide details") if shown else self.tr("Details"))
+        self.details_button.setAccessibleName(self.details_button.text())
 
 
 class VideoArea(QStackedWidget):

@@ -15,7 +15,7 @@ from proxy.emulator import Emulator, Knobs, ManifestEntry, ManifestError, read_m
 from proxy.media.playable import keyframe_byte, playable_times, track_units
 from proxy.media.tracks import TrackUnits
 from proxy.server import ProxyConfig
-from proxy.sources import Source, filbeam_source, template_source
+from proxy.sources import Source, filbeam_source, provider_source, template_source
 from proxy.units import GiB, MiB
 from proxy.upstream_errors import UpstreamError
 
@@ -41,6 +41,7 @@ __all__ = [
     "keyframe_byte",
     "parse_piece_cid",
     "playable_times",
+    "provider_source",
     "read_manifest",
     "template_source",
     "track_units",

@@ -19,7 +19,6 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
@@ -102,6 +101,8 @@ class RequestLogView(QWidget):
     """Table + filter + export. ``show_rows`` scrolls to and selects rows the seek chart asked for."""
 
     exported = Signal(str)
+    #: "har" or "csv": the window asks where (its dialogs start in Downloads with a dated name, places.py).
+    exportRequested = Signal(str)
 
     def __init__(self, model: RequestLogModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -153,8 +154,8 @@ class RequestLogView(QWidget):
 
         self.kind.currentIndexChanged.connect(self._refilter)
         self.search.textChanged.connect(self._refilter)
-        self.har_button.clicked.connect(self._ask_har)
-        self.csv_button.clicked.connect(self._ask_csv)
+        self.har_button.clicked.connect(lambda: self.exportRequested.emit("har"))
+        self.csv_button.clicked.connect(lambda: self.exportRequested.emit("csv"))
         model.rowsInserted.connect(self._follow)
         self._ticker = QTimer(self, interval=250)
         self._ticker.timeout.connect(model.tick)
@@ -186,13 +187,3 @@ class RequestLogView(QWidget):
     def export_csv(self, path: Path) -> None:
         path.write_text(to_csv(self.model.entries, self.model.origin, self.model.source_label))
         self.exported.emit(f"Saved {len(self.model.entries)} requests to {path}")
-
-    def _ask_har(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export HAR", "pieceplayer.har", "HAR (*.har);;JSON (*.json)")
-        if name:
-            self.export_har(Path(name))
-
-    def _ask_csv(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Export CSV", "pieceplayer-requests.csv", "CSV (*.csv)")
-        if name:
-            self.export_csv(Path(name))

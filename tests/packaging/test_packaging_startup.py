@@ -45,3 +45,17 @@ def test_a_missing_system_library_is_named(tmp_path: Path) -> None:
         assert run.returncode == 1, run.stderr
         assert "a library of this system is missing or does not load" in run.stderr
         assert "libpulse.so.0" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_the_window_without_a_display_says_so_and_points_to_the_headless_commands() -> None:
+    environment = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    command = [sys.executable, "-m", "player", "--demo"]
+    run = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert "there is no display" in run.stderr
+    assert "pieceplayer --self-test" in run.stderr and "pieceplayer-proxy" in run.stderr
+    headless = subprocess.run(
+        [sys.executable, "-m", "player", "--self-test", "--timeout", "30", "--seeks", "2"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert headless.returncode == 0, headless.stderr  # the self-test still runs where there is no display

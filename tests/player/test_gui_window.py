@@ -218,10 +218,14 @@ def test_an_unknown_piece_shows_the_proxys_reason(window: MainWindow, loop) -> N
         return document
 
     document = run(loop, scenario())
-    proxy_error = document["error"]
-    assert window.video_area.card.detail.text() == document["detail"]
-    shown = window.status.message.text()
-    assert shown.startswith(window.controller.friendly(proxy_error))
+    card = window.video_area.card
+    assert window.controller.friendly(document["error"]) in card.detail.text()  # the raw words, under Details
+    assert document["detail"] in card.detail.text()
+    assert not card.detail.isVisible() and card.details_button.isVisible()
+    card.details_button.click()
+    assert card.detail.isVisible()
+    assert card.title.text() == "This piece was not found"  # what happened, in words
+    assert window.status.message.text().startswith("This piece was not found.")
     assert window.playback.state == PlayState.ERROR
     assert window.video_area.currentWidget() is window.video_area.card
     assert window.status.state.text() == "Error"

@@ -1,0 +1,397 @@
+"""The window's table of actions: every menu item, its keys and what it calls, in one place.
+
+Keys follow VLC and mpv (Space/K play, ←/→ 5 s, Shift+←/→ 30 s, ``.``/``,`` frame step, ``[``/``]`` speed,
+``L``/Shift+L A-B repeat/loop, F fullscreen, S screenshot, A aspect, T always on top, F1/``?`` the shortcuts,
+Ctrl+O open file, Ctrl+T go to time). Another part of the player adds its actions as rows here (audio and
+subtitle tracks go in the ``TRACKS`` section of their menus).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+
+from player.about import open_readme, show_about
+from player.errors_text import cid_hint
+from player.menus import TRACKS, ActionRow, WindowMenus
+from player.shortcuts_overlay import ShortcutsOverlay
+from player.target import parse_target
+from player.transport_bar import SPEEDS, VOLUME_STEP
+from player.video_commands import ASPECTS
+from proxy.api import CidError
+
+if TYPE_CHECKING:
+    from player.main_window import MainWindow
+
+SHORT_SEEK_MS = 5_000
+LONG_SEEK_MS = 30_000
+
+
+class WindowActions(QObject):
+    """The rows, and the few actions that are the window's as a whole (recent pieces, on top, the overlay)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.overlay: ShortcutsOverlay | None = None
+
+    def rows(self) -> list[ActionRow]:
+        return [*self.file(), *self.playback(), *self.audio(), *self.video(), *self.view(), *self.help()]
+
+    def file(self) -> list[ActionRow]:
+        w = self.window
+        return [
+            ActionRow(
+                "file.open_piece",
+                "file",
+                self.tr("Open &piece…"),
+                w.cid_bar.focus,
+                ("Ctrl+L",),
+                self.tr("Type or paste a PieceCID or a URL"),
+                on_video=True,
+            ),
+            ActionRow(
+                "file.open_file",
+                "file",
+                self.tr("Open &file…"),
+                lambda: w.files.ask_file(w),
+                ("Ctrl+O",),
+                self.tr("Play a video file from this computer"),
+                on_video=True,
+            ),
+            ActionRow("file.recent", "file", self.tr("Open &recent"), None, is_menu=True),
+            ActionRow(
+                "file.copy_link",
+                "file",
+                self.tr("&Copy piece link"),
+                lambda: w.files.copy_link(w.controller.current),
+                ("Ctrl+Shift+C",),
+                self.tr("Copy the PieceCID or URL of what is playing"),
+                section="share",
+            ),
+            ActionRow(
+                "file.export_har",
+                "file",
+                self.tr("HAR (for browser tools)…"),
+                lambda: w.files.ask_export(w, "har", w.panel.request_log),
+                submenu=self.tr("&Export request log"),
+                section="share",
+            ),
+            ActionRow(
+                "file.export_csv",
+                "file",
+                self.tr("CSV (for spreadsheets)…"),
+                lambda: w.files.ask_export(w, "csv", w.panel.request_log),
+                submenu=self.tr("&Export request log"),
+                section="share",
+            ),
+            ActionRow(
+                "file.settings",
+                "file",
+                self.tr("&Settings…"),
+                w.open_settings,
+                ("Ctrl+,",),
+                self.tr("Where videos come from, the cache"),
+                section="settings",
+            ),
+            ActionRow("file.quit", "file", self.tr("&Quit"), w.close, ("Ctrl+Q",), section="quit"),
+        ]
+
+    def playback(self) -> list[ActionRow]:
+        w, commands = self.window, self.window.commands
+        seek = w.playback.seek_by
+        rows = [
+            ActionRow(
+                "playback.toggle",
+                "playback",
+                self.tr("&Play / Pause"),
+                w.playback.toggle,
+                ("Space", "K"),
+                on_video=True,
+            ),
+            ActionRow(
+                "playback.back",
+                "playback",
+                self.tr("Back 5 seconds"),
+                lambda: seek(-SHORT_SEEK_MS),
+                ("Left",),
+                section="seek",
+            ),
+            ActionRow(
+                "playback.forward",
+                "playback",
+                self.tr("Forward 5 seconds"),
+                lambda: seek(SHORT_SEEK_MS),
+                ("Right",),
+                section="seek",
+            ),
+            ActionRow(
+                "playback.back_long",
+                "playback",
+                self.tr("Back 30 seconds"),
+                lambda: seek(-LONG_SEEK_MS),
+                ("Shift+Left",),
+                section="seek",
+            ),
+            ActionRow(
+                "playback.forward_long",
+                "playback",
+                self.tr("Forward 30 seconds"),
+                lambda: seek(LONG_SEEK_MS),
+                ("Shift+Right",),
+                section="seek",
+            ),
+            ActionRow(
+                "playback.next_frame",
+                "playback",
+                self.tr("Next frame"),
+                lambda: commands.step_frame(1),
+                (".",),
+                self.tr("Pause and show the next frame"),
+                section="frame",
+            ),
+            ActionRow(
+                "playback.previous_frame",
+                "playback",
+                self.tr("Previous frame"),
+                lambda: commands.step_frame(-1),
+                (",",),
+                self.tr("Pause and show the previous frame"),
+                section="frame",
+            ),
+            ActionRow(
+                "playback.go_to",
+                "playback",
+                self.tr("&Go to time…"),
+                lambda: commands.ask_time(w),
+                ("Ctrl+T",),
+                section="frame",
+            ),
+            ActionRow(
+                "playback.faster",
+                "playback",
+                self.tr("Faster"),
+                lambda: commands.change_speed(1),
+                ("]",),
+                submenu=self.tr("&Speed"),
+            ),
+            ActionRow(
+                "playback.slower",
+                "playback",
+                self.tr("Slower"),
+                lambda: commands.change_speed(-1),
+                ("[",),
+                submenu=self.tr("&Speed"),
+            ),
+            ActionRow(
+                "playback.normal_speed",
+                "playback",
+                self.tr("Normal speed"),
+                lambda: commands.set_speed(1.0),
+                ("Backspace",),
+                submenu=self.tr("&Speed"),
+            ),
+        ]
+        rows += [
+            ActionRow(
+                f"playback.speed_{speed:g}",
+                "playback",
+                f"{speed:g}×",
+                lambda s=speed: commands.set_speed(s),
+                submenu=self.tr("&Speed"),
+                checkable=True,
+                group="speed",
+                section="speeds",
+            )
+            for speed in SPEEDS
+        ]
+        rows += [
+            ActionRow(
+                "playback.loop",
+                "playback",
+                self.tr("&Loop"),
+                commands.toggle_loop,
+                ("Shift+L",),
+                self.tr("Start again at the end"),
+                checkable=True,
+                section="repeat",
+            ),
+            ActionRow(
+                "playback.ab",
+                "playback",
+                self.tr("&A-B repeat"),
+                commands.cycle_ab,
+                ("L",),
+                self.tr("Press once to set A, again to set B and repeat, a third time to stop"),
+                checkable=True,
+                section="repeat",
+            ),
+        ]
+        return rows
+
+    def audio(self) -> list[ActionRow]:
+        w = self.window
+        return [
+            ActionRow(
+                "audio.louder", "audio", self.tr("Volume up"), lambda: w.transport.change_volume(VOLUME_STEP), ("Up",)
+            ),
+            ActionRow(
+                "audio.quieter",
+                "audio",
+                self.tr("Volume down"),
+                lambda: w.transport.change_volume(-VOLUME_STEP),
+                ("Down",),
+            ),
+            ActionRow("audio.mute", "audio", self.tr("&Mute"), w.transport.toggle_mute, ("M",)),
+            ActionRow(
+                "audio.no_tracks", "audio", self.tr("Audio tracks appear here"), None, section=TRACKS, enabled=False
+            ),
+            ActionRow(
+                "subtitles.no_tracks",
+                "subtitles",
+                self.tr("Subtitle tracks appear here"),
+                None,
+                section=TRACKS,
+                enabled=False,
+            ),
+        ]
+
+    def video(self) -> list[ActionRow]:
+        w, video = self.window, self.window.video_commands
+        words = {
+            "fit": self.tr("Fit to the window"),
+            "fill": self.tr("Fill the window (crop)"),
+            "stretch": self.tr("Stretch"),
+        }
+        return [
+            ActionRow(
+                "video.fullscreen",
+                "video",
+                self.tr("&Fullscreen"),
+                w.toggle_fullscreen,
+                ("F",),
+                on_video=True,
+                checkable=True,
+            ),
+            ActionRow("video.leave_fullscreen", "", self.tr("Leave fullscreen"), w.leave_fullscreen, ("Esc",)),
+            ActionRow(
+                "video.screenshot",
+                "video",
+                self.tr("Take a &screenshot"),
+                lambda: video.screenshot(w.controller.current),
+                ("S",),
+                self.tr("Save the frame on screen as a picture in Pictures"),
+                on_video=True,
+            ),
+            ActionRow(
+                "video.cycle_aspect",
+                "video",
+                self.tr("Next: fit, fill, stretch"),
+                video.cycle_aspect,
+                ("A",),
+                submenu=self.tr("&Aspect"),
+            ),
+            *(
+                ActionRow(
+                    f"video.aspect_{name}",
+                    "video",
+                    words[name],
+                    lambda n=name: video.set_aspect(n),
+                    submenu=self.tr("&Aspect"),
+                    checkable=True,
+                    group="aspect",
+                    section="aspects",
+                )
+                for name in ASPECTS
+            ),
+        ]
+
+    def view(self) -> list[ActionRow]:
+        w = self.window
+        return [
+            ActionRow(
+                "view.panel",
+                "view",
+                self.tr("Side &panel"),
+                w.toggle_panel,
+                ("P",),
+                self.tr("Show or hide the cache map, request log and statistics"),
+                checkable=True,
+            ),
+            ActionRow("view.on_top", "view", self.tr("Always on &top"), self.toggle_on_top, ("T",), checkable=True),
+        ]
+
+    def help(self) -> list[ActionRow]:
+        w = self.window
+        return [
+            ActionRow("help.shortcuts", "help", self.tr("&Keyboard shortcuts"), self.show_shortcuts, ("F1", "?")),
+            ActionRow("help.readme", "help", self.tr("Read the &manual online"), open_readme),
+            ActionRow("help.about", "help", self.tr("&About PiecePlayer"), lambda: show_about(w)),
+        ]
+
+    def open_recent(self, text: str, title: str) -> None:
+        w = self.window
+        try:
+            target = parse_target(text)
+        except CidError as exc:
+            w.cid_bar.show_error(cid_hint(str(exc)))
+            return
+        w.cid_bar.set_text(text)
+        w.open_target(target, title)
+
+    def clear_recent(self) -> None:
+        w = self.window
+        w.memory.clear()
+        w.cid_bar.set_history([])
+        w.status.show_message(self.tr("Recent pieces cleared"), "info")
+
+    def toggle_on_top(self) -> None:
+        w = self.window
+        on_top = not bool(w.windowFlags() & Qt.WindowType.WindowStaysOnTopHint)
+        w.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, on_top)
+        w.show()  # changing a window flag hides the window
+        w.menus.set_checked("view.on_top", on_top)
+
+    def show_shortcuts(self) -> ShortcutsOverlay:
+        """F1 shows the card; F1 again (or any key) hides it."""
+        if self.overlay is None:
+            self.overlay = ShortcutsOverlay(self.window.menus.shortcut_table(), self.window)
+        if self.overlay.isVisible():
+            self.overlay.hide()
+        else:
+            self.overlay.show_over(self.window)
+        return self.overlay
+
+
+def install_menus(window: MainWindow) -> WindowMenus:
+    """Build the menus from the table, and keep their check marks true to what changes elsewhere."""
+    actions = WindowActions(window)
+    menus = WindowMenus(window, actions.rows())
+    for widget in (window.video_area.video, window.video_area.card):
+        widget.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        widget.customContextMenuRequested.connect(
+            lambda at, source=widget: menus.show_video_menu(source.mapToGlobal(at))
+        )
+    recent = menus.menus["file.recent"]
+    recent.aboutToShow.connect(lambda: window.files.fill_recent(recent, actions.open_recent, actions.clear_recent))
+    commands, speed = window.commands, window.transport.speed
+
+    def sync_speed() -> None:
+        menus.set_checked(f"playback.speed_{commands.speed():g}", True)
+
+    def sync_repeat() -> None:
+        menus.set_checked("playback.loop", commands.looping)
+        menus.set_checked("playback.ab", commands.a_ms is not None)
+
+    speed.currentIndexChanged.connect(sync_speed)
+    commands.repeatChanged.connect(sync_repeat)
+    window.playback.opening.connect(lambda _url: sync_repeat())
+    window.video_commands.aspectChanged.connect(lambda name: menus.set_checked(f"video.aspect_{name}", True))
+    window.dock.visibilityChanged.connect(
+        lambda visible: window.isFullScreen() or menus.set_checked("view.panel", visible)
+    )
+    sync_speed()
+    menus.set_checked(f"video.aspect_{window.video_commands.aspect()}", True)
+    menus.set_checked("view.panel", window.settings.panel_visible)
+    return menus
