@@ -29,6 +29,7 @@ from player.cid_bar import CidBar
 from player.controller import Controller, Opened
 from player.host import ProxyHost
 from player.icons import app_icon
+from player.media_views import MediaViews
 from player.playback import Playback, PlayState
 from player.resources import DemoPiece
 from player.seek_monitor import SeekRecord
@@ -126,6 +127,10 @@ class MainWindow(QMainWindow):
 
         self._connect()
         self._shortcuts()
+        say = self.status.show_message
+        self.media_views = MediaViews(self.playback, self.video_area, self.controller, settings, say, self)
+        self.transport.add_tool(self.media_views.tracks_button)
+        self.addActions(self.media_views.actions())
         self._restore()
         self.video_area.show_message(
             "Nothing playing yet", "Paste a PieceCID or a URL above, or drop one here.", "pieceplayer"
