@@ -63,6 +63,7 @@ class MediaViews(QObject):
         self.player.mediaStatusChanged.connect(self._refresh)
         self.player.metaDataChanged.connect(self._refresh)
         self.player.hasVideoChanged.connect(self._refresh)
+        self.player.positionChanged.connect(self._audio_position)
         self.undecodable.found.connect(self._undecodable)
         video_area.card.actionTriggered.connect(self.open_external)
 
@@ -92,7 +93,14 @@ class MediaViews(QObject):
         elif area.currentWidget() is area.audio:
             area.show_video()
 
+    def _audio_position(self, position_ms: int) -> None:
+        """Audio-only media shows no frame: sound playing on from a target is what lands an open or a seek, for the
+        seek chart as for the self-test (``SeekMonitor.on_position``)."""
+        if self.player.hasAudio() and not self.player.hasVideo():
+            self.playback.seeks.on_position(float(position_ms))
+
     def _undecodable(self, sentence: str, codec: str) -> None:
+        self.playback.seeks.cancel()  # no first frame is coming: the state says Paused, not Loading
         self.player.pause()  # the sound alone behind a message is not what the user asked for
         external = find_external_player()
         if external is None:

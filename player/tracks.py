@@ -171,7 +171,7 @@ class TracksButton(QToolButton):
 def fill_track_menu(menu: QMenu, chooser: TrackChooser) -> None:
     """Audio tracks, then subtitles (with Off), each a group of checkable actions; usable by a menu bar too."""
     menu.clear()
-    menu.addSection("Audio")
+    _header(menu, "Audio")
     audio = QActionGroup(menu)
     labels = chooser.audio_labels()
     for index, label in enumerate(labels):
@@ -181,7 +181,8 @@ def fill_track_menu(menu: QMenu, chooser: TrackChooser) -> None:
         audio.addAction(action)
     if not labels:
         menu.addAction("No audio").setEnabled(False)
-    menu.addSection("Subtitles")
+    menu.addSeparator()
+    _header(menu, "Subtitles")
     subtitles = QActionGroup(menu)
     for index, label in [(OFF, "Off"), *enumerate(chooser.subtitle_labels())]:
         action = menu.addAction(label, lambda i=index: chooser.choose_subtitle(i))
@@ -191,3 +192,12 @@ def fill_track_menu(menu: QMenu, chooser: TrackChooser) -> None:
     if not chooser.subtitle_labels():
         menu.actions()[-1].setEnabled(False)
         menu.actions()[-1].setText("Off (this piece has no subtitles)")
+
+
+def _header(menu: QMenu, title: str) -> None:
+    """A group's title (QMenu.addSection draws only a line in most styles)."""
+    header = menu.addAction(title)
+    header.setEnabled(False)
+    font = header.font()
+    font.setBold(True)
+    header.setFont(font)

@@ -99,11 +99,13 @@ def test_an_audio_piece_with_cover_art_shows_the_cover_and_a_meter_of_its_sound(
         assert area.audio.has_cover and not area.audio.cover.pixmap().isNull()
         assert "FLAC" in area.audio.codec.text() and "0:08" in area.audio.codec.text()
         await until(lambda: area.audio.meter.peak_db > FLOOR_DB + 20, "the meter to show the tone")
-        # The seek bar and keys work as for video: → jumps 5 s and the clock follows.
-        player = window.playback.player
-        before = player.position()
-        window.playback.seek_by(5_000)
-        await until(lambda: player.position() >= before + 4_000, "the seek to move the audio position")
+        # Opens and seeks are measured as for video (by the sound's position), so the seek chart fills.
+        history = window.playback.seeks.history
+        await until(lambda: history, "the open's first sound")
+        assert history[0].kind == "open" and history[0].outcome == "shown"  # the seek chart's open, by position
+        window.playback.seek(6_000)
+        await until(lambda: len(history) >= 2, "the seek's first sound")
+        assert history[1].outcome == "shown" and history[1].frame_ms is not None and history[1].frame_ms >= 6_000
 
     run(loop, scenario())
 
