@@ -30,6 +30,7 @@ from player.errors_text import explain
 from player.file_commands import FileCommands
 from player.host import ProxyHost
 from player.icons import app_icon
+from player.media_views import MediaViews
 from player.places import Places
 from player.playback import Playback, PlayState
 from player.playback_commands import PlaybackCommands
@@ -136,6 +137,9 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
 
         self._connect()
+        say = self.status.show_message
+        self.media_views = MediaViews(self.playback, self.video_area, self.controller, settings, say, self)
+        self.transport.add_tool(self.media_views.tracks_button)
         self.menus = install_menus(self)
         restore_window(self)
         name_controls(self)

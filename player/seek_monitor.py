@@ -174,6 +174,15 @@ class SeekMonitor(QObject):
         elif position_ms > record.target_ms and self._lands(record, position_ms):
             self._land(record, position_ms)
 
+    def on_paused_position(self, position_ms: float) -> None:
+        """Audio-only media that is paused (or ended) plays nothing after a seek: the player reporting a position
+        at the target is all there is to wait for, so that lands it (else the seek would wait out the timeout).
+        Feed this only for media without video."""
+        self.last_position_ms = position_ms
+        record = self.pending
+        if record is not None and record.armed and record.kind == "seek" and self._lands(record, position_ms):
+            self._land(record, position_ms)
+
     def _land(self, record: SeekRecord, at_ms: float) -> None:
         self._flush_events()  # the reads behind this frame's bytes are already queued: count them first
         record.latency_ms = (time.perf_counter() - record.started) * 1000.0

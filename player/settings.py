@@ -30,6 +30,8 @@ from proxy.api import (
 log = logging.getLogger(__name__)
 
 HISTORY_LENGTH = 20
+#: Pieces whose audio and subtitle choice is remembered (the most recent ones).
+TRACK_CHOICES_KEPT = 200
 NETWORKS = ("mainnet", "calibration")
 #: Where videos come from (the settings dialog's first choice): the Filecoin CDN, one storage provider, or URLs.
 SOURCE_KINDS = ("filbeam", "provider", "custom")
@@ -106,6 +108,8 @@ class Settings:
     volume = _Value(0.8)
     muted = _Value(False)
     panel_visible = _Value(True)
+    #: Per piece (the CID or URL as typed): {"audio": index, "subtitle": index or -1 for off}.
+    track_choices = _Value({})
     geometry = _Bytes()
     window_state = _Bytes()
 
@@ -125,6 +129,18 @@ class Settings:
         """Put a played CID or URL first in the history (once), keeping the last few."""
         history = [text, *(h for h in self.history if h != text)]
         self.history = history[:HISTORY_LENGTH]
+
+    def tracks_for(self, piece: str) -> dict[str, int]:
+        """The audio and subtitle tracks chosen for ``piece`` last time ({} when nothing was chosen)."""
+        choice = self.track_choices.get(piece, {})
+        return {k: v for k, v in choice.items() if k in ("audio", "subtitle") and isinstance(v, int)}
+
+    def remember_tracks(self, piece: str, **choice: int) -> None:
+        """Remember a choice for ``piece``; the piece moves to the newest end, the oldest fall off."""
+        choices = dict(self.track_choices)
+        merged = {**choices.pop(piece, {}), **choice}
+        kept = list(choices.items())[-(TRACK_CHOICES_KEPT - 1) :]
+        self.track_choices = {**dict(kept), piece: merged}
 
     def sources(self) -> list[Source]:
         """The configured upstreams in order: the chosen one (FilBeam for the payer, or the storage provider),

@@ -101,6 +101,11 @@ class TransportBar(QWidget):
             playback.audio.mutedChanged.connect(self._show_volume)
             self._show_volume()
 
+    def add_tool(self, button: QWidget) -> None:
+        """A button of another part (the track menu), placed before the panel and fullscreen toggles."""
+        layout = self.layout()
+        layout.insertWidget(layout.indexOf(self.panel_button), button)
+
     def show_fullscreen(self, fullscreen: bool) -> None:
         self.fullscreen_button.setIcon(icon("fullscreen-exit" if fullscreen else "fullscreen"))
         self.fullscreen_button.setToolTip("Leave fullscreen (F or Esc)" if fullscreen else "Fullscreen (F)")

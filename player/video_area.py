@@ -1,4 +1,5 @@
-"""The video, or a card in its place when there is nothing to show (an error, nothing opened yet).
+"""The video, the audio view for audio-only pieces, or a card in its place when there is nothing to show (an
+error, nothing opened yet, a codec this build cannot decode — then with a button that offers a way out).
 
 QVideoWidget renders through a native surface that other widgets cannot be drawn over reliably, so messages
 replace the video in a stack instead of floating above it.
@@ -6,16 +7,20 @@ replace the video in a stack instead of floating above it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtMultimediaWidgets import QVideoWidget
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
+from player.audio_view import AudioView
 from player.icons import icon
 
 _TEXT_WIDTH = 620
 
 
 class MessageCard(QWidget):
+    #: The card's button was pressed (it is shown only by a message that offers an action).
+    actionTriggered = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("messageCard")
@@ -58,6 +63,12 @@ class MessageCard(QWidget):
         column.addSpacing(6)
         column.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignCenter)
         column.addWidget(self.detail)
+        self.action = QPushButton()
+        self.action.setObjectName("primary")
+        self.action.setVisible(False)
+        self.action.clicked.connect(self.actionTriggered)
+        column.addSpacing(10)
+        column.addWidget(self.action, 0, Qt.AlignmentFlag.AlignHCenter)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(box, 4)
@@ -67,11 +78,13 @@ class MessageCard(QWidget):
         layout.addLayout(row)
         layout.addStretch(1)
 
-    def show_message(self, title: str, text: str, symbol: str, detail: str = "") -> None:
+    def show_message(self, title: str, text: str, symbol: str, detail: str = "", action: str = "") -> None:
         self.symbol.setPixmap(icon(symbol).pixmap(56, 56))
         self.title.setText(title)
         self.text.setText(text)
         self.detail.setText(detail)
+        self.action.setText(action)
+        self.action.setVisible(bool(action))
         self.details_button.setVisible(bool(detail))
         self.details_button.setChecked(False)
         self._show_details(False)
@@ -88,12 +101,17 @@ class VideoArea(QStackedWidget):
         self.video = QVideoWidget()
         self.video.setObjectName("video")
         self.card = MessageCard()
+        self.audio = AudioView()
         self.addWidget(self.video)
         self.addWidget(self.card)
+        self.addWidget(self.audio)
 
     def show_video(self) -> None:
         self.setCurrentWidget(self.video)
 
-    def show_message(self, title: str, text: str, symbol: str = "info", detail: str = "") -> None:
-        self.card.show_message(title, text, symbol, detail)
+    def show_audio(self) -> None:
+        self.setCurrentWidget(self.audio)
+
+    def show_message(self, title: str, text: str, symbol: str = "info", detail: str = "", action: str = "") -> None:
+        self.card.show_message(title, text, symbol, detail, action)
         self.setCurrentWidget(self.card)

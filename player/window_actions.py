@@ -14,9 +14,11 @@ from PySide6.QtCore import QObject, Qt
 
 from player.about import open_readme, show_about
 from player.errors_text import cid_hint
+from player.media_views import OPEN_EXTERNAL_KEY
 from player.menus import TRACKS, ActionRow, WindowMenus
 from player.shortcuts_overlay import ShortcutsOverlay
 from player.target import parse_target
+from player.tracks import CYCLE_AUDIO_KEY, CYCLE_SUBTITLE_KEY
 from player.transport_bar import SPEEDS, VOLUME_STEP
 from player.video_commands import ASPECTS
 from proxy.api import CidError
@@ -61,6 +63,14 @@ class WindowActions(QObject):
                 on_video=True,
             ),
             ActionRow("file.recent", "file", self.tr("Open &recent"), None, is_menu=True),
+            ActionRow(
+                "file.open_external",
+                "file",
+                self.tr("Open in &external player"),
+                w.media_views.open_external,
+                (OPEN_EXTERNAL_KEY,),
+                self.tr("Play this piece's proxy URL in mpv, VLC or the system's player; the panel keeps its requests"),
+            ),
             ActionRow(
                 "file.copy_link",
                 "file",
@@ -245,15 +255,22 @@ class WindowActions(QObject):
             ),
             ActionRow("audio.mute", "audio", self.tr("&Mute"), w.transport.toggle_mute, ("M",)),
             ActionRow(
-                "audio.no_tracks", "audio", self.tr("Audio tracks appear here"), None, section=TRACKS, enabled=False
+                "audio.next_track",
+                "audio",
+                self.tr("Next audio track"),
+                w.media_views.tracks.cycle_audio,
+                (CYCLE_AUDIO_KEY,),
+                self.tr("The next audio track (the transport bar's track button lists them all)"),
+                section=TRACKS,
             ),
             ActionRow(
-                "subtitles.no_tracks",
+                "subtitles.next_track",
                 "subtitles",
-                self.tr("Subtitle tracks appear here"),
-                None,
+                self.tr("Next subtitles (or off)"),
+                w.media_views.tracks.cycle_subtitle,
+                (CYCLE_SUBTITLE_KEY,),
+                self.tr("The next subtitle track, then off, as mpv's j"),
                 section=TRACKS,
-                enabled=False,
             ),
         ]
 

@@ -309,9 +309,9 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../player/main_window.py" line="+142"/>
+        <location filename="../../player/main_window.py" line="+147"/>
         <source>Nothing playing yet</source>
-        <extracomment>Qt&apos;s &quot;no maximum&quot; for a widget&apos;s size (QWIDGETSIZE_MAX, not exported by PySide6). The side panel is built this long after the first frame of the first open, once that frame is on screen. ...or this long after the window was built, whichever comes first (nothing opened, or a slow first frame). The longest the first open waits for the window&apos;s first paint (a platform that never paints does not block). The user closed the window (the app quits when this fires). The window painted itself for the first time (see ``until_painted``). Seeks (and the open) that finished before the panel was built: its seek chart starts with them.</extracomment>
+        <extracomment>Qt&apos;s &quot;no maximum&quot; for a widget&apos;s size (QWIDGETSIZE_MAX, not exported by PySide6). The side panel is built this long after the first frame of the first open, once that frame is on screen. ...or this long after the window was built or a piece was opened, whichever comes first (nothing opened, or a slow first frame). The longest the first open waits for the window&apos;s first paint (a platform that never paints does not block). The user closed the window (the app quits when this fires). The window painted itself for the first time (see ``until_painted``). Seeks (and the open) that finished before the panel was built: its seek chart starts with them.</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -368,8 +368,9 @@
 <context>
     <name>MessageCard</name>
     <message>
-        <location filename="../../player/video_area.py" line="+37"/>
+        <location filename="../../player/video_area.py" line="+42"/>
         <source>Error details</source>
+        <extracomment>The card&apos;s button was pressed (it is shown only by a message that offers an action).</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -378,7 +379,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+38"/>
+        <location line="+46"/>
         <source>Hide details</source>
         <translation type="unfinished"></translation>
     </message>
@@ -391,7 +392,7 @@
 <context>
     <name>PlaybackCommands</name>
     <message>
-        <location filename="../../player/playback_commands.py" line="+63"/>
+        <location filename="../../player/playback_commands.py" line="+65"/>
         <source>Speed {speed}×</source>
         <extracomment>When the media does not say its frame rate. A sentence for the status bar. The loop or the A-B repeat changed (the menu&apos;s check marks follow).</extracomment>
         <translation type="unfinished"></translation>
@@ -814,7 +815,7 @@
 <context>
     <name>WindowActions</name>
     <message>
-        <location filename="../../player/window_actions.py" line="+48"/>
+        <location filename="../../player/window_actions.py" line="+50"/>
         <source>Open &amp;piece…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -840,6 +841,16 @@
     </message>
     <message>
         <location line="+4"/>
+        <source>Open in &amp;external player</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Play this piece&apos;s proxy URL in mpv, VLC or the system&apos;s player; the panel keeps its requests</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+5"/>
         <source>&amp;Copy piece link</source>
         <translation type="unfinished"></translation>
     </message>
@@ -988,17 +999,27 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
-        <source>Audio tracks appear here</source>
+        <location line="+4"/>
+        <source>Next audio track</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+5"/>
-        <source>Subtitle tracks appear here</source>
+        <location line="+3"/>
+        <source>The next audio track (the transport bar&apos;s track button lists them all)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+10"/>
+        <location line="+6"/>
+        <source>Next subtitles (or off)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>The next subtitle track, then off, as mpv&apos;s j</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location line="+8"/>
         <source>Fit to the window</source>
         <translation type="unfinished"></translation>
     </message>

@@ -49,3 +49,22 @@ def test_a_position_past_the_tolerance_is_not_a_landing(qapp) -> None:
     record = monitor.start("seek", 5000.0)
     monitor.on_position(5600.0)
     assert record.outcome == "pending"
+
+
+def test_a_paused_seek_lands_when_the_position_reaches_its_target(qapp) -> None:
+    """Paused audio plays nothing after a seek: Qt's echo of the target is the landing there, and only there."""
+    monitor = SeekMonitor()
+    monitor.on_paused_position(6000.0)
+    record = monitor.start("seek", 2000.0)
+    monitor.on_paused_position(6000.0)  # the old position, reported again before the seek took hold
+    assert record.outcome == "pending"
+    monitor.on_paused_position(2000.0)
+    assert (record.outcome, record.frame_ms) == ("shown", 2000.0)
+
+
+def test_a_paused_position_does_not_land_an_open(qapp) -> None:
+    monitor = SeekMonitor()
+    record = monitor.start("open", 0.0)
+    monitor.arm()
+    monitor.on_paused_position(0.0)
+    assert record.outcome == "pending"
