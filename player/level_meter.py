@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtMultimedia import QAudioBuffer, QAudioBufferOutput, QAudioFormat, QMediaPlayer
@@ -58,6 +57,8 @@ class LevelProbe(QObject):
         self.player.setAudioBufferOutput(None if source.isEmpty() else self.output)
 
     def _measure(self, buffer: QAudioBuffer) -> None:
+        import numpy as np  # here, not at start-up: ~100 ms the window's first frame does not need
+
         if buffer.format().sampleFormat() != QAudioFormat.SampleFormat.Float:
             return
         samples = np.frombuffer(buffer.constData(), dtype=np.float32)
