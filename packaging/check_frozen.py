@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pieceplayer-check-") as home:
         problems, summary = check_self_test(app, Path(home), args.timeout)
         problems += check_size(folder)
+        if not any(folder.rglob("resources/README.md")):
+            problems.append("the manual (resources/README.md, Help ▸ Read the manual) is not in the bundle")
         problems += [f"left running after the self-test: {p}" for p in wait_for_no_leftovers(folder)]
         problems += check_window(app, Path(home))
         problems += [f"left running after the window closed: {p}" for p in wait_for_no_leftovers(folder)]

@@ -16,9 +16,8 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from player import __version__
+from player.resources import resource, resources_dir
 
-#: Help ▸ Read the README online.
-README_URL = "https://github.com/pieceplayer/pieceplayer#readme"
 _VERSION_IN_NAME = re.compile(r"(avformat|avcodec)[^0-9]*?[.-](\d+(?:\.\d+)*)")
 
 
@@ -67,5 +66,16 @@ def show_about(parent: QWidget) -> QMessageBox:
     return box
 
 
+def manual_path() -> Path:
+    """The README that came with this copy: bundled in ``resources/`` by a frozen build, at the top of a checkout.
+
+    Why not a web address: the project has no public home yet, and a manual that matches the installed version is
+    the one a user needs.
+    """
+    bundled = resource("README.md")
+    return bundled if bundled.is_file() else resources_dir().parent / "README.md"
+
+
 def open_readme() -> bool:
-    return QDesktopServices.openUrl(QUrl(README_URL))
+    """Help ▸ Read the manual: the README in the system's viewer for Markdown or text."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(manual_path())))

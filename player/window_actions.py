@@ -343,7 +343,7 @@ class WindowActions(QObject):
         w = self.window
         return [
             ActionRow("help.shortcuts", "help", self.tr("&Keyboard shortcuts"), self.show_shortcuts, ("F1", "?")),
-            ActionRow("help.readme", "help", self.tr("Read the &manual online"), open_readme),
+            ActionRow("help.readme", "help", self.tr("Read the &manual"), open_readme),
             ActionRow("help.about", "help", self.tr("&About PiecePlayer"), lambda: show_about(w)),
         ]
 

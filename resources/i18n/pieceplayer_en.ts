@@ -4,9 +4,8 @@
 <context>
     <name>About</name>
     <message>
-        <location filename="../../player/about.py" line="+49"/>
+        <location filename="../../player/about.py" line="+48"/>
         <source>PiecePlayer plays video stored on Filecoin by its PieceCID, through a local cache.</source>
-        <extracomment>Help ▸ Read the README online.</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -309,7 +308,7 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../player/main_window.py" line="+147"/>
+        <location filename="../../player/main_window.py" line="+146"/>
         <source>Nothing playing yet</source>
         <extracomment>Qt&apos;s &quot;no maximum&quot; for a widget&apos;s size (QWIDGETSIZE_MAX, not exported by PySide6). The side panel is built this long after the first frame of the first open, once that frame is on screen. ...or this long after the window was built or a piece was opened, whichever comes first (nothing opened, or a slow first frame). The longest the first open waits for the window&apos;s first paint (a platform that never paints does not block). The user closed the window (the app quits when this fires). The window painted itself for the first time (see ``until_painted``). Seeks (and the open) that finished before the panel was built: its seek chart starts with them.</extracomment>
         <translation type="unfinished"></translation>
@@ -1086,7 +1085,7 @@
     </message>
     <message>
         <location line="+1"/>
-        <source>Read the &amp;manual online</source>
+        <source>Read the &amp;manual</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

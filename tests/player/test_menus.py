@@ -286,3 +286,12 @@ def test_fullscreen_hides_the_menu_bar_and_its_keys_still_work(window: MainWindo
     qtbot.keyClick(window.centralWidget(), Qt.Key.Key_Escape)
     assert not window.isFullScreen() and not window.menuBar().isHidden()
     assert not window.menus.actions["video.fullscreen"].isChecked()
+
+
+def test_the_manual_in_the_help_menu_is_the_readme_that_came_with_this_copy() -> None:
+    """Help ▸ Read the manual opens a file that exists (a checkout's README; a frozen build bundles the same)."""
+    from player.about import manual_path
+
+    path = manual_path()
+    assert path.is_file() and path.name == "README.md"
+    assert path.read_text(encoding="utf-8").startswith("# PiecePlayer")
