@@ -80,6 +80,7 @@ class MediaViews(QObject):
         if info.audio_only:
             area.audio.show_info(info, self.title)
             area.show_audio()
+            self.levels.attach()
         elif area.currentWidget() is area.audio:
             area.show_video()
 
