@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{opened.title} — {APP_TITLE}")
         self.status.set_piece(opened.title)
         if self._panel is not None:
-            self._panel.seek_chart.clear()
+            self._panel.new_piece()
         else:  # the panel's "at the latest" counts from the open: built mid-open, it held that open's first frame
             self._panel_timer.start(PANEL_AT_THE_LATEST_MS)
         self._seeks_before_panel.clear()

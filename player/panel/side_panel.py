@@ -85,6 +85,12 @@ class SidePanel(QWidget):
     def _summarise(self) -> None:
         self.byte_summary.setText(self.byte_map_model.summary())
 
+    def new_piece(self) -> None:
+        """Another piece opened: its seeks start a new chart, and the last piece's selected seek and hint go."""
+        self.seek_chart.clear()
+        self.seek_anatomy.show_seek(None)
+        self.seek_anatomy.set_hint(None)
+
     def add_seek(self, record: SeekRecord) -> None:
         """A finished seek: onto the chart, and the piece's keyframe hint once its index is known."""
         self.seek_chart.add(record)

@@ -389,3 +389,20 @@ def test_an_upstreams_words_are_shown_as_written_never_as_its_markup(window: Mai
     shown = QTextDocument()
     shown.setHtml(tooltip) if QtGui.Qt.mightBeRichText(tooltip) else shown.setPlainText(tooltip)  # as QToolTip decides
     assert shown.toPlainText() == markup
+
+
+def test_a_new_piece_clears_the_last_pieces_selected_seek_from_the_panel(window: MainWindow, loop) -> None:
+    """The waterfall and verdict under the seek chart belong to the piece the chart shows, not to the one before."""
+
+    async def scenario() -> None:
+        await open_demo(window)
+        window.playback.seek(2000.0)
+        record = await finished(window, 2, "the seek to 2 s")
+        panel = window.panel
+        await until(lambda: (panel.show_seek(record), panel.seek_anatomy.verdict.text())[1], "the seek's verdict")
+        assert window.open_demo(1) is not None
+        assert panel.seek_anatomy.verdict.text() == ""
+        assert panel.seek_anatomy.waterfall.seek is None
+        await until(lambda: window.playback.seeks.history, "the second piece's first frame")
+
+    run(loop, scenario())
