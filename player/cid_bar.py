@@ -78,12 +78,12 @@ class CidBar(QWidget):
         self.open_button = QPushButton(icon("open"), self.tr("Open"))
         self.open_button.setObjectName("primary")
         self.open_button.setToolTip(self.tr("Play this piece (Enter)"))
-        self.open_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.open_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click does not take the keys
         self.settings_button = QToolButton()
         self.settings_button.setIcon(icon("settings"))
         self.settings_button.setToolTip(self.tr("Settings: where videos come from, the cache (Ctrl+,)"))
         self.settings_button.setAutoRaise(True)
-        self.settings_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.settings_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click does not take the keys
         self.message = QLabel()
         self.message.setObjectName("cidMessage")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -150,7 +150,7 @@ class TracksButton(QToolButton):
         self.setIcon(icon("tracks"))
         self.setToolTip(f"Audio track and subtitles ({CYCLE_AUDIO_KEY} / {CYCLE_SUBTITLE_KEY.lower()})")
         self.setAutoRaise(True)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click does not take the keys
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu_ = QMenu(self)
         self.menu_.aboutToShow.connect(self.rebuild)

@@ -26,7 +26,7 @@ def _button(name: str, tip: str) -> QToolButton:
     button.setIcon(icon(name))
     button.setToolTip(tip)
     button.setAutoRaise(True)
-    button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click does not take the keys
     return button
 
 
@@ -57,7 +57,7 @@ class TransportBar(QWidget):
         self.volume.setRange(0, 100)
         self.volume.setMinimumWidth(48)
         self.volume.setMaximumWidth(96)
-        self.volume.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.volume.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click does not take the keys
         self.volume.setToolTip("Volume (↑/↓)")
         self.speed = QComboBox()
         for speed in SPEEDS:
@@ -65,7 +65,7 @@ class TransportBar(QWidget):
         self.speed.setCurrentIndex(SPEEDS.index(1.0))
         self.speed.setToolTip("Playback speed")
         self.speed.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.speed.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.speed.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click does not take the keys
         self.panel_button = _button("panel", "Show or hide the side panel (P)")
         self.panel_button.setCheckable(True)
         self.fullscreen_button = _button("fullscreen", "Fullscreen (F)")

@@ -6,6 +6,7 @@ QMediaPlayer, and checked by what the viewer gets: a frame where it was asked, a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -265,7 +266,7 @@ def test_tab_walks_from_the_cid_bar_through_the_resume_offer_to_the_video(window
     window.resume_bar.offer(83_000)
     window.cid_bar.focus()
     reached = []
-    for _ in range(8):
+    for _ in range(20):
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
         reached.append(QApplication.focusWidget())
     bar = window.resume_bar
@@ -295,3 +296,28 @@ def test_the_manual_in_the_help_menu_is_the_readme_that_came_with_this_copy() ->
     path = manual_path()
     assert path.is_file() and path.name == "README.md"
     assert path.read_text(encoding="utf-8").startswith("# PiecePlayer")
+
+
+def test_tab_reaches_every_transport_control_and_space_still_plays_and_pauses(window: MainWindow, loop, qtbot) -> None:
+    """Keyboard users reach each control; the keys of the window keep their meaning on a focused button."""
+    window.activateWindow()
+    transport, bar = window.transport, window.cid_bar
+    wanted = {transport.play_button, transport.slider, transport.speed, transport.fullscreen_button}
+    wanted.add(bar.settings_button)
+    window.cid_bar.focus()
+    reached = []
+    for _ in range(80):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        reached.append(QApplication.focusWidget())
+    assert wanted <= set(reached), wanted - set(reached)
+
+    async def scenario() -> None:
+        await open_demo(window)
+        transport.play_button.setFocus()
+        playing = window.playback.player.isPlaying()
+        qtbot.keyClick(transport.play_button, Qt.Key.Key_Space)
+        await until(lambda: window.playback.player.isPlaying() != playing, "one toggle of play/pause")
+        await asyncio.sleep(0.3)
+        assert window.playback.player.isPlaying() != playing  # toggled once, not by the action and the button
+
+    run(loop, scenario())
