@@ -16,18 +16,16 @@ from player.about import open_readme, show_about
 from player.errors_text import cid_hint
 from player.media_views import OPEN_EXTERNAL_KEY
 from player.menus import TRACKS, ActionRow, WindowMenus
+from player.playback_actions import PlaybackActions
 from player.shortcuts_overlay import ShortcutsOverlay
 from player.target import parse_target
 from player.tracks import CYCLE_AUDIO_KEY, CYCLE_SUBTITLE_KEY
-from player.transport_bar import SPEEDS, VOLUME_STEP
+from player.transport_bar import VOLUME_STEP
 from player.video_commands import ASPECTS
 from proxy.api import CidError
 
 if TYPE_CHECKING:
     from player.main_window import MainWindow
-
-SHORT_SEEK_MS = 5_000
-LONG_SEEK_MS = 30_000
 
 
 class WindowActions(QObject):
@@ -39,7 +37,14 @@ class WindowActions(QObject):
         self.overlay: ShortcutsOverlay | None = None
 
     def rows(self) -> list[ActionRow]:
-        return [*self.file(), *self.playback(), *self.audio(), *self.video(), *self.view(), *self.help()]
+        return [
+            *self.file(),
+            *PlaybackActions(self.window).rows(),
+            *self.audio(),
+            *self.video(),
+            *self.view(),
+            *self.help(),
+        ]
 
     def file(self) -> list[ActionRow]:
         w = self.window
@@ -107,138 +112,6 @@ class WindowActions(QObject):
             ),
             ActionRow("file.quit", "file", self.tr("&Quit"), w.close, ("Ctrl+Q",), section="quit"),
         ]
-
-    def playback(self) -> list[ActionRow]:
-        w, commands = self.window, self.window.commands
-        seek = w.playback.seek_by
-        rows = [
-            ActionRow(
-                "playback.toggle",
-                "playback",
-                self.tr("&Play / Pause"),
-                w.playback.toggle,
-                ("Space", "K"),
-                on_video=True,
-            ),
-            ActionRow(
-                "playback.back",
-                "playback",
-                self.tr("Back 5 seconds"),
-                lambda: seek(-SHORT_SEEK_MS),
-                ("Left",),
-                section="seek",
-            ),
-            ActionRow(
-                "playback.forward",
-                "playback",
-                self.tr("Forward 5 seconds"),
-                lambda: seek(SHORT_SEEK_MS),
-                ("Right",),
-                section="seek",
-            ),
-            ActionRow(
-                "playback.back_long",
-                "playback",
-                self.tr("Back 30 seconds"),
-                lambda: seek(-LONG_SEEK_MS),
-                ("Shift+Left",),
-                section="seek",
-            ),
-            ActionRow(
-                "playback.forward_long",
-                "playback",
-                self.tr("Forward 30 seconds"),
-                lambda: seek(LONG_SEEK_MS),
-                ("Shift+Right",),
-                section="seek",
-            ),
-            ActionRow(
-                "playback.next_frame",
-                "playback",
-                self.tr("Next frame"),
-                lambda: commands.step_frame(1),
-                (".",),
-                self.tr("Pause and show the next frame"),
-                section="frame",
-            ),
-            ActionRow(
-                "playback.previous_frame",
-                "playback",
-                self.tr("Previous frame"),
-                lambda: commands.step_frame(-1),
-                (",",),
-                self.tr("Pause and show the previous frame"),
-                section="frame",
-            ),
-            ActionRow(
-                "playback.go_to",
-                "playback",
-                self.tr("&Go to time…"),
-                lambda: commands.ask_time(w),
-                ("Ctrl+T",),
-                section="frame",
-            ),
-            ActionRow(
-                "playback.faster",
-                "playback",
-                self.tr("Faster"),
-                lambda: commands.change_speed(1),
-                ("]",),
-                submenu=self.tr("&Speed"),
-            ),
-            ActionRow(
-                "playback.slower",
-                "playback",
-                self.tr("Slower"),
-                lambda: commands.change_speed(-1),
-                ("[",),
-                submenu=self.tr("&Speed"),
-            ),
-            ActionRow(
-                "playback.normal_speed",
-                "playback",
-                self.tr("Normal speed"),
-                lambda: commands.set_speed(1.0),
-                ("Backspace",),
-                submenu=self.tr("&Speed"),
-            ),
-        ]
-        rows += [
-            ActionRow(
-                f"playback.speed_{speed:g}",
-                "playback",
-                f"{speed:g}×",
-                lambda s=speed: commands.set_speed(s),
-                submenu=self.tr("&Speed"),
-                checkable=True,
-                group="speed",
-                section="speeds",
-            )
-            for speed in SPEEDS
-        ]
-        rows += [
-            ActionRow(
-                "playback.loop",
-                "playback",
-                self.tr("&Loop"),
-                commands.toggle_loop,
-                ("Shift+L",),
-                self.tr("Start again at the end"),
-                checkable=True,
-                section="repeat",
-            ),
-            ActionRow(
-                "playback.ab",
-                "playback",
-                self.tr("&A-B repeat"),
-                commands.cycle_ab,
-                ("L",),
-                self.tr("Press once to set A, again to set B and repeat, a third time to stop"),
-                checkable=True,
-                section="repeat",
-            ),
-        ]
-        return rows
 
     def audio(self) -> list[ActionRow]:
         w = self.window
