@@ -38,6 +38,7 @@ from player.resume import PieceMemory, ResumeBar, Resumer
 from player.seek_monitor import SeekRecord
 from player.settings import Settings
 from player.settings_dialog import SettingsDialog
+from player.settings_flow import SettingsFlow
 from player.status_bar import PlayerStatusBar
 from player.target import Target
 from player.transport_bar import TransportBar
@@ -84,8 +85,6 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.cli_sources = list(cli_sources or [])
-        self.demo_dir = demo_dir
-        self.demo_mode = demo_mode
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -99,6 +98,13 @@ class MainWindow(QMainWindow):
         self.cid_bar = CidBar()
         self.transport = TransportBar(self.playback)
         self.status = PlayerStatusBar()
+        self.settings_flow = SettingsFlow(
+            settings,
+            self.controller,
+            lambda: settings.host_config(demo_dir, demo_first=demo_mode, sources=self.cli_sources),
+            self.status.show_message,
+            self,
+        )
         self.resume_bar = ResumeBar()
         places = places or Places.from_system()
         self.memory = PieceMemory(settings)
@@ -355,38 +361,13 @@ class MainWindow(QMainWindow):
         self.dock.setVisible(getattr(self, "_panel_before_fullscreen", True))
 
     def open_settings(self) -> SettingsDialog:
-        """Window-modal but not blocking: a nested event loop would run async tasks inside one another."""
-        used = self.controller.stats.latest.get("disk_cache_bytes")
-        dialog = SettingsDialog(self.settings, used, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.clearCacheRequested.connect(self.clear_cache)
-        dialog.accepted.connect(lambda: self._settings_accepted(dialog))
-        dialog.open()
-        return dialog
-
-    def _settings_accepted(self, dialog: SettingsDialog) -> None:
-        changes = dialog.changes()
-        dialog.save()
-        self.apply_settings(changes)
+        return self.settings_flow.open(self)
 
     def apply_settings(self, changes: set[str]) -> None:
-        controller = self.controller
-        controller.settings_sources = self.settings.sources()
-        controller.hover_prefetch = self.settings.hover_prefetch
-        if "cache" in changes:
-            config = self.settings.host_config(self.demo_dir, demo_first=self.demo_mode, sources=self.cli_sources)
-            controller.restart_host(config)
-        elif "sources" in changes:
-            controller.host.set_sources(controller.configured_sources())
-        if "latency" in changes:
-            controller.host.set_demo_latency(self.settings.demo_latency_ms)
-        if changes:
-            self.status.show_message("Settings saved", "info")
+        self.settings_flow.apply(changes)
 
     def clear_cache(self) -> None:
-        self.controller.host.clear_cache()
-        self.controller.byte_map.forget_cached()
-        self.status.show_message("Cache cleared", "info")
+        self.settings_flow.clear_cache()
 
     # --- input ---------------------------------------------------------------------------------------------
 
