@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.scenarios.corpus import WORST
 from bench.scenarios.moov_sweep import SWEEP_MIB, cold_key, warm_key
 from proxy.cache import DEFAULT_MEMORY_CAP, DEFAULT_READAHEAD
 from proxy.units import MiB
@@ -56,6 +57,7 @@ GOALS = (
     *(Goal("moov_sweep", warm_key(mib), "≤ nginx", lambda v, b: v <= b, baseline="nginx") for mib in SWEEP_MIB),
     Goal("window", "first_frame_ms", "≤ 1.15 × headless", lambda v, b: v <= 1.15 * b, baseline="headless"),
     Goal("window", "launch_ms", "≤ 1.5 × mpv", lambda v, b: v <= 1.5 * b, baseline="mpv"),
+    Goal("corpus", WORST, "≤ 1.15 × direct", lambda v, b: v <= 1.15 * b),
 )
 
 

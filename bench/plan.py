@@ -57,6 +57,10 @@ class Plan:
     media_repeats: int
     #: Sizes (MiB) of the moov-at-end sweep (issue 19); each is a real MP4, made once and cached.
     moov_sweep_mib: tuple[int, ...]
+    #: Samples per corpus file and contender (issue 20's real-world files), and which files: None is every file
+    #: the playability matrix expects to play.
+    corpus_repeats: int
+    corpus_files: tuple[str, ...] | None
     wholefile_budget: int
     wholefile_samples: int
 
@@ -79,6 +83,8 @@ FULL = Plan(
     player_repeats=3,
     media_repeats=5,
     moov_sweep_mib=(2, 20, 200, 1024),
+    corpus_repeats=3,
+    corpus_files=None,
     wholefile_budget=6 * GiB,
     wholefile_samples=3,
 )
@@ -101,6 +107,8 @@ QUICK = Plan(
     player_repeats=1,
     media_repeats=1,
     moov_sweep_mib=(2, 20),
+    corpus_repeats=1,
+    corpus_files=("mp4-faststart-h264-aac.mp4", "vp9-opus.webm", "audio-mp3.mp3"),
     wholefile_budget=64 * GiB,
     wholefile_samples=3,
 )

@@ -2,6 +2,7 @@
 
 from bench.scenarios import (
     concurrency,
+    corpus,
     egress,
     filbeam,
     frames,
@@ -18,6 +19,7 @@ SCENARIOS = {
     "media": media_aware.media_aware,
     "moov_sweep": moov_sweep.moov_sweep,
     "window": window.window_first_frame,
+    "corpus": corpus.corpus_first_frame,
     "seek_uncached": latency.seek_uncached,
     "seek_cached": latency.seek_cached,
     "sequential": throughput.sequential,
