@@ -38,6 +38,16 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+def format_offset(seconds: float) -> str:
+    """Seconds since an open in at most five characters (``0.17``, ``22.30``, ``384.1``, ``1234``), so the request
+    log's narrow "At" column never cuts a late request's time to "384.…"."""
+    if seconds < 100:
+        return f"{seconds:.2f}"
+    if seconds < 1000:
+        return f"{seconds:.1f}"
+    return f"{seconds:.0f}"
+
+
 def format_rate(bytes_per_s: float) -> str:
     return f"{format_bytes(bytes_per_s)}/s"
 

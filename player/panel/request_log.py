@@ -17,7 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QBrush
 
 from player.panel import palette
-from player.units import format_bytes, format_duration
+from player.units import format_bytes, format_duration, format_offset
 from proxy.events import (
     Event,
     RequestFinished,
@@ -171,7 +171,7 @@ class RequestLogModel(QAbstractTableModel):
         if column == "#":
             return str(entry.ident)
         if column == "At":
-            return f"{entry.started - self.origin:.2f}"
+            return format_offset(entry.started - self.origin)
         if column == "Who":
             who = PLAYER if entry.kind == PLAYER else self.source_label(entry.source)
             return who if entry.method == "GET" else f"{who} {entry.method}"

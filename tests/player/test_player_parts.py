@@ -10,7 +10,7 @@ from player.panel.seek_chart import percentile
 from player.self_test import clamp_seeks
 from player.settings import HISTORY_LENGTH, Settings
 from player.target import parse_target
-from player.units import format_bytes, format_clock, format_duration
+from player.units import format_bytes, format_clock, format_duration, format_offset
 from proxy.cid import CidError
 from proxy.commp import commp_of_bytes
 
@@ -78,6 +78,8 @@ def test_numbers_read_as_a_person_expects() -> None:
     ]
     assert [format_clock(ms) for ms in (None, 0, 65_000, 3_725_000)] == ["--:--", "0:00", "1:05", "1:02:05"]
     assert [format_duration(s) for s in (None, 0.0384, 1.234, 90)] == ["—", "38 ms", "1.23 s", "1.5 min"]
+    # the request log's "At" column is 46 px wide: five characters at most, however late the request
+    assert [format_offset(s) for s in (0.171, 22.3, 384.12, 1234.5)] == ["0.17", "22.30", "384.1", "1234"]
 
 
 def test_seeks_are_clamped_inside_the_media() -> None:
