@@ -19,9 +19,11 @@ _UNSAFE = re.compile(r"[^\w.-]+")
 
 
 def _first(*locations: QStandardPaths.StandardLocation) -> Path:
+    """The first of the folders that exists. QStandardPaths names ``~/Videos`` even on a machine without one, and a
+    dialog started in a missing folder opens elsewhere with "Videos" typed in as the file name."""
     for location in locations:
         folder = QStandardPaths.writableLocation(location)
-        if folder:
+        if folder and Path(folder).is_dir():
             return Path(folder)
     return Path.home()
 
