@@ -226,6 +226,8 @@ class ByteMapModel(QObject):
         return self.hits / total if total else None
 
     def summary(self) -> str:
+        if self.key is None:  # the controller resets to no key for what plays directly (a file, a plain URL)
+            return "Playing directly, without the proxy: no piece, so no bytes to map"
         if self.size is None:
             return "Waiting for the piece's size…"
         cached = self.cached_bytes()

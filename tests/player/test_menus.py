@@ -164,6 +164,8 @@ def test_open_file_starts_in_videos_and_plays_a_local_file(window: MainWindow, l
 
     run(loop, scenario())
     assert window.controller.current.url == file_target(clip).text and window.controller.current.title == "clip.webm"
+    # no piece, so the panel says why its byte map stays empty instead of waiting for a size that never comes
+    assert window.panel.byte_summary.text() == "Playing directly, without the proxy: no piece, so no bytes to map"
     recent = window.menus.menus["file.recent"]
     recent.aboutToShow.emit()
     assert recent.actions()[0].text().startswith("clip.webm  (0:0")
