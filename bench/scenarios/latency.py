@@ -12,7 +12,7 @@ import asyncio
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import RunContext
-from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated, spread_offsets, wholefile_sits_out
+from bench.scenarios.common import fair_turns, fresh, mark_unavailable, record_ttfb, rotated, spread_offsets
 
 #: Pause between probes so one probe's aftermath (a cancelled fetch, a slice being stored) does not time the next.
 _BETWEEN_PROBES_S = 0.15
@@ -30,21 +30,17 @@ async def cold_start(ctx: RunContext) -> ScenarioResult:
     first_ever = result.measure("first_request_ms", "time to first byte, process just started", "ms")
     mark_unavailable(result, ctx)
     first_ever.cell("wholefile").skipped = "keeps no state: its first request is like any other (row above)"
-    skip_wholefile = ctx.wholefile_skip(1)
     async with new_session() as session:
-        for turn in range(ctx.plan.cold_repeats):
-            for contender in rotated(ctx.active(), turn):
-                cell = ttfb.cell(contender.name)
-                if wholefile_sits_out(ctx, contender, turn, skip_wholefile, cell):
-                    continue
-                if contender.name != "wholefile":
-                    await contender.restart()
-                    first = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0)
-                    record_ttfb(first_ever.cell(contender.name), first)
-                    await asyncio.sleep(_BETWEEN_PROBES_S)
-                await fresh(ctx, contender)
-                record_ttfb(cell, await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0))
+        for _, contender in fair_turns(ctx, range(ctx.plan.cold_repeats), ttfb):
+            if contender.name != "wholefile":
+                await contender.restart()
+                first = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0)
+                record_ttfb(first_ever.cell(contender.name), first)
                 await asyncio.sleep(_BETWEEN_PROBES_S)
+            await fresh(ctx, contender)
+            first_byte = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0)
+            record_ttfb(ttfb.cell(contender.name), first_byte)
+            await asyncio.sleep(_BETWEEN_PROBES_S)
     return result
 
 
@@ -57,19 +53,14 @@ async def seek_uncached(ctx: RunContext) -> ScenarioResult:
     )
     ttfb = result.measure("ttfb_ms", "seek → first byte", "ms")
     mark_unavailable(result, ctx)
-    contenders = ctx.active()
-    for contender in contenders:
+    for contender in ctx.active():
         await fresh(ctx, contender)
     offsets = spread_offsets(ctx, ctx.plan.seek_probes, ctx.rng)
-    skip_wholefile = ctx.wholefile_skip(1)
     async with new_session() as session:
-        for turn, offset in enumerate(offsets):
-            for contender in rotated(contenders, turn):
-                cell = ttfb.cell(contender.name)
-                if wholefile_sits_out(ctx, contender, turn, skip_wholefile, cell):
-                    continue
-                record_ttfb(cell, await probe(session, contender.url(ctx.piece.cid), ctx.piece, offset))
-                await asyncio.sleep(_BETWEEN_PROBES_S)
+        for offset, contender in fair_turns(ctx, offsets, ttfb):
+            landed = await probe(session, contender.url(ctx.piece.cid), ctx.piece, offset)
+            record_ttfb(ttfb.cell(contender.name), landed)
+            await asyncio.sleep(_BETWEEN_PROBES_S)
     return result
 
 
