@@ -48,6 +48,19 @@ class WindowActions(QObject):
 
     def file(self) -> list[ActionRow]:
         w = self.window
+        exports = self.tr("&Export request log")
+
+        def export_row(kind: str, words: str) -> ActionRow:
+            """File ▸ Export request log ▸ one format (the panel's request log, built now if it was not yet)."""
+            return ActionRow(
+                f"file.export_{kind}",
+                "file",
+                words,
+                lambda: w.files.ask_export(w, kind, w.panel.request_log),
+                submenu=exports,
+                section="share",
+            )
+
         return [
             ActionRow(
                 "file.open_piece",
@@ -85,22 +98,8 @@ class WindowActions(QObject):
                 self.tr("Copy the PieceCID or URL of what is playing"),
                 section="share",
             ),
-            ActionRow(
-                "file.export_har",
-                "file",
-                self.tr("HAR (for browser tools)…"),
-                lambda: w.files.ask_export(w, "har", w.panel.request_log),
-                submenu=self.tr("&Export request log"),
-                section="share",
-            ),
-            ActionRow(
-                "file.export_csv",
-                "file",
-                self.tr("CSV (for spreadsheets)…"),
-                lambda: w.files.ask_export(w, "csv", w.panel.request_log),
-                submenu=self.tr("&Export request log"),
-                section="share",
-            ),
+            export_row("har", self.tr("HAR (for browser tools)…")),
+            export_row("csv", self.tr("CSV (for spreadsheets)…")),
             ActionRow(
                 "file.settings",
                 "file",

@@ -308,9 +308,9 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../player/main_window.py" line="+152"/>
+        <location filename="../../player/main_window.py" line="+149"/>
         <source>Nothing playing yet</source>
-        <extracomment>Qt&apos;s &quot;no maximum&quot; for a widget&apos;s size (QWIDGETSIZE_MAX, not exported by PySide6). The side panel is built this long after the first frame of the first open, once that frame is on screen. ...or this long after the window was built or a piece was opened, whichever comes first (nothing opened, or a slow first frame). The longest the first open waits for the window&apos;s first paint (a platform that never paints does not block). The user closed the window (the app quits when this fires). The window painted itself for the first time (see ``until_painted``). Seeks (and the open) that finished before the panel was built: its seek chart starts with them.</extracomment>
+        <extracomment>The side panel is built this long after the first frame of the first open, once that frame is on screen. ...or this long after the window was built or a piece was opened, whichever comes first (nothing opened, or a slow first frame). The longest the first open waits for the window&apos;s first paint (a platform that never paints does not block). The user closed the window (the app quits when this fires). The window painted itself for the first time (see ``until_painted``). Seeks (and the open) that finished before the panel was built: its seek chart starts with them.</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -910,7 +910,7 @@
 <context>
     <name>WindowActions</name>
     <message>
-        <location filename="../../player/window_actions.py" line="+55"/>
+        <location filename="../../player/window_actions.py" line="+68"/>
         <source>Open &amp;piece…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -955,23 +955,22 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+3"/>
         <source>HAR (for browser tools)…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
-        <location line="+8"/>
+        <location line="-50"/>
         <source>&amp;Export request log</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-2"/>
+        <location line="+51"/>
         <source>CSV (for spreadsheets)…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+4"/>
         <source>&amp;Settings…</source>
         <translation type="unfinished"></translation>
     </message>
