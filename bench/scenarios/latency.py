@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+
 from bench.client import new_session, probe
-from bench.model import ScenarioResult
+from bench.contenders import Contender
+from bench.model import Measure, ScenarioResult
 from bench.plan import RunContext
 from bench.scenarios.common import fair_turns, fresh, mark_unavailable, record_ttfb, rotated, spread_offsets
 
 #: Pause between probes so one probe's aftermath (a cancelled fetch, a slice being stored) does not time the next.
 _BETWEEN_PROBES_S = 0.15
+
+
+async def _timed(
+    session: aiohttp.ClientSession, ctx: RunContext, contender: Contender, offset: int, measure: Measure
+) -> None:
+    """`Range: bytes=N-` at ``offset`` on a new connection, its time to byte N a sample of ``measure`` (or its
+    error), then the pause before the next probe."""
+    outcome = await probe(session, contender.url(ctx.piece.cid), ctx.piece, offset)
+    record_ttfb(measure.cell(contender.name), outcome)
+    await asyncio.sleep(_BETWEEN_PROBES_S)
 
 
 async def cold_start(ctx: RunContext) -> ScenarioResult:
@@ -34,13 +47,9 @@ async def cold_start(ctx: RunContext) -> ScenarioResult:
         for _, contender in fair_turns(ctx, range(ctx.plan.cold_repeats), ttfb):
             if contender.name != "wholefile":
                 await contender.restart()
-                first = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0)
-                record_ttfb(first_ever.cell(contender.name), first)
-                await asyncio.sleep(_BETWEEN_PROBES_S)
+                await _timed(session, ctx, contender, 0, first_ever)
             await fresh(ctx, contender)
-            first_byte = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0)
-            record_ttfb(ttfb.cell(contender.name), first_byte)
-            await asyncio.sleep(_BETWEEN_PROBES_S)
+            await _timed(session, ctx, contender, 0, ttfb)
     return result
 
 
@@ -58,9 +67,7 @@ async def seek_uncached(ctx: RunContext) -> ScenarioResult:
     offsets = spread_offsets(ctx, ctx.plan.seek_probes, ctx.rng)
     async with new_session() as session:
         for offset, contender in fair_turns(ctx, offsets, ttfb):
-            landed = await probe(session, contender.url(ctx.piece.cid), ctx.piece, offset)
-            record_ttfb(ttfb.cell(contender.name), landed)
-            await asyncio.sleep(_BETWEEN_PROBES_S)
+            await _timed(session, ctx, contender, offset, ttfb)
     return result
 
 
@@ -91,6 +98,5 @@ async def seek_cached(ctx: RunContext) -> ScenarioResult:
                 if not primed.ok:
                     ttfb.cell(contender.name).errors.append(f"priming read failed: {primed.error}")
                     continue
-                record_ttfb(ttfb.cell(contender.name), await probe(session, url, ctx.piece, offset))
-                await asyncio.sleep(_BETWEEN_PROBES_S)
+                await _timed(session, ctx, contender, offset, ttfb)
     return result
