@@ -32,7 +32,7 @@ from player.startup_error import (
     show,
 )
 from player.target import Target, parse_target
-from proxy.api import CidError, template_source
+from proxy.api import CidError, log_to_stderr, template_source
 
 #: How long tasks cancelled at shutdown get to end (they end at once; this only bounds a misbehaving one).
 _SHUTDOWN_WAIT_S = 2.0
@@ -101,11 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(logging.DEBUG if args.verbose else logging.WARNING)
     target: Target | None = None
     if args.target:
         try:

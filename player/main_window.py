@@ -45,7 +45,7 @@ from player.transport_bar import TransportBar
 from player.video_area import VideoArea
 from player.video_commands import VideoCommands
 from player.window_actions import install_menus
-from player.window_fit import panel_limit
+from player.window_fit import limit_panel_width
 from player.window_state import restore_window, save_window
 from proxy.api import Source
 
@@ -53,9 +53,6 @@ if TYPE_CHECKING:
     from player.panel.side_panel import SidePanel
 
 APP_TITLE = "PiecePlayer"
-PANEL_MIN_WIDTH = 320
-#: Qt's "no maximum" for a widget's size (QWIDGETSIZE_MAX, not exported by PySide6).
-_NO_MAXIMUM = (1 << 24) - 1
 #: The side panel is built this long after the first frame of the first open, once that frame is on screen.
 PANEL_AFTER_FIRST_FRAME_MS = 50
 #: ...or this long after the window was built or a piece was opened, whichever comes first (nothing opened, or a
@@ -316,18 +313,7 @@ class MainWindow(QMainWindow):
 
     def limit_panel(self, *_: object) -> None:
         """A panel docked at a side takes at most its share of the window's width (window_fit.PANEL_SHARE)."""
-        dock = self.dock
-        at_side = self.dockWidgetArea(dock) in (
-            Qt.DockWidgetArea.LeftDockWidgetArea,
-            Qt.DockWidgetArea.RightDockWidgetArea,
-        )
-        if dock.isFloating() or not at_side:
-            dock.setMinimumWidth(PANEL_MIN_WIDTH)
-            dock.setMaximumWidth(_NO_MAXIMUM)
-            return
-        limit = panel_limit(self.width())
-        dock.setMinimumWidth(min(PANEL_MIN_WIDTH, limit))
-        dock.setMaximumWidth(limit)
+        limit_panel_width(self.dock, self.dockWidgetArea(self.dock), self.width())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

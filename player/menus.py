@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from PySide6.QtCore import QCoreApplication, QPoint
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -59,6 +60,39 @@ class ActionRow:
     enabled: bool = True
     #: The row is a submenu whose items are filled when it opens (File ▸ Open recent); see ``WindowMenus.menus``.
     is_menu: bool = False
+
+
+Choice = TypeVar("Choice")
+
+
+def choice_name(menu: str, group: str, key: str) -> str:
+    """The name of one of :func:`choice_rows`' rows (``"playback.speed_1.25"``), to mirror a choice made elsewhere."""
+    return f"{menu}.{group}_{key}"
+
+
+def choice_rows(
+    menu: str,
+    submenu: str,
+    group: str,
+    choices: Iterable[tuple[str, str, Choice]],
+    choose: Callable[[Choice], object],
+) -> list[ActionRow]:
+    """Exclusive choices (radio items: the speeds, the aspects) in ``submenu`` of ``menu``: one checkable row of
+    ``group`` per ``(key, words, value)``, named :func:`choice_name`, that calls ``choose(value)``; a separator
+    sets them apart from the submenu's rows above."""
+    return [
+        ActionRow(
+            choice_name(menu, group, key),
+            menu,
+            words,
+            lambda chosen=value: choose(chosen),
+            submenu=submenu,
+            checkable=True,
+            group=group,
+            section=group,
+        )
+        for key, words, value in choices
+    ]
 
 
 def key_text(keys: Iterable[str]) -> str:

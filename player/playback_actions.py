@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
-from player.menus import ActionRow
+from player.menus import ActionRow, choice_rows
 from player.transport_bar import SPEEDS
 
 if TYPE_CHECKING:
@@ -30,6 +30,10 @@ class PlaybackActions(QObject):
     def rows(self) -> list[ActionRow]:
         w, commands = self.window, self.window.commands
         seek = w.playback.seek_by
+
+        def seek_row(name: str, words: str, step_ms: int, key: str) -> ActionRow:
+            return ActionRow(name, "playback", words, lambda: seek(step_ms), (key,), section="seek")
+
         rows = [
             ActionRow(
                 "playback.toggle",
@@ -39,38 +43,10 @@ class PlaybackActions(QObject):
                 ("Space", "K"),
                 on_video=True,
             ),
-            ActionRow(
-                "playback.back",
-                "playback",
-                self.tr("Back 5 seconds"),
-                lambda: seek(-SHORT_SEEK_MS),
-                ("Left",),
-                section="seek",
-            ),
-            ActionRow(
-                "playback.forward",
-                "playback",
-                self.tr("Forward 5 seconds"),
-                lambda: seek(SHORT_SEEK_MS),
-                ("Right",),
-                section="seek",
-            ),
-            ActionRow(
-                "playback.back_long",
-                "playback",
-                self.tr("Back 30 seconds"),
-                lambda: seek(-LONG_SEEK_MS),
-                ("Shift+Left",),
-                section="seek",
-            ),
-            ActionRow(
-                "playback.forward_long",
-                "playback",
-                self.tr("Forward 30 seconds"),
-                lambda: seek(LONG_SEEK_MS),
-                ("Shift+Right",),
-                section="seek",
-            ),
+            seek_row("playback.back", self.tr("Back 5 seconds"), -SHORT_SEEK_MS, "Left"),
+            seek_row("playback.forward", self.tr("Forward 5 seconds"), SHORT_SEEK_MS, "Right"),
+            seek_row("playback.back_long", self.tr("Back 30 seconds"), -LONG_SEEK_MS, "Shift+Left"),
+            seek_row("playback.forward_long", self.tr("Forward 30 seconds"), LONG_SEEK_MS, "Shift+Right"),
             ActionRow(
                 "playback.next_frame",
                 "playback",
@@ -122,19 +98,8 @@ class PlaybackActions(QObject):
                 submenu=self.tr("&Speed"),
             ),
         ]
-        rows += [
-            ActionRow(
-                f"playback.speed_{speed:g}",
-                "playback",
-                f"{speed:g}×",
-                lambda s=speed: commands.set_speed(s),
-                submenu=self.tr("&Speed"),
-                checkable=True,
-                group="speed",
-                section="speeds",
-            )
-            for speed in SPEEDS
-        ]
+        speeds = ((f"{speed:g}", f"{speed:g}×", speed) for speed in SPEEDS)
+        rows += choice_rows("playback", self.tr("&Speed"), "speed", speeds, commands.set_speed)
         rows += [
             ActionRow(
                 "playback.loop",

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Qt
 from player.about import open_readme, show_about
 from player.errors_text import cid_hint
 from player.media_views import OPEN_EXTERNAL_KEY
-from player.menus import TRACKS, ActionRow, WindowMenus
+from player.menus import TRACKS, ActionRow, WindowMenus, choice_name, choice_rows
 from player.playback_actions import PlaybackActions
 from player.shortcuts_overlay import ShortcutsOverlay
 from player.target import parse_target
@@ -48,6 +48,19 @@ class WindowActions(QObject):
 
     def file(self) -> list[ActionRow]:
         w = self.window
+        exports = self.tr("&Export request log")
+
+        def export_row(kind: str, words: str) -> ActionRow:
+            """File ▸ Export request log ▸ one format (the panel's request log, built now if it was not yet)."""
+            return ActionRow(
+                f"file.export_{kind}",
+                "file",
+                words,
+                lambda: w.files.ask_export(w, kind, w.panel.request_log),
+                submenu=exports,
+                section="share",
+            )
+
         return [
             ActionRow(
                 "file.open_piece",
@@ -85,22 +98,8 @@ class WindowActions(QObject):
                 self.tr("Copy the PieceCID or URL of what is playing"),
                 section="share",
             ),
-            ActionRow(
-                "file.export_har",
-                "file",
-                self.tr("HAR (for browser tools)…"),
-                lambda: w.files.ask_export(w, "har", w.panel.request_log),
-                submenu=self.tr("&Export request log"),
-                section="share",
-            ),
-            ActionRow(
-                "file.export_csv",
-                "file",
-                self.tr("CSV (for spreadsheets)…"),
-                lambda: w.files.ask_export(w, "csv", w.panel.request_log),
-                submenu=self.tr("&Export request log"),
-                section="share",
-            ),
+            export_row("har", self.tr("HAR (for browser tools)…")),
+            export_row("csv", self.tr("CSV (for spreadsheets)…")),
             ActionRow(
                 "file.settings",
                 "file",
@@ -182,19 +181,7 @@ class WindowActions(QObject):
                 ("A",),
                 submenu=self.tr("&Aspect"),
             ),
-            *(
-                ActionRow(
-                    f"video.aspect_{name}",
-                    "video",
-                    words[name],
-                    lambda n=name: video.set_aspect(n),
-                    submenu=self.tr("&Aspect"),
-                    checkable=True,
-                    group="aspect",
-                    section="aspects",
-                )
-                for name in ASPECTS
-            ),
+            *choice_rows("video", self.tr("&Aspect"), "aspect", ((n, words[n], n) for n in ASPECTS), video.set_aspect),
         ]
 
     def view(self) -> list[ActionRow]:
@@ -268,7 +255,10 @@ def install_menus(window: MainWindow) -> WindowMenus:
     commands, speed = window.commands, window.transport.speed
 
     def sync_speed() -> None:
-        menus.set_checked(f"playback.speed_{commands.speed():g}", True)
+        menus.set_checked(choice_name("playback", "speed", f"{commands.speed():g}"), True)
+
+    def sync_aspect(name: str) -> None:
+        menus.set_checked(choice_name("video", "aspect", name), True)
 
     def sync_repeat() -> None:
         menus.set_checked("playback.loop", commands.looping)
@@ -277,11 +267,11 @@ def install_menus(window: MainWindow) -> WindowMenus:
     speed.currentIndexChanged.connect(sync_speed)
     commands.repeatChanged.connect(sync_repeat)
     window.playback.opening.connect(lambda _url: sync_repeat())
-    window.video_commands.aspectChanged.connect(lambda name: menus.set_checked(f"video.aspect_{name}", True))
+    window.video_commands.aspectChanged.connect(sync_aspect)
     window.dock.visibilityChanged.connect(
         lambda visible: window.isFullScreen() or menus.set_checked("view.panel", visible)
     )
     sync_speed()
-    menus.set_checked(f"video.aspect_{window.video_commands.aspect()}", True)
+    sync_aspect(window.video_commands.aspect())
     menus.set_checked("view.panel", window.settings.panel_visible)
     return menus

@@ -9,12 +9,18 @@ the window's width.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QSize
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtWidgets import QDockWidget
 
 #: Part of the available area the first window may cover: the rest is left for the frame the window manager adds.
 SCREEN_SHARE = 0.92
 #: The most of the window's width the docked side panel may take.
 PANEL_SHARE = 0.4
+#: The docked panel's narrowest width, unless its share of the window is narrower still.
+PANEL_MIN_WIDTH = 320
+#: Qt's "no maximum" for a widget's size (QWIDGETSIZE_MAX, not exported by PySide6).
+_NO_MAXIMUM = (1 << 24) - 1
+_SIDES = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
 
 
 def fit_size(wanted: QSize, available: QRect, share: float = SCREEN_SHARE) -> QSize:
@@ -40,3 +46,15 @@ def panel_width(window_width: int, preferred: int) -> int:
 
 def panel_limit(window_width: int) -> int:
     return max(1, int(window_width * PANEL_SHARE))
+
+
+def limit_panel_width(dock: QDockWidget, area: Qt.DockWidgetArea, window_width: int) -> None:
+    """A panel docked at a side (``area``) of a window ``window_width`` wide takes at most its share of it;
+    floating, or docked above or below the video, it is as wide as the user makes it."""
+    if dock.isFloating() or area not in _SIDES:
+        dock.setMinimumWidth(PANEL_MIN_WIDTH)
+        dock.setMaximumWidth(_NO_MAXIMUM)
+        return
+    limit = panel_limit(window_width)
+    dock.setMinimumWidth(min(PANEL_MIN_WIDTH, limit))
+    dock.setMaximumWidth(limit)

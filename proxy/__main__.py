@@ -7,14 +7,12 @@ stdout**, flushed; logs go to stderr; SIGINT/SIGTERM exit cleanly with status 0.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from pathlib import Path
 
 from proxy.cache import DEFAULT_DISK_CAP, DEFAULT_MEMORY_CAP, DEFAULT_READAHEAD, DEFAULT_SLICE_SIZE
+from proxy.command_line import exit_status, log_to_stderr, serve_until_signalled
 from proxy.config import default_cache_dir
 from proxy.server import ProxyConfig, ProxyServer
 from proxy.sources import Source, filbeam_source, provider_source, template_source
@@ -81,28 +79,14 @@ def sources_from_args(args: argparse.Namespace) -> list[Source]:
 
 
 async def serve(config: ProxyConfig) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL goes out: a caller may stop us right after
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     server = ProxyServer(config)
-    base_url = await server.start()
-    print(base_url, flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await serve_until_signalled(server.start, server.stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr(logging.DEBUG if args.verbose else logging.INFO)
     try:
         sources = sources_from_args(args)
     except ValueError as exc:
@@ -123,12 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             "readahead": args.readahead,
         },
     )
-    try:
-        asyncio.run(serve(config))
-    except OSError as exc:
-        print(f"pieceplayer-proxy: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    return 0
+    where = f"{args.host}:{args.port}"
+    return exit_status(
+        serve(config), (OSError,), lambda exc: f"pieceplayer-proxy: cannot listen on {where}: {exc.strerror or exc}"
+    )
 
 
 if __name__ == "__main__":

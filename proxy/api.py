@@ -2,14 +2,16 @@
 
 The player runs the proxy and shows what it does; it should not depend on how the proxy does it. Everything it
 needs — piece addresses, upstream sources, the cache's default sizes, the config a proxy starts from, the local
-emulator for the demo and its manifest, byte units, the pure functions over a piece's byte ↔ time map that
-an event carries — is named here, so the proxy's insides can move (the cache
-into a package, sources into their own part) without touching the player. ``pyproject.toml`` holds the contract:
-the player imports ``proxy.api``, ``proxy.events`` and ``proxy.runner`` and no other part of the proxy.
+emulator for the demo and its manifest, byte units, the log lines the proxy's command line writes, the pure
+functions over a piece's byte ↔ time map that an event carries — is named here, so the proxy's insides can move
+(the cache into a package, sources into their own part) without touching the player. ``pyproject.toml`` holds
+the contract: the player imports ``proxy.api``, ``proxy.events`` and ``proxy.runner`` and no other part of the
+proxy.
 """
 
 from proxy.cache import DEFAULT_DISK_CAP, DEFAULT_MEMORY_CAP, DEFAULT_SLICE_SIZE
 from proxy.cid import CidError, PieceCid, parse_piece_cid
+from proxy.command_line import log_to_stderr
 from proxy.config import APP_NAME, default_cache_dir
 from proxy.emulator import Emulator, Knobs, ManifestEntry, ManifestError, read_manifest
 from proxy.media.playable import keyframe_byte, playable_times, track_units
@@ -39,6 +41,7 @@ __all__ = [
     "default_cache_dir",
     "filbeam_source",
     "keyframe_byte",
+    "log_to_stderr",
     "parse_piece_cid",
     "playable_times",
     "provider_source",

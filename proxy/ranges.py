@@ -24,6 +24,7 @@ Sections implemented, function by function:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 #: More range-specs than this in one header is treated as abuse and answered with the whole representation.
 MAX_RANGES = 64
@@ -279,31 +280,11 @@ def decide_response(
     return RangeDecision(206, size, tuple(ranges), boundary)
 
 
-def plan_response(
-    *,
-    method: str,
-    size: int,
-    etag: str,
-    content_type: str,
-    range_header: str | None = None,
-    if_range: str | None = None,
-    if_match: str | None = None,
-    if_none_match: str | None = None,
-    boundary: str = "pieceplayer-boundary",
-) -> RangePlan:
-    """Decide and render in one step, for a caller that knows the type already.
+def plan_response(*, content_type: str, **request: Any) -> RangePlan:
+    """Decide (``request`` is :func:`decide_response`'s arguments) and render in one step, for a caller that knows
+    the type already.
 
     The returned headers are the ones that depend on the request (``Content-Type``, ``Content-Range``);
     the server adds the constant ones (``Accept-Ranges``, ``ETag``, ``Cache-Control``, ``Content-Length``).
     """
-    decision = decide_response(
-        method=method,
-        size=size,
-        etag=etag,
-        range_header=range_header,
-        if_range=if_range,
-        if_match=if_match,
-        if_none_match=if_none_match,
-        boundary=boundary,
-    )
-    return decision.plan(content_type)
+    return decide_response(**request).plan(content_type)

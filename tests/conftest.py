@@ -151,6 +151,22 @@ async def play_once(
         await first.stop()
 
 
+@contextlib.asynccontextmanager
+async def reopen_from_cache(
+    http: aiohttp.ClientSession, upstream: Emulator, cache_dir: Path, file_name: str
+) -> AsyncIterator[tuple[ProxyServer, str, bytes, list[Event]]]:
+    """A piece played once by a proxy that then quit (:func:`play_once`), and a second proxy started on the cache it
+    left: yields that proxy, the piece's CID and bytes, and the events it publishes; stops it on leaving."""
+    cid, data = piece_of(upstream, file_name)
+    assert await play_once(http, upstream, cache_dir, cid) == data
+    second = await start_proxy(upstream, cache_dir)
+    events = record_events(second)
+    try:
+        yield second, cid, data, events
+    finally:
+        await second.stop()
+
+
 def record_events(publisher: Any, also: Callable[[Event], None] | None = None) -> list[Event]:
     """Every event a proxy (or runner) publishes from now on, in order; each is also handed to ``also``."""
     events: list[Event] = []

@@ -1,15 +1,17 @@
-"""Helpers every scenario shares: fair ordering, seek positions, and recording a probe as a sample."""
+"""Helpers every scenario shares: fair ordering, seek positions, fresh contenders, and recording a probe."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import random
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 from bench.client import Probe, new_session, probe
 from bench.contenders import Contender
 from bench.media import WARMUP_BYTES, WARMUP_NAME
-from bench.model import Cell, ScenarioResult
+from bench.model import Cell, Measure, ScenarioResult
 from bench.plan import MiB, RunContext
 
 IDLE_AFTER_WARMUP_S = 0.3
@@ -45,6 +47,22 @@ def wholefile_sits_out(ctx: RunContext, contender: Contender, turn: int, skip: s
     return True
 
 
+Turn = TypeVar("Turn")
+
+
+def fair_turns(
+    ctx: RunContext, turns: Sequence[Turn], *measures: Measure, whole_downloads: int = 1
+) -> Iterator[tuple[Turn, Contender]]:
+    """Each of ``turns`` (a repeat, a seek target) with every active contender, a different one first each turn
+    (:func:`rotated`). The whole-file contender sits out the turns :func:`wholefile_sits_out` says, with the reason
+    on its cells of ``measures``; ``whole_downloads`` is how many full-piece fetches one of its samples costs."""
+    skip = ctx.wholefile_skip(whole_downloads)
+    for turn, at in enumerate(turns):
+        for contender in rotated(ctx.active(), turn):
+            if not wholefile_sits_out(ctx, contender, turn, skip, *(m.cell(contender.name) for m in measures)):
+                yield at, contender
+
+
 def record_ttfb(cell: Cell, result: Probe) -> None:
     if result.ok and result.ttfb_s is not None:
         cell.samples.append(result.ttfb_s * 1000)
@@ -72,3 +90,11 @@ async def fresh(ctx: RunContext, contender: Contender) -> None:
     if not warmed.ok:
         raise RuntimeError(f"{contender.name} failed its warm-up request: {warmed.error}")
     await asyncio.sleep(IDLE_AFTER_WARMUP_S)
+
+
+async def fresh_and_counted(ctx: RunContext, contender: Contender) -> None:
+    """:func:`fresh`, then the origin's counters zeroed once nothing flows any more (a contender may go on fetching
+    after its client left), so what the origin sends from now on is this sample's."""
+    await fresh(ctx, contender)
+    await ctx.origin.settled_bytes_sent()
+    await ctx.origin.reset()

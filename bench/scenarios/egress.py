@@ -12,7 +12,7 @@ import random
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import MiB, RunContext
-from bench.scenarios.common import fresh, mark_unavailable, rotated, spread_offsets, wholefile_sits_out
+from bench.scenarios.common import fair_turns, fresh_and_counted, mark_unavailable, rotated, spread_offsets
 from proxy.cache import DEFAULT_READAHEAD
 from proxy.prefetch import PrefetchConfig
 
@@ -26,22 +26,16 @@ async def leave_after_1mib(ctx: RunContext) -> ScenarioResult:
     )
     pulled = result.measure("upstream_mib", "upstream bytes pulled", "MiB")
     mark_unavailable(result, ctx)
-    skip_wholefile = ctx.wholefile_skip(1)
     async with new_session() as session:
-        for turn in range(ctx.plan.leave_repeats):
-            for contender in rotated(ctx.active(), turn):
-                cell = pulled.cell(contender.name)
-                if wholefile_sits_out(ctx, contender, turn, skip_wholefile, cell):
-                    continue
-                await fresh(ctx, contender)
-                await ctx.origin.settled_bytes_sent()
-                await ctx.origin.reset()
-                viewer = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0, read=MiB)
-                upstream = await ctx.origin.settled_bytes_sent()
-                if viewer.ok and viewer.read == MiB:
-                    cell.samples.append(upstream / MiB)
-                else:
-                    cell.errors.append(viewer.error or f"read {viewer.read} bytes")
+        for _, contender in fair_turns(ctx, range(ctx.plan.leave_repeats), pulled):
+            await fresh_and_counted(ctx, contender)
+            viewer = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0, read=MiB)
+            upstream = await ctx.origin.settled_bytes_sent()
+            cell = pulled.cell(contender.name)
+            if viewer.ok and viewer.read == MiB:
+                cell.samples.append(upstream / MiB)
+            else:
+                cell.errors.append(viewer.error or f"read {viewer.read} bytes")
     seconds = PrefetchConfig().readahead_seconds
     result.notes.append(
         f"PiecePlayer's read-ahead: {DEFAULT_READAHEAD / MiB:.0f} MiB until the container is parsed, then "
@@ -78,9 +72,7 @@ async def watch_session(ctx: RunContext) -> ScenarioResult:
         for turn in range(ctx.plan.watch_repeats):
             steps = _session_steps(ctx, random.Random(ctx.rng.randrange(1 << 30)))
             for contender in rotated(contenders, turn):
-                await fresh(ctx, contender)
-                await ctx.origin.settled_bytes_sent()
-                await ctx.origin.reset()
+                await fresh_and_counted(ctx, contender)
                 url = contender.url(ctx.piece.cid)
                 served, failures = 0, []
                 for offset, length in steps:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bench.client import new_session, probe
 from bench.model import ScenarioResult
 from bench.plan import MiB, RunContext
-from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated, wholefile_sits_out
+from bench.scenarios.common import fair_turns, fresh_and_counted, mark_unavailable, record_ttfb
 
 SEEK_FRACTION = 0.4
 
@@ -29,24 +29,18 @@ async def filbeam_cold(ctx: RunContext) -> ScenarioResult:
     pulled = result.measure("seek_upstream_mib", "upstream bytes for that seek", "MiB")
     mark_unavailable(result, ctx)
     offset = int(ctx.piece.size * SEEK_FRACTION)
-    skip_wholefile = ctx.wholefile_skip(2)
     await ctx.origin.set_knobs(mode="filbeam")
     try:
         async with new_session() as session:
-            for turn in range(ctx.plan.filbeam_repeats):
-                for contender in rotated(ctx.active(), turn):
-                    cells = [m.cell(contender.name) for m in (start, seek, pulled)]
-                    if wholefile_sits_out(ctx, contender, turn, skip_wholefile, *cells):
-                        continue
-                    for measure, at in ((start, 0), (seek, offset)):
-                        await fresh(ctx, contender)
-                        await ctx.origin.settled_bytes_sent()
-                        await ctx.origin.reset()
-                        outcome = await probe(session, contender.url(ctx.piece.cid), ctx.piece, at)
-                        record_ttfb(measure.cell(contender.name), outcome)
-                        upstream = await ctx.origin.settled_bytes_sent()
-                        if at and outcome.ok:
-                            pulled.cell(contender.name).samples.append(upstream / MiB)
+            turns = fair_turns(ctx, range(ctx.plan.filbeam_repeats), start, seek, pulled, whole_downloads=2)
+            for _, contender in turns:
+                for measure, at in ((start, 0), (seek, offset)):
+                    await fresh_and_counted(ctx, contender)
+                    outcome = await probe(session, contender.url(ctx.piece.cid), ctx.piece, at)
+                    record_ttfb(measure.cell(contender.name), outcome)
+                    upstream = await ctx.origin.settled_bytes_sent()
+                    if at and outcome.ok:
+                        pulled.cell(contender.name).samples.append(upstream / MiB)
     finally:
         await ctx.origin.set_knobs(mode="curio")
         await ctx.origin.reset()

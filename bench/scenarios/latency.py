@@ -9,13 +9,26 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+
 from bench.client import new_session, probe
-from bench.model import ScenarioResult
+from bench.contenders import Contender
+from bench.model import Measure, ScenarioResult
 from bench.plan import RunContext
-from bench.scenarios.common import fresh, mark_unavailable, record_ttfb, rotated, spread_offsets, wholefile_sits_out
+from bench.scenarios.common import fair_turns, fresh, mark_unavailable, record_ttfb, rotated, spread_offsets
 
 #: Pause between probes so one probe's aftermath (a cancelled fetch, a slice being stored) does not time the next.
 _BETWEEN_PROBES_S = 0.15
+
+
+async def _timed(
+    session: aiohttp.ClientSession, ctx: RunContext, contender: Contender, offset: int, measure: Measure
+) -> None:
+    """`Range: bytes=N-` at ``offset`` on a new connection, its time to byte N a sample of ``measure`` (or its
+    error), then the pause before the next probe."""
+    outcome = await probe(session, contender.url(ctx.piece.cid), ctx.piece, offset)
+    record_ttfb(measure.cell(contender.name), outcome)
+    await asyncio.sleep(_BETWEEN_PROBES_S)
 
 
 async def cold_start(ctx: RunContext) -> ScenarioResult:
@@ -30,21 +43,13 @@ async def cold_start(ctx: RunContext) -> ScenarioResult:
     first_ever = result.measure("first_request_ms", "time to first byte, process just started", "ms")
     mark_unavailable(result, ctx)
     first_ever.cell("wholefile").skipped = "keeps no state: its first request is like any other (row above)"
-    skip_wholefile = ctx.wholefile_skip(1)
     async with new_session() as session:
-        for turn in range(ctx.plan.cold_repeats):
-            for contender in rotated(ctx.active(), turn):
-                cell = ttfb.cell(contender.name)
-                if wholefile_sits_out(ctx, contender, turn, skip_wholefile, cell):
-                    continue
-                if contender.name != "wholefile":
-                    await contender.restart()
-                    first = await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0)
-                    record_ttfb(first_ever.cell(contender.name), first)
-                    await asyncio.sleep(_BETWEEN_PROBES_S)
-                await fresh(ctx, contender)
-                record_ttfb(cell, await probe(session, contender.url(ctx.piece.cid), ctx.piece, 0))
-                await asyncio.sleep(_BETWEEN_PROBES_S)
+        for _, contender in fair_turns(ctx, range(ctx.plan.cold_repeats), ttfb):
+            if contender.name != "wholefile":
+                await contender.restart()
+                await _timed(session, ctx, contender, 0, first_ever)
+            await fresh(ctx, contender)
+            await _timed(session, ctx, contender, 0, ttfb)
     return result
 
 
@@ -57,19 +62,12 @@ async def seek_uncached(ctx: RunContext) -> ScenarioResult:
     )
     ttfb = result.measure("ttfb_ms", "seek → first byte", "ms")
     mark_unavailable(result, ctx)
-    contenders = ctx.active()
-    for contender in contenders:
+    for contender in ctx.active():
         await fresh(ctx, contender)
     offsets = spread_offsets(ctx, ctx.plan.seek_probes, ctx.rng)
-    skip_wholefile = ctx.wholefile_skip(1)
     async with new_session() as session:
-        for turn, offset in enumerate(offsets):
-            for contender in rotated(contenders, turn):
-                cell = ttfb.cell(contender.name)
-                if wholefile_sits_out(ctx, contender, turn, skip_wholefile, cell):
-                    continue
-                record_ttfb(cell, await probe(session, contender.url(ctx.piece.cid), ctx.piece, offset))
-                await asyncio.sleep(_BETWEEN_PROBES_S)
+        for offset, contender in fair_turns(ctx, offsets, ttfb):
+            await _timed(session, ctx, contender, offset, ttfb)
     return result
 
 
@@ -100,6 +98,5 @@ async def seek_cached(ctx: RunContext) -> ScenarioResult:
                 if not primed.ok:
                     ttfb.cell(contender.name).errors.append(f"priming read failed: {primed.error}")
                     continue
-                record_ttfb(ttfb.cell(contender.name), await probe(session, url, ctx.piece, offset))
-                await asyncio.sleep(_BETWEEN_PROBES_S)
+                await _timed(session, ctx, contender, offset, ttfb)
     return result

@@ -12,30 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from player.anatomy.keyframes import MediaFacts, gop_hint
-from player.anatomy.timeline import SeekInput, SeekTimeline, build_timeline
+from player.anatomy.timeline import TIMELINE_EVENTS, SeekInput, SeekTimeline, build_timeline
 from player.anatomy.verdict import verdict
-from proxy.events import (
-    Event,
-    MediaIndexed,
-    RequestHeaders,
-    RequestProgress,
-    RequestStarted,
-    SliceRead,
-    UpstreamFinished,
-    UpstreamResponse,
-    UpstreamStarted,
-)
+from proxy.events import Event, MediaIndexed
 
-#: The events a timeline is built from; the others (slice stored, evicted…) are not kept.
-_KEPT = (
-    RequestStarted,
-    RequestHeaders,
-    RequestProgress,
-    SliceRead,
-    UpstreamStarted,
-    UpstreamResponse,
-    UpstreamFinished,
-)
 #: Enough for the longest seek's events at the proxy's rate of about one event per slice per reader.
 _EVENT_WINDOW = 20_000
 #: How far before a seek its timeline looks for the fetches still running when it began (a whole stream lasts).
@@ -73,7 +53,7 @@ class SeekAnatomy:
         for event in events:
             if isinstance(event, MediaIndexed):
                 self._media[event.piece] = MediaFacts(event.keyframes, event.duration_s, event.byte_rate)
-            elif isinstance(event, _KEPT):
+            elif isinstance(event, TIMELINE_EVENTS):  # the others (slice stored, evicted…) are not kept
                 self._events.append(event)
 
     @property

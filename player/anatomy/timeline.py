@@ -39,6 +39,16 @@ PHASES = (DEMUX, PROXY, NETWORK, DECODE)
 #: One colour per phase, shared by the panel's waterfall, the seek chart and the report.
 PHASE_COLOURS = {DEMUX: "#a78bfa", PROXY: "#5cd0ff", NETWORK: "#f5a524", DECODE: "#34d399"}
 NETWORK_TIERS = frozenset({"upstream", "inflight", "fragment"})
+#: The events a timeline is built from (the recorder keeps these and no others).
+TIMELINE_EVENTS = (
+    RequestStarted,
+    RequestHeaders,
+    RequestProgress,
+    SliceRead,
+    UpstreamStarted,
+    UpstreamResponse,
+    UpstreamFinished,
+)
 #: A request from byte 0 after a seek further than this into the media means Qt opened the stream again.
 REOPEN_AFTER_S = 2.0
 

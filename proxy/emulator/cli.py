@@ -7,14 +7,12 @@ piece on stderr, and serves until SIGINT or SIGTERM (``shared/DESIGN.md``).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
 
+from proxy.command_line import exit_status, log_to_stderr, serve_until_signalled
 from proxy.emulator.curio import CURIO_CONCURRENCY
 from proxy.emulator.filbeam import DEFAULT_OBJECT_CAP
 from proxy.emulator.knobs import EDGE_FILL_MODES, MODES, Knobs
@@ -87,33 +85,23 @@ def add_edge_arguments(parser: argparse.ArgumentParser) -> None:
 async def _serve(args: argparse.Namespace) -> None:
     knob_names = {f.name for f in fields(Knobs)}
     knobs = Knobs(**{k: v for k, v in vars(args).items() if k in knob_names})
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # before the URL is printed: a caller may signal at once
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     emulator = Emulator(args.dir, knobs)
-    base = await emulator.start(args.host, args.port)
-    print(base, flush=True)
-    cids = emulator.piece_cids()
-    if not cids:
-        print(f"emulator: {args.dir} has no files to serve", file=sys.stderr)
-    for cid in cids:
-        piece = emulator.pieces[cid]
-        print(f"{base}/{cid}  {piece.path.name}  {piece.size} bytes", file=sys.stderr, flush=True)
-    await stop.wait()
-    await emulator.stop()
+
+    def list_pieces(base: str) -> None:
+        cids = emulator.piece_cids()
+        if not cids:
+            print(f"emulator: {args.dir} has no files to serve", file=sys.stderr)
+        for cid in cids:
+            piece = emulator.pieces[cid]
+            print(f"{base}/{cid}  {piece.path.name}  {piece.size} bytes", file=sys.stderr, flush=True)
+
+    await serve_until_signalled(lambda: emulator.start(args.host, args.port), emulator.stop, list_pieces)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    log_to_stderr(logging.INFO, "%(asctime)s %(levelname)s %(message)s")
     if not args.dir.is_dir():
         print(f"emulator: {args.dir} is not a folder", file=sys.stderr)
         return 2
-    try:
-        asyncio.run(_serve(args))
-    except ValueError as exc:
-        print(f"emulator: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(_serve(args), (ValueError,), lambda exc: f"emulator: {exc}")

@@ -258,6 +258,15 @@ def fragmented_index(
     raise ContainerError("fragmented MP4 without a usable index: " + "; ".join(reasons))
 
 
+def _boxes(found: dict[bytes, list[Located]], kind: bytes, missing: str) -> list[Located]:
+    """The ``kind`` boxes found in the bytes given; none: this way of indexing does not apply (``missing`` says so,
+    one of the reasons :func:`fragmented_index` gives when no way does)."""
+    boxes = found.get(kind, [])
+    if not boxes:
+        raise ContainerError(missing)
+    return boxes
+
+
 def _covers(units: TrackUnits, size: int, what: str) -> None:
     covered = int((units.offset + units.size).max()) if len(units) else 0
     if covered < MIN_COVERAGE * size:
@@ -267,9 +276,7 @@ def _covers(units: TrackUnits, size: int, what: str) -> None:
 def _moof_index(
     movie: Mp4Movie, primary: Mp4Track, secondary: list[Mp4Track], found: dict[bytes, list[Located]], moov, size
 ) -> MediaIndex:
-    moofs = found.get(b"moof", [])
-    if not moofs:
-        raise ContainerError("no moof box in the bytes given")
+    moofs = _boxes(found, b"moof", "no moof box in the bytes given")
     view, box, base = moov
     budget = IndexBudget()
     tracks = fragment_units(moofs, movie, read_trex(view, box, base), budget)
@@ -291,9 +298,7 @@ def _moof_index(
 def _sidx_index(
     movie: Mp4Movie, primary: Mp4Track, _secondary, found: dict[bytes, list[Located]], _moov, size
 ) -> MediaIndex:
-    boxes = found.get(b"sidx", [])
-    if not boxes:
-        raise ContainerError("no sidx")
+    boxes = _boxes(found, b"sidx", "no sidx")
     budget = IndexBudget()
     parsed = [parse_sidx(view, box, primary.shift_s, size, base, budget) for view, box, base in boxes]
     reference_id, units = next(((rid, u) for rid, u in parsed if rid == primary.track_id), parsed[0])
@@ -304,9 +309,7 @@ def _sidx_index(
 def _mfra_index(
     movie: Mp4Movie, primary: Mp4Track, _secondary, found: dict[bytes, list[Located]], _moov, size
 ) -> MediaIndex:
-    boxes = found.get(b"mfra", [])
-    if not boxes:
-        raise ContainerError("no mfra")
+    boxes = _boxes(found, b"mfra", "no mfra")
     view, mfra, base = boxes[-1]
     entries = parse_mfra(view, mfra, base, IndexBudget())
     if primary.track_id not in entries:

@@ -308,9 +308,9 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../player/main_window.py" line="+146"/>
+        <location filename="../../player/main_window.py" line="+149"/>
         <source>Nothing playing yet</source>
-        <extracomment>Qt&apos;s &quot;no maximum&quot; for a widget&apos;s size (QWIDGETSIZE_MAX, not exported by PySide6). The side panel is built this long after the first frame of the first open, once that frame is on screen. ...or this long after the window was built or a piece was opened, whichever comes first (nothing opened, or a slow first frame). The longest the first open waits for the window&apos;s first paint (a platform that never paints does not block). The user closed the window (the app quits when this fires). The window painted itself for the first time (see ``until_painted``). Seeks (and the open) that finished before the panel was built: its seek chart starts with them.</extracomment>
+        <extracomment>The side panel is built this long after the first frame of the first open, once that frame is on screen. ...or this long after the window was built or a piece was opened, whichever comes first (nothing opened, or a slow first frame). The longest the first open waits for the window&apos;s first paint (a platform that never paints does not block). The user closed the window (the app quits when this fires). The window painted itself for the first time (see ``until_painted``). Seeks (and the open) that finished before the panel was built: its seek chart starts with them.</extracomment>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -322,7 +322,7 @@
 <context>
     <name>Menus</name>
     <message>
-        <location filename="../../player/menus.py" line="+25"/>
+        <location filename="../../player/menus.py" line="+26"/>
         <source>&amp;File</source>
         <extracomment>The menus&apos; keys in the order they appear.</extracomment>
         <translation type="unfinished"></translation>
@@ -358,7 +358,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+47"/>
+        <location line="+80"/>
         <source>Menu bar</source>
         <extracomment>Where the audio and subtitle track rows go: the lead adds rows with ``section=TRACKS`` to those menus. A submenu of ``menu`` this row sits in (``&quot;Speed&quot;``), created on first use. Rows with the same group are exclusive choices (radio items); a checkable row without a group is a toggle. A separator goes above rows whose section differs from the row before. Also at the top of the video&apos;s right-click menu. The row is a submenu whose items are filled when it opens (File ▸ Open recent); see ``WindowMenus.menus``.</extracomment>
         <translation type="unfinished"></translation>
@@ -391,32 +391,32 @@
 <context>
     <name>PlaybackActions</name>
     <message>
-        <location filename="../../player/playback_actions.py" line="+37"/>
+        <location filename="../../player/playback_actions.py" line="+41"/>
         <source>&amp;Play / Pause</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+5"/>
         <source>Back 5 seconds</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+1"/>
         <source>Forward 5 seconds</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+1"/>
         <source>Back 30 seconds</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+1"/>
         <source>Forward 30 seconds</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+4"/>
         <source>Next frame</source>
         <translation type="unfinished"></translation>
     </message>
@@ -449,12 +449,12 @@
         <location line="+3"/>
         <location line="+8"/>
         <location line="+8"/>
-        <location line="+9"/>
+        <location line="+4"/>
         <source>&amp;Speed</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-20"/>
+        <location line="-15"/>
         <source>Slower</source>
         <translation type="unfinished"></translation>
     </message>
@@ -464,7 +464,7 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+23"/>
+        <location line="+12"/>
         <source>&amp;Loop</source>
         <translation type="unfinished"></translation>
     </message>
@@ -910,7 +910,7 @@
 <context>
     <name>WindowActions</name>
     <message>
-        <location filename="../../player/window_actions.py" line="+55"/>
+        <location filename="../../player/window_actions.py" line="+68"/>
         <source>Open &amp;piece…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -955,23 +955,22 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+3"/>
         <source>HAR (for browser tools)…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+2"/>
-        <location line="+8"/>
+        <location line="-50"/>
         <source>&amp;Export request log</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="-2"/>
+        <location line="+51"/>
         <source>CSV (for spreadsheets)…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+4"/>
         <source>&amp;Settings…</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1062,12 +1061,12 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+8"/>
+        <location line="+2"/>
         <source>&amp;Aspect</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location line="+15"/>
+        <location line="+9"/>
         <source>Side &amp;panel</source>
         <translation type="unfinished"></translation>
     </message>

@@ -17,7 +17,15 @@ from proxy.events import (
     UpstreamStarted,
 )
 from proxy.prefetch import TAIL_BET, PrefetchConfig
-from tests.conftest import MiB, cdn_sources, piece_of, play_once, record_events, running_emulator, start_proxy
+from tests.conftest import (
+    MiB,
+    cdn_sources,
+    piece_of,
+    record_events,
+    reopen_from_cache,
+    running_emulator,
+    start_proxy,
+)
 
 #: The layout-driven prefetch alone, without the bet on a tail made before the head arrives (tested below).
 NO_BET = PrefetchConfig(speculative_tail=False)
@@ -170,11 +178,8 @@ async def test_truncated_mp4_falls_back_to_plain_proxying(emulator, tmp_path, ht
 
 
 async def test_warm_reopen_needs_no_upstream_round_trip(emulator, tmp_path, http):
-    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
-    assert await play_once(http, emulator, tmp_path / "cache", cid) == data
-    second = await start_proxy(emulator, tmp_path / "cache")
-    events = record_events(second)
-    try:
+    reopened = reopen_from_cache(http, emulator, tmp_path / "cache", "clip-moov-at-end.mp4")
+    async with reopened as (second, cid, data, events):
         async with http.get(f"{second.base_url}/piece/{cid}", headers={"Range": "bytes=0-"}) as response:
             assert response.headers["Content-Type"] == "video/mp4"
             assert await response.read() == data
@@ -182,8 +187,6 @@ async def test_warm_reopen_needs_no_upstream_round_trip(emulator, tmp_path, http
         # The second proxy asked the upstream nothing (the emulator's own count may still grow from the first
         # proxy's exact-range prefetch, cut off by its stop and logged when the emulator notices).
         assert not [e for e in events if isinstance(e, UpstreamStarted)]
-    finally:
-        await second.stop()
 
 
 async def test_hover_prefetches_the_bytes_a_seek_would_read(proxy, emulator, http):
@@ -298,14 +301,9 @@ async def test_no_bet_on_filbeam_on_a_download_or_when_turned_off(tmp_path, http
 
 
 async def test_a_re_open_from_the_cache_bets_on_nothing(emulator, tmp_path, http):
-    cid, data = piece_of(emulator, "clip-faststart.mp4")
-    assert await play_once(http, emulator, tmp_path / "cache", cid) == data
-    second = await start_proxy(emulator, tmp_path / "cache")
-    events = record_events(second)
-    try:
+    reopened = reopen_from_cache(http, emulator, tmp_path / "cache", "clip-faststart.mp4")
+    async with reopened as (second, cid, data, events):
         async with http.get(f"{second.base_url}/piece/{cid}", headers=PLAYER_OPEN) as response:
             assert await response.read() == data
         await first_event(events, MediaIndexed)
         assert not [e for e in events if isinstance(e, UpstreamStarted)]
-    finally:
-        await second.stop()

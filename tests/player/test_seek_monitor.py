@@ -7,6 +7,8 @@ before a seek can still arrive after it; neither may count as a landing. The rea
 
 from __future__ import annotations
 
+import pytest
+
 from player.seek_monitor import SeekMonitor
 
 
@@ -23,24 +25,24 @@ def test_an_open_lands_when_the_position_first_moves(qapp) -> None:
     assert record.latency_ms is not None and record.latency_ms >= 0
 
 
-def test_a_seek_lands_when_the_position_moves_on_from_its_target(qapp) -> None:
+@pytest.mark.parametrize(
+    ("playing_at", "target", "not_a_landing", "landing"),
+    [
+        pytest.param(1000.0, 5000.0, 5000.0, 5051.0, id="not-the-echo-of-its-target"),  # Qt echoes it at once
+        # Back by 0.3 s: playback went on for a moment before the seek took hold.
+        pytest.param(2700.0, 2400.0, 2750.0, 2401.0, id="not-a-position-from-before-the-seek"),
+    ],
+)
+def test_a_seek_lands_when_the_position_moves_on_from_its_target(
+    qapp, playing_at: float, target: float, not_a_landing: float, landing: float
+) -> None:
     monitor = SeekMonitor()
-    monitor.on_position(1000.0)
-    record = monitor.start("seek", 5000.0)
-    monitor.on_position(5000.0)  # Qt echoes the target at once
+    monitor.on_position(playing_at)
+    record = monitor.start("seek", target)
+    monitor.on_position(not_a_landing)
     assert record.outcome == "pending"
-    monitor.on_position(5051.0)
-    assert (record.outcome, record.frame_ms) == ("shown", 5051.0)
-
-
-def test_a_position_from_before_the_seek_is_not_its_landing(qapp) -> None:
-    monitor = SeekMonitor()
-    monitor.on_position(2700.0)
-    record = monitor.start("seek", 2400.0)  # back by 0.3 s
-    monitor.on_position(2750.0)  # playback went on for a moment before the seek took hold
-    assert record.outcome == "pending"
-    monitor.on_position(2401.0)
-    assert (record.outcome, record.frame_ms) == ("shown", 2401.0)
+    monitor.on_position(landing)
+    assert (record.outcome, record.frame_ms) == ("shown", landing)
 
 
 def test_a_position_past_the_tolerance_is_not_a_landing(qapp) -> None:
