@@ -208,6 +208,11 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
         print(f"pieceplayer: {exc}", file=sys.stderr)
         return 1
     window = MainWindow(settings, host, cli_sources=cli_sources, demo=demo, demo_dir=demo_dir, demo_mode=demo_mode)
+    if target is not None or demo:
+        # A piece opens right after the first paint: the video page is shown from the start, so its surface (Qt's
+        # RHI window; on Xvfb software OpenGL) is made and first drawn by that paint, not between the open and
+        # the first frame, and no "Nothing playing yet" card flashes up for a moment.
+        window.video_area.show_video()
     window.show()
     probe_from_environment(window)  # opt-in (PIECEPLAYER_LOOP_LAG_LOG): the soak's event-loop lag samples
     for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C in a terminal closes the window like its close box

