@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from player.target import piece_path
@@ -24,7 +24,6 @@ from proxy.api import (
     DEFAULT_DISK_CAP,
     DEFAULT_MEMORY_CAP,
     DEFAULT_SLICE_SIZE,
-    Emulator,
     Knobs,
     PieceCid,
     ProxyConfig,
@@ -34,6 +33,9 @@ from proxy.api import (
 )
 from proxy.events import EventBus
 from proxy.runner import ProxyRunner
+
+if TYPE_CHECKING:
+    from proxy.api import Emulator
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +70,8 @@ class ProxyHost:
     def start(self) -> str:
         config = self.config
         if config.demo_dir is not None:
+            from proxy.api import Emulator  # the emulator's server: imported by the demo only, not by every launch
+
             self.emulator = Emulator(config.demo_dir, Knobs(latency_ms=config.demo_latency_ms))
         proxy_config = ProxyConfig(
             sources=[],  # set once the demo CDN (if any) is listening

@@ -25,25 +25,63 @@ manifest reader), :mod:`~proxy.emulator.knobs`, :mod:`~proxy.emulator.filbeam` (
 cap), :mod:`~proxy.emulator.curio` (Go's ranges and Curio's limit), :mod:`~proxy.emulator.faults` (fault dice,
 throttling, dropped connections), :mod:`~proxy.emulator.counters`, :mod:`~proxy.emulator.origin` (the server that
 wires them) and :mod:`~proxy.emulator.cli`. Callers import from the package: ``from proxy.emulator import
-Emulator, Knobs``.
+Emulator, Knobs``; each name's module is imported on first use (``proxy.lazy_exports``).
 """
 
-from proxy.emulator.catalogue import (
-    COMMP_CACHE_NAME,
-    DEMO_MANIFEST_NAME,
-    ManifestEntry,
-    ManifestError,
-    ServedPiece,
-    load_pieces,
-    read_manifest,
-    remember_piece_cid,
-    sha256_of_file,
-)
-from proxy.emulator.cli import build_parser, main
-from proxy.emulator.counters import Counters, LoggedRequest, PieceCounters
-from proxy.emulator.curio import CURIO_TOO_MANY, GoRangeError, go_check_preconditions, go_if_range_holds, go_parse_range
-from proxy.emulator.knobs import EDGE_FILL_MODES, MODES, Knobs
-from proxy.emulator.origin import Emulator
+from typing import TYPE_CHECKING
+
+from proxy.lazy_exports import lazy_exports
+
+_HOMES = {
+    **dict.fromkeys(
+        (
+            "COMMP_CACHE_NAME",
+            "DEMO_MANIFEST_NAME",
+            "ManifestEntry",
+            "ManifestError",
+            "ServedPiece",
+            "load_pieces",
+            "read_manifest",
+            "remember_piece_cid",
+            "sha256_of_file",
+        ),
+        "proxy.emulator.catalogue",
+    ),
+    **dict.fromkeys(("build_parser", "main"), "proxy.emulator.cli"),
+    **dict.fromkeys(("Counters", "LoggedRequest", "PieceCounters"), "proxy.emulator.counters"),
+    **dict.fromkeys(
+        ("CURIO_TOO_MANY", "GoRangeError", "go_check_preconditions", "go_if_range_holds", "go_parse_range"),
+        "proxy.emulator.curio",
+    ),
+    **dict.fromkeys(("EDGE_FILL_MODES", "MODES", "Knobs"), "proxy.emulator.knobs"),
+    "Emulator": "proxy.emulator.origin",
+}
+# The player's launch reads the demo manifest (the catalogue) but runs the server only for the demo.
+__getattr__, __dir__ = lazy_exports(globals(), _HOMES)
+
+if TYPE_CHECKING:
+    from proxy.emulator.catalogue import (
+        COMMP_CACHE_NAME,
+        DEMO_MANIFEST_NAME,
+        ManifestEntry,
+        ManifestError,
+        ServedPiece,
+        load_pieces,
+        read_manifest,
+        remember_piece_cid,
+        sha256_of_file,
+    )
+    from proxy.emulator.cli import build_parser, main
+    from proxy.emulator.counters import Counters, LoggedRequest, PieceCounters
+    from proxy.emulator.curio import (
+        CURIO_TOO_MANY,
+        GoRangeError,
+        go_check_preconditions,
+        go_if_range_holds,
+        go_parse_range,
+    )
+    from proxy.emulator.knobs import EDGE_FILL_MODES, MODES, Knobs
+    from proxy.emulator.origin import Emulator
 
 __all__ = [
     "COMMP_CACHE_NAME",
