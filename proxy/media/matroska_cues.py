@@ -77,7 +77,7 @@ def _cut_index(
 ) -> MediaIndex:
     """A coarse map of a piece cut before its Cues: the first Cluster, the tail's Clusters, and the rest missing.
 
-    The missing rest is one unit past the piece's end, starting at the last complete block of the main track:
+    The missing rest is one unit past the piece's end, starting where the main track's complete blocks stop:
     :attr:`MediaIndex.ends_early_s` then says where the data stops, as for an MP4 whose samples are cut off.
     """
     import numpy as np
@@ -86,7 +86,7 @@ def _cut_index(
         raise ContainerError("a cut Matroska piece: neither its first Cluster nor its tail is known")
     chosen = _first_track(track_types)
     clusters = [c for c in tail_clusters(tail, tail_offset, chosen) if c.position > segment.first_cluster]
-    ends = [c.last_block_ticks for c in clusters if c.last_block_ticks is not None]
+    ends = [c.data_end_ticks for c in clusters if c.data_end_ticks is not None]
     if not ends:
         raise ContainerError(f"a cut Matroska piece: no complete block of track {chosen} in its tail")
     end_s = max(ends) * scale / 1e9

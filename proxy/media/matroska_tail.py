@@ -13,6 +13,7 @@ order, as a demuxer would, until the bytes run out.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from proxy.media.ebml import read_element
@@ -32,12 +33,12 @@ _MAX_FALSE_STARTS = 64
 @dataclass(frozen=True)
 class TailCluster:
     """One Cluster in the tail: its position, its Timestamp (ticks), whether the track's first block in it is a
-    keyframe, and the latest time (ticks) of the track's blocks whose bytes are all in the piece (None if none)."""
+    keyframe, and where the track's blocks whose bytes are all in the piece stop showing (ticks; None if none)."""
 
     position: int
     ticks: int
     key: bool
-    last_block_ticks: int | None
+    data_end_ticks: int | None
 
 
 def tail_clusters(tail: bytes | memoryview, offset: int, track: int) -> list[TailCluster]:
@@ -81,7 +82,7 @@ def _walk(data: memoryview, pos: int, offset: int, track: int) -> list[TailClust
 def _cluster(
     data: memoryview, pos: int, end: int | None, offset: int, track: int
 ) -> tuple[int, bool, int | None] | None:
-    """(Timestamp, first block of ``track`` is a keyframe, last complete block's ticks), or None if not a Cluster."""
+    """(Timestamp, first block of ``track`` is a keyframe, where its complete blocks stop), or None if not a Cluster."""
     stop = len(data) if end is None else min(len(data), end - offset)
     try:
         first = read_element(data, pos, offset)
@@ -93,7 +94,7 @@ def _cluster(
         return None
     ticks = int.from_bytes(data[first.data_start - offset : first.end - offset], "big")
     key: bool | None = None
-    last: int | None = None
+    times: list[int] = []
     pos = first.end - offset
     while pos < stop:
         try:
@@ -107,10 +108,19 @@ def _cluster(
         block = _block(data, child, offset)
         if block is not None and block[0] == track:
             key = block[2] if key is None else key
-            time = ticks + block[1]
-            last = time if last is None else max(last, time)  # the latest: B-frames are stored out of order
+            times.append(ticks + block[1])
         pos = child.end - offset
-    return ticks, bool(key), last
+    return ticks, bool(key), _end_of(times)
+
+
+def _end_of(times: list[int]) -> int | None:
+    """Where the blocks at ``times`` stop showing: the latest one (B-frames are stored out of order) plus one
+    frame, the smallest gap between them — as an MP4's end is its first missing sample's time."""
+    if not times:
+        return None
+    ordered = sorted(set(times))
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
+    return ordered[-1] + (min(gaps) if gaps else 0)
 
 
 def _block(data: memoryview, child, offset: int) -> tuple[int, int, bool] | None:
