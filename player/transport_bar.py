@@ -121,9 +121,10 @@ class TransportBar(QWidget):
         self.slider.set_cached([])
 
     def _position(self, ms: int) -> None:
-        self.slider.set_position(ms)
+        shown = self.playback.seeks.shown_position(float(ms))  # never the old place once a seek was asked
+        self.slider.set_position(shown)
         if not self.slider.dragging:
-            self.elapsed.setText(format_clock(ms))
+            self.elapsed.setText(format_clock(shown))
 
     def _duration(self, ms: int) -> None:
         self.slider.set_duration(ms)

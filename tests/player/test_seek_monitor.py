@@ -68,3 +68,36 @@ def test_a_paused_position_does_not_land_an_open(qapp) -> None:
     monitor.arm()
     monitor.on_paused_position(0.0)
     assert record.outcome == "pending"
+
+
+def test_sound_that_resumes_past_the_tolerance_is_recorded_late_not_left_to_time_out(qapp) -> None:
+    """Measured by the position playing on: a late resume is told (``late_ms``, the self-test's ``late_s``)."""
+    monitor = SeekMonitor()
+    monitor.on_position(1000.0)
+    record = monitor.start("seek", 5000.0)
+    monitor.on_position(5000.0)
+    monitor.on_position(6700.0)
+    monitor.on_position(6750.0)
+    assert (record.outcome, record.late_ms) == ("pending", 6700.0)
+
+
+def test_the_seek_bar_shows_the_target_not_a_position_qt_reports_from_before_the_seek(qapp) -> None:
+    """As Qt sent them for the corpus MP3 through the proxy: 5 s asked, 1.359 s reported 20 ms later, then 5.016 s."""
+    monitor = SeekMonitor()
+    monitor.on_position(1340.0)
+    record = monitor.start("seek", 5000.0)
+    shown = []
+    for position in (5000.0, 1359.0, 5016.0):
+        shown.append(monitor.shown_position(position))
+        monitor.on_position(position)
+    assert shown == [5000.0, 5000.0, 5016.0]
+    assert (record.outcome, record.frame_ms) == ("shown", 5016.0)
+    assert monitor.shown_position(5068.0) == 5068.0  # landed: Qt's own position again
+
+
+def test_the_seek_bar_follows_qt_when_no_seek_waits_or_a_short_seek_continues_near_the_old_place(qapp) -> None:
+    monitor = SeekMonitor()
+    monitor.on_position(2700.0)
+    assert monitor.shown_position(2750.0) == 2750.0  # no seek
+    monitor.start("seek", 2800.0)  # a seek 0.1 s ahead: a position near the old place is near the target too
+    assert monitor.shown_position(2750.0) == 2750.0
