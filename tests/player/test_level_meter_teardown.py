@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
-from player.host import ProxyHost
 from player.level_meter import FLOOR_DB
 from player.main_window import MainWindow
-from player.resources import demo_pieces
-from player.settings import Settings
 from tests.conftest import CORPUS
-from tests.player.test_gui_window import loop, run, until  # noqa: F401 — loop: a fixture
+from tests.player.test_gui_window import loop, run, shown_window, until  # noqa: F401 — loop: a fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -40,17 +38,6 @@ def pieces(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copyfile(CORPUS / name, folder / name)
     (folder / "manifest.json").write_text(json.dumps({"pieces": [listed[name] for name in AUDIO]}))
     return folder
-
-
-def _window(pieces: Path, home: Path) -> MainWindow:
-    settings = Settings(home / "settings.ini")
-    settings.cache_dir = home / "cache"
-    settings.demo_latency_ms = 0.0
-    host = ProxyHost(settings.host_config(pieces, demo_first=True, sources=[]))
-    host.start()
-    window = MainWindow(settings, host, demo=demo_pieces(pieces), demo_dir=pieces)
-    window.show()
-    return window
 
 
 async def _hear(window: MainWindow, piece: int) -> None:
@@ -71,20 +58,22 @@ def test_switching_and_closing_audio_pieces_twenty_times_neither_crashes_nor_rai
     measured_on: set[bool] = set()
 
     async def cycles() -> None:
-        window = _window(pieces, tmp_path / "home-0")
-        probe = window.media_views.levels
-        probe.level.connect(lambda *_: measured_on.add(QThread.currentThread() is qapp.thread()))
+        def watched(home: Path) -> tuple[MainWindow, Iterator[MainWindow]]:
+            """A shown window (test_gui_window's), and what closes and shuts it down when advanced."""
+            closer = shown_window(pieces, home)
+            window = next(closer)
+            window.media_views.levels.level.connect(
+                lambda *_: measured_on.add(QThread.currentThread() is qapp.thread())
+            )
+            return window, closer
+
+        window, closer = watched(tmp_path / "home-0")
         for cycle in range(CYCLES):
             await _hear(window, cycle % len(AUDIO))
             if cycle % 2:  # every other cycle the window closes while the sound plays, and a new one opens
-                window.close()
-                window.shutdown()
-                window = _window(pieces, tmp_path / f"home-{cycle}")
-                window.media_views.levels.level.connect(
-                    lambda *_: measured_on.add(QThread.currentThread() is qapp.thread())
-                )
-        window.close()
-        window.shutdown()
+                next(closer, None)
+                window, closer = watched(tmp_path / f"home-{cycle}")
+        next(closer, None)
 
     run(loop, cycles(), timeout=240.0)
     assert measured_on == {True}  # every buffer was measured on the GUI thread, never on FFmpeg's audio thread
