@@ -52,6 +52,12 @@ async def wait_for_record(
         if ended and record.kind == "open" and record.armed and not done.done():
             done.set_exception(Undecodable(undecodable(playback.player)))
 
+    def refused(_text: str) -> None:
+        """The proxy's map came while Qt waited for bytes past where a damaged piece ends: ``Playback`` refused
+        the seek then (and seeks back, superseding this record): the wait is over, as for a seek refused at once."""
+        if record.kind == "seek" and record.outcome == "pending" and not done.done():
+            done.set_result(record)
+
     def give_up_late() -> None:
         if record.outcome == "pending" and not done.done():
             playback.seeks.cancel()
@@ -66,6 +72,7 @@ async def wait_for_record(
     playback.seeks.frame.connect(frame)
     playback.player.positionChanged.connect(frame)
     playback.failed.connect(failed)
+    playback.refused.connect(refused)
     playback.player.mediaStatusChanged.connect(status)
     watch = (
         loop.create_task(_watch_nothing_there(playback, record, done, byte_map, nothing_there))
@@ -90,6 +97,7 @@ async def wait_for_record(
         playback.seeks.frame.disconnect(frame)
         playback.player.positionChanged.disconnect(frame)
         playback.failed.disconnect(failed)
+        playback.refused.disconnect(refused)
         playback.player.mediaStatusChanged.disconnect(status)
 
 
