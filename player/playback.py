@@ -92,7 +92,6 @@ class Playback(QObject):
         self.opening.emit(url)
         self.seeks.reset()
         self.stalls.reset()
-        self._release_taps()
         record = self.seeks.start("open", 0.0)
         self._loading_seen = False
         if self.player.source() == QUrl(url):
@@ -105,20 +104,11 @@ class Playback(QObject):
 
     def close(self) -> None:
         self.seeks.cancel()
-        self._release_taps()
         self.player.stop()
         self.player.setSource(QUrl())
         self.url = None
         self.error = None
         self._update_state()
-
-    def _release_taps(self) -> None:
-        """Detach a tap on the decoded sound (the level meter's ``QAudioBufferOutput``) before the engine that
-        writes into it is torn down (a new source, a stop): FFmpeg's audio thread then no longer holds it while
-        ``stop()`` waits for that thread with the GIL held, nor when the tap is deleted at exit (a crash seen
-        once in six test teardowns). The meter attaches again once the new media loaded audio-only."""
-        if self.player.audioBufferOutput() is not None:
-            self.player.setAudioBufferOutput(None)
 
     def seek(self, position_ms: float) -> SeekRecord | None:
         """Seek to a position (clamped to the media); the record completes when a frame near it is shown."""
@@ -186,7 +176,6 @@ class Playback(QObject):
         assert self.url is not None and self.data_end_ms is not None
         url, end_ms = self.url, self.data_end_ms
         self._resume_at_ms = 0.0  # seeks from now until the media has loaded wait for it (see ``seek``)
-        self._release_taps()
         self.player.setSource(QUrl())
         self.player.setSource(QUrl(url))
         self.player.pause()

@@ -5,6 +5,8 @@ audio thread writes every decoded buffer into it. A teardown crash was seen once
 attached, so this opens audio-only corpus pieces in the real window (offscreen, real proxy, real emulator, a real
 QMediaPlayer), waits until the meter shows their sound, then switches to another piece or closes the window —
 twenty times. A crash ends the test run; a Python exception in a slot fails this test (pytest-qt reports it).
+A crash at exit shows as the run's status: with the meter detached from the player on every new source, one run
+in three hung; detached before each stop, every run ended in heap corruption at exit (status 134).
 """
 
 from __future__ import annotations
