@@ -93,6 +93,8 @@ class TransportBar(QWidget):
         self.panel_button.clicked.connect(self.panelToggled)
         self.fullscreen_button.clicked.connect(self.fullscreenToggled)
         playback.opening.connect(self.reset)
+        # A refused seek (past where a damaged piece ends) moved nothing: the bar shows where playback really is.
+        playback.refused.connect(lambda _words: self._position(player.position()))
         player.positionChanged.connect(self._position)
         player.durationChanged.connect(self._duration)
         player.playbackStateChanged.connect(self._playing)

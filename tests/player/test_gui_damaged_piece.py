@@ -112,6 +112,7 @@ def test_a_matroska_piece_cut_before_its_cues_says_where_it_ends_and_refuses_see
         await until(lambda: window.status.message.text().startswith("Nothing to play at 0:06"), "the refusal")
         assert "the piece ends early, at 0:04.5" in window.status.message.text()
         assert len(window.playback.seeks.history) == 1 and window.playback.seeks.pending is None
+        assert slider.position_ms < MKV_DATA_END_S * 1000  # the bar shows where playback is, not the refused 6.4 s
         click_at(qtbot, window, 0.25)  # 2 s, inside the data: an ordinary seek
         assert_lands(await finished(window, 2, "the seek to 2 s"), 2000.0, slack_ms=max(60.0, 1.5 * pixel_ms(window)))
 
