@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QObject, QRectF, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPaintEvent
 from PySide6.QtMultimedia import QAudioBuffer, QAudioBufferOutput, QAudioFormat, QMediaPlayer
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -39,26 +39,30 @@ class LevelProbe(QObject):
         audio_format.setChannelCount(1)
         audio_format.setSampleFormat(QAudioFormat.SampleFormat.Float)
         self.player = player
-        #: A child of the player, so it is deleted after the player's engine stopped: owned by this probe, it was
-        #: sometimes deleted first at exit while FFmpeg's audio thread still wrote to it (a crash).
+        #: A child of the player, so it is deleted after the player's engine (``~QMediaPlayer`` deletes it first);
+        #: owned by this probe, every run of the 20-cycle test crashed at exit (segfault). It is made from Python
+        #: (Qt has no QML type or invokable constructor for it, unlike ``audio_output.py``'s QAudioOutput), so
+        #: FFmpeg's audio thread must never run Python through it: the buffers reach ``_measure`` queued, on the
+        #: GUI thread. Once attached it stays attached (see ``attach``).
         self.output = QAudioBufferOutput(audio_format, player)
-        self.output.audioBufferReceived.connect(self._measure)
+        self.output.audioBufferReceived.connect(self._measure, Qt.ConnectionType.QueuedConnection)
 
     @property
     def active(self) -> bool:
         return self.player.audioBufferOutput() is self.output
 
-    def follow(self, source: QUrl) -> None:
-        """Detached whenever the player's media changes (a new open, or emptied when closing): see ``attach``."""
-        self.player.setAudioBufferOutput(None)
-
     def attach(self) -> None:
-        """Measure the sound of audio-only media, once the player says that is what it loaded.
+        """Measure the sound of audio-only media, once the player says that is what it loaded; from then on, for
+        as long as the player lives.
 
-        Only then: attached to every piece as its media was set, the copy and conversion of each decoded buffer
+        Not before: attached to every piece as its media was set, the copy and conversion of each decoded buffer
         made a video's first frame in the window ~200 ms later (bench ``window``: 523–634 ms against 334–424 ms
-        without it), for a meter only the audio view shows; and it was the one thing attached when a test's
-        teardown crashed in FFmpeg's audio thread. Attaching restarts Qt's audio output once, at the load.
+        without it), for a meter only the audio view shows. Never detached: ``setAudioBufferOutput(None)`` on
+        Qt 6.11's FFmpeg player is what broke teardown (``tests/player/test_level_meter_teardown.py``, 20 opens
+        and closes of audio pieces: detached on every new source, one run in three hung; detached before each
+        stop, every run of four ended in ``malloc(): unaligned tcache chunk detected``; never detached, seven of
+        seven runs were clean). The price: a video opened after an audio piece in the same window pays the
+        meter's copy. Attaching restarts Qt's audio output once, at the load.
         """
         if not self.active:
             self.player.setAudioBufferOutput(self.output)

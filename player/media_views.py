@@ -58,7 +58,6 @@ class MediaViews(QObject):
         self.player.metaDataChanged.connect(self._refresh)
         self.player.hasVideoChanged.connect(self._refresh)
         self.player.positionChanged.connect(self._audio_position)
-        self.player.sourceChanged.connect(self.levels.follow)
         self.undecodable.found.connect(self._undecodable)
         video_area.card.actionTriggered.connect(self.open_external)
 

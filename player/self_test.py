@@ -207,13 +207,14 @@ class PlaySession:
         for target_s in targets:
             await asyncio.sleep(PLAY_BETWEEN_S)
             seek = playback.seek(target_s * 1000.0)
-            if seek is None and playback.data_end_ms is not None:  # past where a damaged piece ends: refused at once
+            if seek is None and playback.data_end_ms is None:
+                raise SelfTestFailed(f"the player refused to seek to {target_s:g} s")
+            done = None if seek is None else await self._wait(playback, seek)
+            if done is None or _refused_past_end(done, playback.data_end_ms):
+                assert playback.data_end_ms is not None
                 results.append(refused_seek_result(target_s, playback.data_end_ms / 1000.0))
                 _say(f"seek to {target_s:g} s: refused, the piece ends early at {playback.data_end_ms / 1000:g} s")
                 continue
-            if seek is None:
-                raise SelfTestFailed(f"the player refused to seek to {target_s:g} s")
-            done = await self._wait(playback, seek)
             cached = done.cached and opened.via == "proxy"
             latency = round(done.latency_ms, 1) if done.latency_ms is not None else None
             results.append({"target_s": target_s, "latency_ms": latency, "cached": cached})
@@ -329,3 +330,9 @@ class PlaySession:
 def print_summary(summary: dict) -> None:
     """The contract: one JSON object as the last line on stdout."""
     print(json.dumps(summary, separators=(",", ":")), flush=True)
+
+
+def _refused_past_end(done: SeekRecord, data_end_ms: float | None) -> bool:
+    """A seek ``Playback`` refused when the proxy's map came after it was asked (a loaded machine): the map said
+    the piece ends before its target. (Asked after the map came, it is refused at once and has no record.)"""
+    return data_end_ms is not None and done.outcome != "shown" and done.target_ms > data_end_ms

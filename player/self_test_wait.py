@@ -1,10 +1,10 @@
 """The self-test's wait for one open or seek to be final, ending early when waiting longer cannot help.
 
 Three things end the wait before the seek monitor's timeout: media that reaches its end before its first frame or
-sound (Qt does that when it has no decoder for the codec), a first frame later than the tolerance (given a grace
-for a frame near the target, then recorded as late), and a seek past where a cut-short piece ends while every
-byte of it is cached (nothing can still be on its way). A player error ends the test with the proxy's
-explanation.
+sound (Qt does that when it has no decoder for the codec), a first frame (or sound playing on) later than the
+tolerance (given a grace for a frame near the target, then recorded as late), and a seek past where a cut-short
+piece ends while every byte of it is cached (nothing can still be on its way). A player error ends the test with
+the proxy's explanation.
 """
 
 from __future__ import annotations
@@ -52,18 +52,27 @@ async def wait_for_record(
         if ended and record.kind == "open" and record.armed and not done.done():
             done.set_exception(Undecodable(undecodable(playback.player)))
 
+    def refused(_text: str) -> None:
+        """The proxy's map came while Qt waited for bytes past where a damaged piece ends: ``Playback`` refused
+        the seek then (and seeks back, superseding this record): the wait is over, as for a seek refused at once."""
+        if record.kind == "seek" and record.outcome == "pending" and not done.done():
+            done.set_result(record)
+
     def give_up_late() -> None:
         if record.outcome == "pending" and not done.done():
             playback.seeks.cancel()
             done.set_result(record)
 
     def frame(_start_ms: float) -> None:
+        """A frame (or, for audio-only media, a position playing on) after the record was found late."""
         if record.late_ms is not None and not grace:
             grace.append(loop.call_later(LATE_GRACE_S, give_up_late))
 
     playback.seeks.finished.connect(finished)
     playback.seeks.frame.connect(frame)
+    playback.player.positionChanged.connect(frame)
     playback.failed.connect(failed)
+    playback.refused.connect(refused)
     playback.player.mediaStatusChanged.connect(status)
     watch = (
         loop.create_task(_watch_nothing_there(playback, record, done, byte_map, nothing_there))
@@ -86,7 +95,9 @@ async def wait_for_record(
             handle.cancel()
         playback.seeks.finished.disconnect(finished)
         playback.seeks.frame.disconnect(frame)
+        playback.player.positionChanged.disconnect(frame)
         playback.failed.disconnect(failed)
+        playback.refused.disconnect(refused)
         playback.player.mediaStatusChanged.disconnect(status)
 
 

@@ -93,6 +93,8 @@ class TransportBar(QWidget):
         self.panel_button.clicked.connect(self.panelToggled)
         self.fullscreen_button.clicked.connect(self.fullscreenToggled)
         playback.opening.connect(self.reset)
+        # A refused seek (past where a damaged piece ends) moved nothing: the bar shows where playback really is.
+        playback.refused.connect(lambda _words: self._position(player.position()))
         player.positionChanged.connect(self._position)
         player.durationChanged.connect(self._duration)
         player.playbackStateChanged.connect(self._playing)
@@ -121,9 +123,10 @@ class TransportBar(QWidget):
         self.slider.set_cached([])
 
     def _position(self, ms: int) -> None:
-        self.slider.set_position(ms)
+        shown = self.playback.seeks.shown_position(float(ms))  # never the old place once a seek was asked
+        self.slider.set_position(shown)
         if not self.slider.dragging:
-            self.elapsed.setText(format_clock(ms))
+            self.elapsed.setText(format_clock(shown))
 
     def _duration(self, ms: int) -> None:
         self.slider.set_duration(ms)

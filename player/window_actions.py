@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt
 
 from player.about import open_readme, show_about
@@ -268,9 +269,14 @@ def install_menus(window: MainWindow) -> WindowMenus:
     commands.repeatChanged.connect(sync_repeat)
     window.playback.opening.connect(lambda _url: sync_repeat())
     window.video_commands.aspectChanged.connect(sync_aspect)
-    window.dock.visibilityChanged.connect(
-        lambda visible: window.isFullScreen() or menus.set_checked("view.panel", visible)
-    )
+
+    def sync_panel(visible: bool) -> None:
+        """The dock hides for fullscreen (the panel stays chosen) and when the window is deleted (its children go
+        after it: the window is no longer there to ask, which raised in this slot)."""
+        if shiboken6.isValid(window) and not window.isFullScreen():
+            menus.set_checked("view.panel", visible)
+
+    window.dock.visibilityChanged.connect(sync_panel)
     sync_speed()
     sync_aspect(window.video_commands.aspect())
     menus.set_checked("view.panel", window.settings.panel_visible)

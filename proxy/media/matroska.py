@@ -79,6 +79,9 @@ _DEFAULT_TIMESTAMP_SCALE = 1_000_000
 _OUT_OF_ORDER = frozenset({SEEK_HEAD, CUES, TAGS, CHAPTERS, ATTACHMENTS})
 #: The longest head the layout may ask for (a SeekHead behind huge elements is not sought further).
 MAX_HEAD_BYTES = 4 << 20
+#: The end of a cut piece read to find its last Clusters when its Cues were past the cut: FFmpeg closes a Cluster
+#: every 5 s or 5 MiB, so this holds a Cluster's start unless the bitrate is above ~3 MB/s.
+CUT_TAIL_BYTES = 2 << 20
 
 
 @dataclass
@@ -88,6 +91,8 @@ class SegmentHead:
     kind: ContainerKind
     data_start: int
     end: int
+    #: Where the Segment's size says it ends, even past the piece (None for an unknown size): see :attr:`cut`.
+    declared_end: int | None = None
     #: Top-level elements whose headers are in the head (first of each ID), in file order.
     seen: dict[int, Element] = field(default_factory=dict)
     #: (ID, absolute position) of every SeekHead entry read.
@@ -110,6 +115,16 @@ class SegmentHead:
         at = bisect.bisect_right(positions, pos)
         return positions[at] if at < len(positions) else self.end
 
+    @property
+    def cut(self) -> bool:
+        """The Segment's size promises more bytes than the piece holds: a cut or damaged upload."""
+        return self.declared_end is not None and self.declared_end > self.end
+
+    @property
+    def cues_listed(self) -> bool:
+        """The head holds the Cues, or the SeekHead points at Cues inside the piece."""
+        return CUES in self.seen or any(element_id == CUES for element_id, _pos in self.seek_entries)
+
 
 def parse_segment_head(head: bytes | memoryview, size: int) -> SegmentHead:
     """Read the EBML header, the Segment header and the top-level elements before the first Cluster in ``head``.
@@ -127,7 +142,7 @@ def parse_segment_head(head: bytes | memoryview, size: int) -> SegmentHead:
     if segment.id != SEGMENT:
         raise ContainerError(f"expected a Segment at byte {segment.start}, found element 0x{segment.id:x}")
     end = size if segment.end is None else min(segment.end, size)
-    found = SegmentHead(kind, segment.data_start, end)
+    found = SegmentHead(kind, segment.data_start, end, declared_end=segment.end)
     pos = segment.data_start
     while pos < end:
         try:
@@ -243,7 +258,11 @@ def sniff_matroska_layout(head: bytes | memoryview, size: int) -> ContainerLayou
         if span.stop > available:
             prefetch.append(span)
     index, where = _cues_span(head, segment)
-    if index is None:
+    if index is None and segment.cut and segment.first_cluster is not None:
+        start = max(segment.first_cluster, size - CUT_TAIL_BYTES)
+        index = ByteSpan(start, size, "the last Clusters (cut before its Cues)", exact=False, at_open=False)
+        reason = f"{segment.kind.value}: cut at byte {size} of the {segment.declared_end} promised, no Cues"
+    elif index is None:
         reason = f"{segment.kind.value}: no Cues listed in the SeekHead or before the first Cluster"
     else:
         reason = f"{segment.kind.value}: Cues {where} at bytes {index.start}–{index.last}"

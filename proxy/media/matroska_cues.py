@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # numpy is imported where used: ~100 ms of start-up the first
 from proxy.media.budget import CUE_POINT_BYTES, IndexBudget
 from proxy.media.ebml import Element, children, raw_children, raw_uint, read_element, read_uint
 from proxy.media.errors import ContainerError, TruncatedError
-from proxy.media.index import MediaIndex, TrackUnits
+from proxy.media.index import MediaIndex
 from proxy.media.matroska import (
     CUE_CLUSTER_POSITION,
     CUE_POINT,
@@ -31,6 +31,8 @@ from proxy.media.matroska import (
     parse_segment_head,
     segment_info,
 )
+from proxy.media.matroska_tail import tail_clusters
+from proxy.media.tracks import TrackUnits
 
 #: TrackType values (RFC 9559 §5.1.4.1.3).
 _VIDEO, _AUDIO = 1, 2
@@ -41,34 +43,86 @@ _CUE_BATCH = 4096
 def build_matroska_index(
     head: bytes | memoryview, size: int, index_bytes: bytes | memoryview, index_offset: int
 ) -> MediaIndex:
-    """The cue-point index: Info and Tracks from the head, Cues from the head or from ``index_bytes``."""
-    import numpy as np
+    """The cue-point index: Info and Tracks from the head, Cues from the head or from ``index_bytes``.
 
+    A piece cut before its Cues (:attr:`SegmentHead.cut`) is mapped from the Clusters of its tail instead, which
+    ``index_bytes`` then hold (:data:`proxy.media.matroska.CUT_TAIL_BYTES`).
+    """
     segment = parse_segment_head(head, size)
     data = memoryview(head)[:size]
     scale, duration_ticks = segment_info(data, segment)
+    duration_s = duration_ticks * scale / 1e9 if duration_ticks > 0 else None
     track_types = _track_types(data, segment)
+    if segment.cut and not segment.cues_listed:
+        return _cut_index(segment, track_types, scale, duration_s, memoryview(index_bytes), index_offset)
     cues_data, cues, base = _cues_element(data, segment, memoryview(index_bytes), index_offset)
     points = _cue_points(cues_data, cues, base, segment.data_start, IndexBudget())
     if not points:
         raise ContainerError(f"Cues at byte {cues.start} hold no cue point")
     chosen = _main_track(track_types, points)
     times, offsets = _unit_starts([(t, pos) for t, track, pos in points if track == chosen], segment)
-    ends = np.append(offsets[1:], segment.bound(int(offsets[-1])))
-    duration_s = duration_ticks * scale / 1e9 if duration_ticks > 0 else None
-    starts = times * scale / 1e9
+    kind = {_VIDEO: "video", _AUDIO: "audio"}.get(track_types.get(chosen, 0), "other")
+    notes = [f"cue points of track {chosen} ({kind}); a Cluster span counts as cached only when all of it is"]
+    units = _cluster_units(times * scale / 1e9, offsets, _unit_end(segment, int(offsets[-1])), duration_s)
+    return MediaIndex(f"{segment.kind.value} cues", units, duration_s=duration_s, notes=notes, piece_size=size)
+
+
+def _cut_index(
+    segment: SegmentHead,
+    track_types: dict[int, int],
+    scale: int,
+    duration_s: float | None,
+    tail: memoryview,
+    tail_offset: int,
+) -> MediaIndex:
+    """A coarse map of a piece cut before its Cues: the first Cluster, the tail's Clusters, and the rest missing.
+
+    The missing rest is one unit past the piece's end, starting where the main track's complete blocks stop:
+    :attr:`MediaIndex.ends_early_s` then says where the data stops, as for an MP4 whose samples are cut off.
+    """
+    import numpy as np
+
+    if segment.first_cluster is None or not tail:
+        raise ContainerError("a cut Matroska piece: neither its first Cluster nor its tail is known")
+    chosen = _first_track(track_types)
+    clusters = [c for c in tail_clusters(tail, tail_offset, chosen) if c.position > segment.first_cluster]
+    ends = [c.data_end_ticks for c in clusters if c.data_end_ticks is not None]
+    if not ends:
+        raise ContainerError(f"a cut Matroska piece: no complete block of track {chosen} in its tail")
+    end_s = max(ends) * scale / 1e9
+    times = [0.0, *(c.ticks * scale / 1e9 for c in clusters), end_s]
+    offsets = [segment.first_cluster, *(c.position for c in clusters), segment.end]
+    missing = segment.declared_end - segment.end  # past the piece: MediaIndex drops this unit and says it ends early
+    units = _cluster_units(np.array(times), np.array(offsets), segment.end + missing, duration_s or end_s)
+    units.key[1:-1] = [c.key for c in clusters]
+    notes = [
+        f"cut at byte {segment.end} of the {segment.declared_end} its Segment promises, before its Cues: "
+        f"mapped from the first Cluster and the {len(clusters)} in its last {len(tail)} bytes"
+    ]
+    return MediaIndex(f"{segment.kind.value} tail", units, duration_s=duration_s, notes=notes, piece_size=segment.end)
+
+
+def _cluster_units(starts: np.ndarray, offsets: np.ndarray, last_end: int, duration_s: float | None) -> TrackUnits:
+    """One key unit per Cluster span: from one Cluster to the next, the last one to ``last_end``."""
+    import numpy as np
+
     end_time = duration_s if duration_s is not None else float(starts[-1])
-    units = TrackUnits(
+    return TrackUnits(
         kind="cluster",
         start=starts,
         duration=np.maximum(np.append(starts[1:], end_time) - starts, 0.0),
         offset=offsets,
-        size=ends - offsets,
+        size=np.append(offsets[1:], last_end) - offsets,
         key=np.ones(len(offsets), dtype=bool),
     )
-    kind = {_VIDEO: "video", _AUDIO: "audio"}.get(track_types.get(chosen, 0), "other")
-    notes = [f"cue points of track {chosen} ({kind}); a Cluster span counts as cached only when all of it is"]
-    return MediaIndex(f"{segment.kind.value} cues", units, duration_s=duration_s, notes=notes, piece_size=size)
+
+
+def _unit_end(segment: SegmentHead, last: int) -> int:
+    """Where the last cued Cluster ends: at the next known element, or where the Segment says it ends."""
+    bound = segment.bound(last)
+    if bound > last or segment.declared_end is None:
+        return bound
+    return segment.declared_end
 
 
 def _track_types(data: memoryview, segment: SegmentHead) -> dict[int, int]:
@@ -149,6 +203,15 @@ def _cue_points(
     return points
 
 
+def _first_track(track_types: dict[int, int]) -> int:
+    """The first video track, else the first audio track, else track 1 (a piece with no Tracks in its head)."""
+    for wanted in (_VIDEO, _AUDIO):
+        for number, kind in sorted(track_types.items()):
+            if kind == wanted:
+                return number
+    return 1
+
+
 def _main_track(track_types: dict[int, int], points: list[tuple[int, int, int]]) -> int:
     """The cued video track, else the cued audio track, else the most cued track."""
     cued = [track for _time, track, _pos in points]
@@ -165,8 +228,8 @@ def _unit_starts(points: list[tuple[int, int]], segment: SegmentHead) -> tuple[n
 
     times, offsets = [], []
     for time, pos in sorted(points):
-        if pos >= segment.end:
-            continue
+        if pos >= (segment.declared_end or segment.end):
+            continue  # cue points past the piece but inside the Segment stay: the map says the piece ends early
         if offsets and pos <= offsets[-1]:
             continue
         times.append(time)

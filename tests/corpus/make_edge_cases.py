@@ -60,6 +60,12 @@ def _truncate(data: bytes) -> bytes:
     return data[: len(data) * 6 // 10]
 
 
+def _truncate_mkv(data: bytes) -> bytes:
+    """Keep the first 55 %: the Segment promises its whole Duration, the Cues (written after the last Cluster) are
+    lost, and the data stops at 4.5 s — far enough before the matrix's seek to 5 s that no frame lands near it."""
+    return data[: len(data) * 55 // 100]
+
+
 def _corrupt_box(data: bytes) -> bytes:
     """Give the first ``trak`` box inside ``moov`` a size far past the end of its parent."""
     at = data.index(b"trak") - 4
@@ -134,6 +140,8 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("audio-opus.opus", "Opus in Ogg", _TONE_IN, ("-c:a", "libopus", "-b:a", "48k")),
     Recipe("truncated-faststart.mp4", "MP4 (index first) cut after 60 % of its bytes", _VIDEO_IN + _TONE_IN,
            _H264 + _AAC + ("-movflags", "+faststart"), damage=_truncate),
+    Recipe("truncated.mkv", "Matroska cut after 55 % of its bytes (the Cues, written last, are lost)",
+           _VIDEO_IN + _TONE_IN, _H264 + _AAC, damage=_truncate_mkv),
     Recipe("not-media.html", "an HTML error page where a piece was expected (a gateway's login page)", (), (),
            written=b"<!doctype html>\n<html><head><title>Sign in</title></head>\n<body><p>Please sign in to continue."
                    b"</p></body></html>\n"),

@@ -85,6 +85,8 @@ EXPECTED: dict[str, str | Says] = {
     # The cut falls at 4.76 s: the start plays and 2 s lands, 5 s has no frame to show. Through the proxy, whose
     # byte ↔ time map sees the samples past the data, the seek is refused at once (EXPECTED_DIRECT: direct play).
     "truncated-faststart.mp4": Says(r"nothing plays at 5 s: the piece ends early, at 4\.76 s"),
+    # Cut before its Cues: the proxy finds where its data stops (4.54 s) in its last Clusters and refuses the seek.
+    "truncated.mkv": Says(r"nothing plays at 5 s: the piece ends early, at 4\.54\d* s"),
     # The proxy sniffs no type for HTML: application/octet-stream is named.
     "not-media.html": Says(r"The piece downloads \(application/octet-stream, 113 B\) but is not audio or video this"),
     # ffmpeg reads past the damaged trak box ("Broken file, trak/mdat not at top-level"): the video still plays.
@@ -93,6 +95,7 @@ EXPECTED: dict[str, str | Says] = {
 #: Where playing direct differs from the proxy (it is never better): direct, nobody can tell that no byte is coming.
 EXPECTED_DIRECT: dict[str, str | Says] = {
     "truncated-faststart.mp4": Says(r"no frame within ±0\.5 s of the seek target\(s\) 5 s"),
+    "truncated.mkv": Says(r"no frame within ±0\.5 s of the seek target\(s\) 5 s"),
 }
 # fmt: on
 _RANK = {VIDEO: 2, AUDIO: 1}
@@ -172,7 +175,7 @@ async def _play_all(home: Path) -> dict[tuple[str, str], Run]:
             return (name, via), await _self_test(cid, upstream, via == "direct", home / f"{name}-{via}")
 
     # The slowest rows (a seek that waits out the monitor's timeout) start first, so both lanes end together.
-    order = sorted(EXPECTED, key=lambda name: name != "truncated-faststart.mp4")
+    order = sorted(EXPECTED, key=lambda name: name not in ("truncated-faststart.mp4", "truncated.mkv"))
     try:
         return dict(await asyncio.gather(*(one(name, via) for name in order for via in ("proxy", "direct"))))
     finally:
@@ -263,6 +266,9 @@ def test_the_damaged_files_are_damaged() -> None:
     whole = (CORPUS / "mp4-faststart-h264-aac.mp4").read_bytes()
     cut = (CORPUS / "truncated-faststart.mp4").read_bytes()
     assert whole.startswith(cut) and len(cut) == len(whole) * 6 // 10
+    mkv = _probe("truncated.mkv", "format=duration", "stream=codec_type")
+    assert float(mkv["format"]["duration"]) == pytest.approx(8.0, abs=0.05)  # the header's promise…
+    assert b"\x1c\x53\xbb\x6b" not in (CORPUS / "truncated.mkv").read_bytes()[4096:]  # …and no Cues past the head
     corrupt = (CORPUS / "corrupt-box.mp4").read_bytes()
     assert len(corrupt) == len(whole) and corrupt != whole
     warning = subprocess.run(

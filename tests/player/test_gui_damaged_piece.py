@@ -1,9 +1,10 @@
-"""The real window on two corpus pieces the proxy maps differently: a damaged MP4 and a fragmented one.
+"""The real window on corpus pieces the proxy maps differently: a damaged MP4 and MKV, and a fragmented MP4.
 
 ``truncated-faststart.mp4`` keeps its whole index while its data stops at 4.76 s: the window says where it ends,
 marks that point on the seek bar and refuses seeks past it in words at once (instead of a seek that never shows
-a frame). ``fmp4-mfra.mp4`` is fragmented: its map comes from its ``moof`` boxes, so the seek bar shades cached
-time exactly and a hover prefetches where the pointer rests.
+a frame); ``truncated.mkv``, cut before its Cues, the same from the Clusters in its last bytes. ``fmp4-mfra.mp4``
+is fragmented: its map comes from its ``moof`` boxes, so the seek bar shades cached time exactly and a hover
+prefetches where the pointer rests.
 """
 
 from __future__ import annotations
@@ -34,16 +35,18 @@ from tests.player.test_gui_window import (  # noqa: F401 — loop: a fixture
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 #: Demo order (no manifest: sorted file names).
-FRAGMENTED, DAMAGED = 0, 1
+FRAGMENTED, DAMAGED, DAMAGED_MKV = 0, 1, 2
 #: Where truncated-faststart.mp4's video data stops (its first video sample past the cut, by its sample table).
 DATA_END_S = 4.76
+#: Where truncated.mkv's video stops: its last complete frame (4.503 s) and one more frame's time.
+MKV_DATA_END_S = 4.543
 
 
 @pytest.fixture
 def window(qapp: QApplication, tmp_path: Path) -> Iterator[MainWindow]:
     pieces = tmp_path / "pieces"
     pieces.mkdir()
-    for name in ("fmp4-mfra.mp4", "truncated-faststart.mp4"):
+    for name in ("fmp4-mfra.mp4", "truncated-faststart.mp4", "truncated.mkv"):
         shutil.copyfile(CORPUS / name, pieces / name)
     yield from shown_window(pieces, tmp_path)
 
@@ -90,6 +93,31 @@ def test_a_damaged_piece_says_where_it_ends_and_refuses_seeks_past_it(window: Ma
     run(loop, scenario())
     assert slider.end_mark_ms == pytest.approx(DATA_END_S * 1000, abs=1)
     assert red_pixels(slider) > 0  # the mark and the struck-out rest of the groove
+
+
+def test_a_matroska_piece_cut_before_its_cues_says_where_it_ends_and_refuses_seeks_past_it(
+    window: MainWindow,
+    loop,  # noqa: F811
+    qtbot,
+) -> None:
+    """``truncated.mkv`` lost its Cues with its last 45 %: the proxy finds its end in its last Clusters (4.54 s)."""
+    slider = window.transport.slider
+
+    async def scenario() -> None:
+        assert window.open_demo(DAMAGED_MKV) is not None
+        await finished(window, 1, "the first frame")
+        await until(lambda: slider.end_mark_ms is not None, "the end mark from the proxy's map")
+        assert window.status.message.text().startswith("The piece ends early, at 0:04.5 of the 0:08 its header")
+        click_at(qtbot, window, 0.8)  # 6.4 s, past the data
+        await until(lambda: window.status.message.text().startswith("Nothing to play at 0:06"), "the refusal")
+        assert "the piece ends early, at 0:04.5" in window.status.message.text()
+        assert len(window.playback.seeks.history) == 1 and window.playback.seeks.pending is None
+        assert slider.position_ms < MKV_DATA_END_S * 1000  # the bar shows where playback is, not the refused 6.4 s
+        click_at(qtbot, window, 0.25)  # 2 s, inside the data: an ordinary seek
+        assert_lands(await finished(window, 2, "the seek to 2 s"), 2000.0, slack_ms=max(60.0, 1.5 * pixel_ms(window)))
+
+    run(loop, scenario())
+    assert slider.end_mark_ms == pytest.approx(MKV_DATA_END_S * 1000, abs=1)
 
 
 def test_a_fragmented_piece_shades_cached_time_and_prefetches_on_hover(window: MainWindow, loop, qtbot) -> None:  # noqa: F811

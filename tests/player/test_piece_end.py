@@ -7,14 +7,23 @@ the cut file gives every frame before 4.76 s and almost nothing after.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 
 import pytest
+from PySide6.QtCore import QUrl
+from PySide6.QtMultimedia import QVideoSink
 
 from player.piece_end import ends_early_text, refused_text, stopped_text
+from player.playback import Playback
+from player.seek_monitor import SeekRecord
+from player.self_test import _refused_past_end
+from player.self_test_wait import wait_for_record
 from proxy.media import build_index
 from tests.conftest import CORPUS
+from tests.player.test_gui_damaged_piece import MKV_DATA_END_S
+from tests.player.test_gui_window import loop, run  # noqa: F401 — loop: a fixture
 
 
 def test_the_map_of_a_cut_mp4_says_where_its_data_ends_and_ffmpeg_agrees() -> None:
@@ -47,3 +56,26 @@ def test_the_words_name_the_times_to_a_tenth_of_a_second() -> None:
         "Nothing to play at 0:06.4: the piece ends early, at 0:04.8 (its data stops there)"
     )
     assert stopped_text(59.96).startswith("Playback stopped at 1:00.0,")
+
+
+def test_the_self_tests_wait_ends_when_the_map_refuses_a_seek_already_asked(qapp, loop) -> None:  # noqa: F811
+    """On a loaded machine the proxy's map can come after the self-test asked for a seek past a damaged piece's
+    end: ``Playback`` refuses it then and seeks back (a new record supersedes it). The wait must end there, not at
+    the self-test's limit (the corpus matrix saw 40 s), and the self-test records it as refused."""
+    playback = Playback(QVideoSink(), audio=False)
+    record = playback.open(QUrl.fromLocalFile(str(CORPUS / "truncated.mkv")).toString())
+
+    async def scenario() -> SeekRecord:
+        await wait_for_record(playback, record, None, set())
+        seek = playback.seek(6000.0)  # the map is not here yet: Qt is asked, and waits for bytes past the cut
+        assert seek is not None
+        waiting = asyncio.ensure_future(wait_for_record(playback, seek, None, set()))
+        await asyncio.sleep(0.2)
+        playback.ends_early_at(MKV_DATA_END_S * 1000.0)  # what the controller does when MediaIndexed says so
+        return await asyncio.wait_for(waiting, 5.0)
+
+    try:
+        done = run(loop, scenario())
+    finally:
+        playback.close()
+    assert done.outcome != "shown" and _refused_past_end(done, playback.data_end_ms)
