@@ -45,7 +45,7 @@ class LevelProbe(QObject):
         #: FFmpeg's audio thread must never run Python through it: the buffers reach ``_measure`` queued, on the
         #: GUI thread. Once attached it stays attached (see ``attach``).
         self.output = QAudioBufferOutput(audio_format, player)
-        self.output.audioBufferReceived.connect(self._measure, Qt.ConnectionType.QueuedConnection)
+        self._measuring = False
 
     @property
     def active(self) -> bool:
@@ -66,6 +66,16 @@ class LevelProbe(QObject):
         """
         if not self.active:
             self.player.setAudioBufferOutput(self.output)
+        if not self._measuring:
+            self.output.audioBufferReceived.connect(self._measure, Qt.ConnectionType.QueuedConnection)
+            self._measuring = True
+
+    def rest(self) -> None:
+        """Media with video loaded: the output stays attached (see ``attach``), but its buffers no longer cross into
+        Python, so a video after an audio piece pays Qt's copy of the sound, not a queued call and numpy per buffer."""
+        if self._measuring:
+            self.output.audioBufferReceived.disconnect(self._measure)
+            self._measuring = False
 
     def _measure(self, buffer: QAudioBuffer) -> None:
         import numpy as np  # here, not at start-up: ~100 ms the window's first frame does not need

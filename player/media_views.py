@@ -80,7 +80,9 @@ class MediaViews(QObject):
             area.audio.show_info(info, self.title)
             area.show_audio()
             self.levels.attach()
-        elif area.currentWidget() is area.audio:
+            return
+        self.levels.rest()
+        if area.currentWidget() is area.audio:
             area.show_video()
 
     def _audio_position(self, position_ms: int) -> None:

@@ -104,6 +104,29 @@ def test_an_audio_piece_with_cover_art_shows_the_cover_and_a_meter_of_its_sound(
     run(loop, scenario())
 
 
+def test_a_video_after_an_audio_piece_sends_no_sound_to_the_meter_and_the_next_audio_piece_does(
+    window: MainWindow, loop
+) -> None:
+    """The meter's output stays attached once an audio piece used it (detaching it broke Qt's teardown), so a video
+    opened next must not pay a Python call and numpy per decoded buffer for a meter nobody sees."""
+    area, levels, player = window.video_area, window.media_views.levels, window.playback.player
+    measured: list[float] = []
+    levels.level.connect(lambda rms, _peak: measured.append(rms))
+
+    async def scenario() -> None:
+        open_file(window, "audio-flac-cover.flac")
+        await until(lambda: measured, "the FLAC's sound measured")
+        open_file(window, "mkv-two-audio.mkv")  # video with sound
+        await until(lambda: area.currentWidget() is area.video and player.position() > 1_500, "the video at 1.5 s")
+        measured.clear()
+        await until(lambda: player.position() > 3_000, "the video's sound playing on to 3 s")
+        assert levels.active and measured == []
+        open_file(window, "audio-mp3.mp3")
+        await until(lambda: measured, "the MP3's sound measured")
+
+    run(loop, scenario())
+
+
 def test_an_audio_piece_opens_and_seeks_on_the_seek_chart_by_its_position(window: MainWindow, loop) -> None:
     """M4A: its sample tables make seeks exact. (FLAC and MP3 seek by estimate over HTTP: Qt's FFmpeg resumed the
     corpus FLAC 1.7 s past a 5 s target in some runs.)"""
