@@ -217,6 +217,17 @@ def tail_bets(events: list) -> list[UpstreamStarted]:
     return [e for e in events if isinstance(e, UpstreamStarted) and e.reason == TAIL_BET]
 
 
+async def open_then_read_the_index(http, url: str, events: list, data: bytes) -> MediaLayoutKnown:
+    """As FFmpeg opens an MP4: the head from byte 0, then, once the head showed the layout, the index to the end."""
+    async with http.get(url, headers=PLAYER_OPEN) as response:
+        assert await response.content.read(4096) == data[:4096]
+    layout = await first_event(events, MediaLayoutKnown)
+    index_start = layout.index_range[0]
+    async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
+        assert await response.read() == data[index_start:]
+    return layout
+
+
 async def test_a_first_open_asks_for_the_tail_with_the_head_and_the_index_comes_from_it(emulator, tmp_path, http):
     """The index request of an MP4 whose index is at the end is the player's second round trip: asked with the head,
     before its layout is known, the tail is there when the player asks for the index — on a 2 MB piece too (by
@@ -229,12 +240,8 @@ async def test_a_first_open_asks_for_the_tail_with_the_head_and_the_index_comes_
     assert len(data) < 4 * MiB, "the test is about a small piece"
     url = f"{proxy.base_url}/piece/{cid}"
     try:
-        async with http.get(url, headers=PLAYER_OPEN) as response:
-            assert await response.content.read(4096) == data[:4096]
-        layout = await first_event(events, MediaLayoutKnown)
+        layout = await open_then_read_the_index(http, url, events, data)
         index_start = layout.index_range[0]
-        async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
-            assert await response.read() == data[index_start:]
         started = [e for e in events if isinstance(e, UpstreamStarted)]
         tail = tail_bets(events)
         bet = PrefetchConfig().tail_bet_min  # a small piece: the smallest bet, not its last slice
@@ -325,13 +332,9 @@ async def test_an_index_longer_than_the_bet_gets_the_rest_as_an_exact_range(emul
     cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
     url = f"{proxy.base_url}/piece/{cid}"
     try:
-        async with http.get(url, headers=PLAYER_OPEN) as response:
-            assert await response.content.read(4096) == data[:4096]
-        layout = await first_event(events, MediaLayoutKnown)
+        layout = await open_then_read_the_index(http, url, events, data)
         index_start, index_last = layout.index_range
         assert index_last == len(data) - 1 and index_start < len(data) - bet, "the moov is longer than the bet"
-        async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
-            assert await response.read() == data[index_start:]
         [tail] = tail_bets(events)
         assert (tail.start, tail.end) == (len(data) - bet, len(data) - 1)
         exact = [e for e in events if isinstance(e, UpstreamStarted) and e.reason.endswith("exact range")]
@@ -352,12 +355,7 @@ async def test_a_warm_re_open_of_a_moov_at_end_piece_asks_upstream_nothing_and_p
     events = record_events(second)
     url = f"{second.base_url}/piece/{cid}"
     try:
-        async with http.get(url, headers=PLAYER_OPEN) as response:
-            assert await response.content.read(4096) == data[:4096]
-        layout = await first_event(events, MediaLayoutKnown)
-        index_start = layout.index_range[0]
-        async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
-            assert await response.read() == data[index_start:]
+        await open_then_read_the_index(http, url, events, data)
         async with http.get(url, headers={"Range": "bytes=48-"}) as response:
             assert await response.read() == data[48:]
         await first_event(events, MediaIndexed)
