@@ -32,7 +32,7 @@ from proxy.events import EventBus, MediaIndexed, MediaLayoutKnown, Prefetch
 from proxy.media import MFRO_SIZE, ContainerError, ContainerLayout, MediaIndex, build_index, mfra_span, sniff_layout
 from proxy.media.playable import media_track
 from proxy.routing import RoutingPolicy
-from proxy.units import MiB
+from proxy.units import KiB, MiB
 from proxy.upstream_errors import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -49,12 +49,19 @@ class PrefetchConfig:
     #: served fell from 9.9 % (6 s) to 1.8 % of bytes served, at 4 s 7.4 %. A player reading at the media's
     #: rate is 3 s ahead of a stall; what it costs is a bulk read's speed (cold sequential 56 → 33 MB/s).
     readahead_seconds: float = 3.0
-    #: Fetch the last slice's bytes with the head on a piece's first open (see ``on_cold_open``); False: never.
+    #: Fetch the piece's last bytes with the head on a piece's first open (see ``on_cold_open``); False: never.
     speculative_tail: bool = True
     #: …when the piece is at least this large. Every size (issue 19): on a 21.8 MB moov-at-end MP4 the bet took
     #: the first frame from ×0.78–0.91 to ×0.58–0.66 of direct; on a faststart one it is withdrawn as soon as
     #: the head shows the index in front, so a lost bet costs what arrived by then, not the whole slice.
     speculative_min_size: int = 0
+    #: How much of the tail the bet fetches: this share of the piece, at least ``tail_bet_min`` bytes, at most a
+    #: slice. Why not the whole last slice: on loopback the bet's bytes arrive before the head is parsed, so a lost
+    #: bet (a faststart file) costs all it asked for — 1 MiB was 6 % of the quick bench's 16 MiB watch session.
+    #: An ``moov`` is about 0.09 % of an 8 Mbit/s MP4 (bench files 2 MiB … 1 GiB), ~1 % at 1 Mbit/s; when it starts
+    #: before the bet, the rest of it is fetched as soon as the head shows where (``_act``).
+    tail_bet_share: float = 1 / 256
+    tail_bet_min: int = 64 * KiB
     #: How long the byte/time map waits before it is built (see ``_index``).
     index_defer_s: float = 0.2
     min_readahead: int = 2 * MiB
@@ -85,20 +92,23 @@ class MediaPrefetcher:
         self._hovers: dict[str, asyncio.Task] = {}
         #: Bets on a tail still running, per piece: withdrawn when the head shows the index is not there.
         self._bets: dict[str, asyncio.Task] = {}
+        #: Where each piece's bet starts, until the head's layout settles it (the bet may be complete by then).
+        self._bet_starts: dict[str, int] = {}
 
     # --- the tail, before the head ------------------------------------------------------------------------
 
     def on_cold_open(self, info: PieceInfo) -> None:
-        """A player opens a piece never cached: fetch its last slice's bytes now, next to the head.
+        """A player opens a piece never cached: fetch its last bytes now, next to the head (``_bet_start``).
 
         Why before the head shows the layout: an MP4 with its index at the end costs the player a second round
         trip for the index, and asked after the head that round trip is on the critical path whatever the proxy
         does — measured, the proxy asking 3 ms after the head arrives (as soon as the layout is known) still left
         the first frame at ×0.83 of direct play against a goal of ×0.75, while asking with the head gave ×0.68.
-        The bet costs at most one slice (1 MiB) on the first open of a piece whose index turns out to be at the
-        front, and in practice what arrived before the head showed that (``_settle_bet`` withdraws it); either way
-        it is counted as fetched and never served, under its reason, and costs nothing on later opens. Not asked
-        of a CDN that may answer a range with the whole piece (FilBeam's cache miss), where it would cost far more.
+        The bet costs at most its own size (``tail_bet_share`` of the piece, 64 KiB … one slice) on the first open
+        of a piece whose index turns out to be at the front, or what arrived before the head showed that
+        (``_settle_bet`` withdraws it); either way it is counted as fetched and never served, under its reason,
+        and costs nothing on later opens. Not asked of a CDN that may answer a range with the whole piece
+        (FilBeam's cache miss), where it would cost far more.
         """
         size = info.size
         if not self.config.speculative_tail or size < self.config.speculative_min_size or info.key in self.layouts:
@@ -108,25 +118,34 @@ class MediaPrefetcher:
         sources = self.routing.order(info.key, size - 1, urgent=True)
         if not sources or sources[0].kind == "filbeam":
             return
-        start = size - min(size, self.cache.slice_size)
+        start = self._bet_starts[info.key] = self._bet_start(size)
         bet = self._spawn(self._fragment(info, start, size - 1, TAIL_BET))
         self._bets[info.key] = bet
         bet.add_done_callback(lambda done: self._bets.pop(info.key, None) if self._bets.get(info.key) is done else None)
 
-    def _settle_bet(self, info: PieceInfo, layout: ContainerLayout) -> None:
+    def _bet_start(self, size: int) -> int:
+        """The first byte the tail bet asks for (see ``PrefetchConfig.tail_bet_share``)."""
+        share = max(self.config.tail_bet_min, int(size * self.config.tail_bet_share))
+        return size - min(size, self.cache.slice_size, share)
+
+    def _settle_bet(self, info: PieceInfo, layout: ContainerLayout) -> int | None:
         """The head decided the layout: a bet on a tail the player will not read while opening is withdrawn.
 
         Why: on a faststart MP4 (index in front) or anything else whose index is not at the end, the tail's bytes
         would be fetched ahead and never served. Cancelling the fetch closes its upstream connection when the head's
         first bytes are parsed, a few milliseconds after the tail's first bytes arrive; what came by then is
         counted as fetched ahead and never served (``abandoned_by_reason``), like any lost prefetch.
+
+        Returns the first byte of a bet that stands (the index is at the end), else None.
         """
-        bet = self._bets.pop(info.key, None)
-        if bet is None or layout.needs_more is not None:
-            return
-        tail = info.size - min(info.size, self.cache.slice_size)
+        bet, tail = self._bets.pop(info.key, None), self._bet_starts.pop(info.key, None)
+        if tail is None or layout.needs_more is not None:
+            return None
         if not any(span.at_open and span.last >= tail for span in layout.prefetch):
-            bet.cancel()
+            if bet is not None:  # still running (on loopback it is often complete by now)
+                bet.cancel()
+            return None
+        return tail
 
     # --- the head -------------------------------------------------------------------------------------------
 
@@ -151,7 +170,7 @@ class MediaPrefetcher:
     def _act(self, info: PieceInfo, layout: ContainerLayout) -> None:
         """Publish the layout and start its prefetches, within one index's worth of bytes for the whole piece."""
         self.layouts[info.key] = layout
-        self._settle_bet(info, layout)
+        bet_start = self._settle_bet(info, layout)
         self.bus.publish(
             MediaLayoutKnown(
                 piece=info.key,
@@ -172,13 +191,26 @@ class MediaPrefetcher:
             when = "read while opening" if span.at_open else "read at the first seek"
             reason = f"prefetch: {span.what} ({when})"
             if span.at_open and span.start % self.cache.slice_size:
-                # the player asks for exactly this range within milliseconds: its bytes first, the slices too
-                self._spawn(self._fragment(info, span.start, span.last, f"{reason}, exact range"))
-            self._spawn(self._prefetch(info, span.start, span.last, reason))
+                # the player asks for exactly this range within milliseconds: its bytes first, the slices too;
+                # an index that starts before the tail bet's bytes: the part the bet does not bring
+                last = bet_start - 1 if bet_start is not None and span.start < bet_start <= span.last else span.last
+                self._spawn(self._fragment(info, span.start, last, f"{reason}, exact range"))
+            if not self._cached(info, span.start, span.last):  # a warm re-open reads it from disk when asked
+                self._spawn(self._prefetch(info, span.start, span.last, reason))
         if (layout.known and not layout.fragmented) or layout.index is not None:
             self._spawn(self._index(info, layout))
         elif layout.fragmented:
             self._spawn(self._fragments_index(info))
+
+    def _cached(self, info: PieceInfo, start: int, end: int) -> bool:
+        """Every slice holding bytes ``start … end`` is cached (memory or disk): prefetching them reads, not fetches.
+
+        Why skip: on a warm re-open the read would take the slices from disk on the loop while the player's own
+        requests for the same bytes are being answered, inside the first frame's window, for nothing.
+        """
+        cached = self.cache.cached_indexes(info.key)
+        size = self.cache.slice_size
+        return all(index in cached for index in range(start // size, end // size + 1))
 
     def _set_readahead(self, info: PieceInfo, byte_rate: float) -> int:
         window = int(byte_rate * self.config.readahead_seconds)

@@ -14,7 +14,7 @@ from bench.model import ScenarioResult
 from bench.plan import MiB, RunContext
 from bench.scenarios.common import fair_turns, fresh_and_counted, mark_unavailable, rotated, spread_offsets
 from proxy.cache import DEFAULT_READAHEAD
-from proxy.prefetch import PrefetchConfig
+from proxy.prefetch import TAIL_BET, PrefetchConfig
 
 
 async def leave_after_1mib(ctx: RunContext) -> ScenarioResult:
@@ -59,14 +59,18 @@ async def watch_session(ctx: RunContext) -> ScenarioResult:
     ratio = result.measure("upstream_per_served", "upstream bytes / bytes served", "×")
     upstream_mib = result.measure("upstream_mib", "upstream bytes pulled", "MiB")
     unserved = result.measure("unserved_percent", "fetched ahead, never served (% of bytes served)", "%")
+    # the part of it the bet on a tail lost (the piece is faststart): read-ahead left behind at each seek is the rest
+    lost_bet = result.measure("tail_bet_percent", "of which the lost tail bet (% of bytes served)", "%")
     mark_unavailable(result, ctx)
     skip_wholefile = ctx.wholefile_skip(1 + watch.seeks + watch.reseeks)
     for measure in (ratio, upstream_mib):
         if skip_wholefile:
             measure.cell("wholefile").skipped = skip_wholefile
-    unserved.cell("direct").skipped = "no proxy: nothing is fetched ahead (bytes left in socket buffers: see the ratio)"
-    for name in ("nginx", "wholefile"):
-        unserved.cell(name).skipped = "keeps no count of bytes fetched ahead and never served (see the ratio)"
+    no_proxy = "no proxy: nothing is fetched ahead (bytes left in socket buffers: see the ratio)"
+    for measure in (unserved, lost_bet):
+        measure.cell("direct").skipped = no_proxy
+        for name in ("nginx", "wholefile"):
+            measure.cell(name).skipped = "keeps no count of bytes fetched ahead and never served (see the ratio)"
     contenders = ctx.active(exclude=("wholefile",) if skip_wholefile else ())
     async with new_session() as session:
         for turn in range(ctx.plan.watch_repeats):
@@ -88,8 +92,9 @@ async def watch_session(ctx: RunContext) -> ScenarioResult:
                 upstream_mib.cell(contender.name).samples.append(upstream / MiB)
                 if contender.name == "pieceplayer":
                     stats = await contender.stats(session)
-                    ahead = sum(stats["unserved_bytes_by_reason"].values())
-                    unserved.cell(contender.name).samples.append(100 * ahead / served)
+                    by_reason = stats["unserved_bytes_by_reason"]
+                    unserved.cell(contender.name).samples.append(100 * sum(by_reason.values()) / served)
+                    lost_bet.cell(contender.name).samples.append(100 * by_reason.get(TAIL_BET, 0) / served)
     return result
 
 

@@ -510,12 +510,14 @@ async def test_disk_too_full_for_the_metadata_database_still_plays(emulator, tin
 
 
 def fill(path: Path) -> None:
-    with open(path, "wb") as handle:
-        try:
+    """Write zeros until the filesystem is full. The last write is usually partial: what it left in the file's
+    buffer fails again when the file is closed, which is the point, so that is caught too."""
+    try:
+        with open(path, "wb") as handle:
             while True:
                 handle.write(b"\0" * 65536)
-        except OSError:
-            pass
+    except OSError:
+        pass
 
 
 async def test_slice_folder_turning_read_only_is_reported_and_playback_goes_on(emulator, tmp_path, http):

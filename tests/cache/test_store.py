@@ -63,3 +63,21 @@ def test_a_database_that_cannot_be_written_says_so_in_words_and_answers_empty(tm
     assert store.get("k2") is None  # it was not written
     assert store.get("k") is not None and store.problem is None  # usable again, and the problem cleared
     store.close()
+
+
+def test_opening_a_store_that_exists_starts_its_write_ahead_log_before_the_first_put(tmp_path: Path) -> None:
+    """A process's first write starts SQLite's write-ahead log (5–19 ms on the bench machine, the others 0.2 ms):
+    made when the store opens — the proxy's start — it is not paid inline on the loop at a warm re-open's first
+    request. Measured here as what it leaves behind: the log holds a frame before anything is put."""
+    path = tmp_path / "pieces.sqlite3"
+    first = PieceStore(path)
+    first.put(PieceRecord("k1", "bafk-1", size=1))
+    first.close()  # the last connection checkpoints and removes the log
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    reopened = PieceStore(path)
+    try:
+        assert wal.exists() and wal.stat().st_size > 0
+        assert reopened.get("k1") is not None and reopened.problem is None
+    finally:
+        reopened.close()

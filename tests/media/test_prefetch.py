@@ -220,6 +220,17 @@ def tail_bets(events: list) -> list[UpstreamStarted]:
     return [e for e in events if isinstance(e, UpstreamStarted) and e.reason == TAIL_BET]
 
 
+async def open_then_read_the_index(http, url: str, events: list, data: bytes) -> MediaLayoutKnown:
+    """As FFmpeg opens an MP4: the head from byte 0, then, once the head showed the layout, the index to the end."""
+    async with http.get(url, headers=PLAYER_OPEN) as response:
+        assert await response.content.read(4096) == data[:4096]
+    layout = await first_event(events, MediaLayoutKnown)
+    index_start = layout.index_range[0]
+    async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
+        assert await response.read() == data[index_start:]
+    return layout
+
+
 async def test_a_first_open_asks_for_the_tail_with_the_head_and_the_index_comes_from_it(emulator, tmp_path, http):
     """The index request of an MP4 whose index is at the end is the player's second round trip: asked with the head,
     before its layout is known, the tail is there when the player asks for the index — on a 2 MB piece too (by
@@ -232,15 +243,12 @@ async def test_a_first_open_asks_for_the_tail_with_the_head_and_the_index_comes_
     assert len(data) < 4 * MiB, "the test is about a small piece"
     url = f"{proxy.base_url}/piece/{cid}"
     try:
-        async with http.get(url, headers=PLAYER_OPEN) as response:
-            assert await response.content.read(4096) == data[:4096]
-        layout = await first_event(events, MediaLayoutKnown)
+        layout = await open_then_read_the_index(http, url, events, data)
         index_start = layout.index_range[0]
-        async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
-            assert await response.read() == data[index_start:]
         started = [e for e in events if isinstance(e, UpstreamStarted)]
         tail = tail_bets(events)
-        assert tail and (tail[0].start, tail[0].end) == (len(data) - MiB, len(data) - 1)
+        bet = PrefetchConfig().tail_bet_min  # a small piece: the smallest bet, not its last slice
+        assert tail and (tail[0].start, tail[0].end) == (len(data) - bet, len(data) - 1)
         assert events.index(tail[0]) < events.index(layout), "asked before the head's layout was known"
         assert not [e for e in started if e.start == index_start], "no second exact fetch of the index"
         assert any(isinstance(e, SliceRead) and e.tier == "fragment" for e in events)
@@ -307,3 +315,44 @@ async def test_a_re_open_from_the_cache_bets_on_nothing(emulator, tmp_path, http
             assert await response.read() == data
         await first_event(events, MediaIndexed)
         assert not [e for e in events if isinstance(e, UpstreamStarted)]
+
+
+async def test_an_index_longer_than_the_bet_gets_the_rest_as_an_exact_range(emulator, tmp_path, http):
+    """The bet asks for a share of the piece (64 KiB at least), not its last slice: an index that starts before the
+    bet's bytes gets the part the bet does not bring as an exact range once the head shows where it starts (the
+    player asks for it from there within milliseconds), not only the slices around it, which stream the media data
+    before the index first."""
+    emulator.knobs.update(mode="curio", latency_ms=50)
+    bet = 1024  # smaller than this clip's moov
+    small_bet = PrefetchConfig(tail_bet_min=bet, tail_bet_share=0.0)
+    proxy = await start_proxy(emulator, tmp_path / "cache", readahead=1, prefetch=small_bet)
+    events = record_events(proxy)
+    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    url = f"{proxy.base_url}/piece/{cid}"
+    try:
+        layout = await open_then_read_the_index(http, url, events, data)
+        index_start, index_last = layout.index_range
+        assert index_last == len(data) - 1 and index_start < len(data) - bet, "the moov is longer than the bet"
+        [tail] = tail_bets(events)
+        assert (tail.start, tail.end) == (len(data) - bet, len(data) - 1)
+        exact = [e for e in events if isinstance(e, UpstreamStarted) and e.reason.endswith("exact range")]
+        assert [(e.start, e.end) for e in exact] == [(index_start, len(data) - bet - 1)]
+    finally:
+        await proxy.stop()
+
+
+async def test_a_warm_re_open_of_a_moov_at_end_piece_asks_upstream_nothing_and_prefetches_nothing(
+    emulator, tmp_path, http
+):
+    """Everything cached on disk: the player's three requests (head, index, head again) are answered from disk, and
+    the layout's index prefetch, whose slices are cached, is not made (it read the tail from disk on the loop while
+    the player's own request for it was being answered, inside the first frame's window)."""
+    reopened = reopen_from_cache(http, emulator, tmp_path / "cache", "clip-moov-at-end.mp4")
+    async with reopened as (second, cid, data, events):
+        url = f"{second.base_url}/piece/{cid}"
+        await open_then_read_the_index(http, url, events, data)
+        async with http.get(url, headers={"Range": "bytes=48-"}) as response:
+            assert await response.read() == data[48:]
+        await first_event(events, MediaIndexed)
+        assert not [e for e in events if isinstance(e, UpstreamStarted)]
+        assert not [e for e in events if isinstance(e, Prefetch)], "nothing to prefetch: it is all on disk"
