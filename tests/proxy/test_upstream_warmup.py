@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from proxy.emulator import Emulator
 from proxy.sources import Source, template_source
 from tests.conftest import eventually, piece_of, running_emulator, start_proxy
 
@@ -71,12 +72,17 @@ async def relay_to(port: int) -> AsyncIterator[CountingRelay]:
         await relay.stop()
 
 
-def port_of(base_url: str) -> int:
-    return int(base_url.rsplit(":", 1)[1])
+@contextlib.asynccontextmanager
+async def relayed_origin(media_dir) -> AsyncIterator[tuple[Emulator, CountingRelay]]:
+    """A Curio-mode emulator and a counting relay in front of it."""
+    async with contextlib.AsyncExitStack() as stack:
+        origin = await stack.enter_async_context(running_emulator(media_dir, mode="curio", latency_ms=0))
+        relay = await stack.enter_async_context(relay_to(int(origin.base_url.rsplit(":", 1)[1])))
+        yield origin, relay
 
 
 async def test_the_first_request_rides_a_connection_opened_when_the_proxy_started(media_dir, tmp_path, http):
-    async with running_emulator(media_dir, mode="curio", latency_ms=0) as origin, relay_to(port_of(origin.base_url)) as relay:
+    async with relayed_origin(media_dir) as (origin, relay):
         proxy = await start_proxy(f"http://127.0.0.1:{relay.port}", tmp_path / "cache")
         try:
             await eventually(lambda: relay.connections == 2)  # the head's and a tail bet's, before any request
@@ -93,7 +99,7 @@ async def test_the_first_request_rides_a_connection_opened_when_the_proxy_starte
 
 
 async def test_new_sources_are_warmed_and_an_unreachable_one_is_skipped(media_dir, tmp_path, http):
-    async with running_emulator(media_dir, mode="curio", latency_ms=0) as origin, relay_to(port_of(origin.base_url)) as relay:
+    async with relayed_origin(media_dir) as (origin, relay):
         async with relay_to(1) as dead:  # a relay in front of a closed port: the upstream cannot be reached
             unreachable = template_source(f"http://127.0.0.1:{dead.port}/{{cid}}")
             await dead.stop()  # nothing listens there any more
