@@ -17,7 +17,16 @@ from proxy.events import (
     UpstreamStarted,
 )
 from proxy.prefetch import TAIL_BET, PrefetchConfig
-from tests.conftest import MiB, cdn_sources, piece_of, play_once, record_events, running_emulator, start_proxy
+from tests.conftest import (
+    CORPUS,
+    MiB,
+    cdn_sources,
+    piece_of,
+    play_once,
+    record_events,
+    running_emulator,
+    start_proxy,
+)
 
 #: The layout-driven prefetch alone, without the bet on a tail made before the head arrives (tested below).
 NO_BET = PrefetchConfig(speculative_tail=False)
@@ -309,3 +318,27 @@ async def test_a_re_open_from_the_cache_bets_on_nothing(emulator, tmp_path, http
         assert not [e for e in events if isinstance(e, UpstreamStarted)]
     finally:
         await second.stop()
+
+
+async def test_a_piece_within_one_slice_is_parsed_once_it_is_all_here_and_nothing_is_fetched_beside_it(tmp_path, http):
+    """A small MP4 with its index at the end comes whole with the head's own fetch: the proxy does not parse it while
+    it streams to the player (that would hold the GIL the streaming needs), nor fetch its index a second time; its
+    layout and map still come, from the whole piece."""
+    async with running_emulator(CORPUS, mode="curio", latency_ms=20, bandwidth=2_000_000) as origin:
+        cid, data = piece_of(origin, "mp4-moov-at-end-h264-aac.mp4")
+        assert len(data) < MiB, "the test is about a piece within one slice"
+        proxy = await start_proxy(origin, tmp_path / "cache")
+        events = record_events(proxy)
+        try:
+            async with http.get(f"{proxy.base_url}/piece/{cid}", headers=PLAYER_OPEN) as response:
+                assert await response.read() == data  # ~0.2 s at 2 MB/s: long after its first bytes arrived
+            layout = await first_event(events, MediaLayoutKnown)
+            await first_event(events, MediaIndexed)
+            started = [e for e in events if isinstance(e, UpstreamStarted)]
+            assert len(started) == 1 and (started[0].start, started[0].end) == (0, len(data) - 1)
+            finished = [e for e in events if isinstance(e, UpstreamFinished)]
+            assert finished and events.index(finished[0]) < events.index(layout), "parsed only once all was here"
+            index_start = layout.index_range[0]
+            assert data[index_start + 4 : index_start + 8] == b"moov"  # the layout still found the index at the end
+        finally:
+            await proxy.stop()
