@@ -189,9 +189,9 @@ class MediaPrefetcher:
                 self._spawn(self._fragment(info, span.start, span.last, f"{reason}, exact range"))
             self._spawn(self._prefetch(info, span.start, span.last, reason))
         if (layout.known and not layout.fragmented) or layout.index is not None:
-            self._spawn(self._index(info, layout))
+            self._spawn(self._index(info, layout, self._map_wait(info)))
         elif layout.fragmented:
-            self._spawn(self._fragments_index(info))
+            self._spawn(self._fragments_index(info, self._map_wait(info)))
 
     def _set_readahead(self, info: PieceInfo, byte_rate: float) -> int:
         window = int(byte_rate * self.config.readahead_seconds)
@@ -199,7 +199,13 @@ class MediaPrefetcher:
         self.cache.set_readahead(info.key, window)
         return window
 
-    async def _index(self, info: PieceInfo, layout: ContainerLayout) -> None:
+    def _map_wait(self, info: PieceInfo) -> float:
+        """How long the map waits: ``index_defer_s``, unless the layout already waited that long (a piece within
+        one slice, ``_whole_small_piece``) — waiting twice left a damaged piece's end unknown when the player's
+        first seek came (``ends_early_s``)."""
+        return 0.0 if info.size <= self.cache.slice_size else self.config.index_defer_s
+
+    async def _index(self, info: PieceInfo, layout: ContainerLayout, wait: float) -> None:
         """Read the head and the index through the cache (joining fetches in flight), then build the map.
 
         The player is parsing the same index right now, on the same two cores (and, in the app, under the same
@@ -207,7 +213,7 @@ class MediaPrefetcher:
         before the reads too: on a warm re-open they are a megabyte of disk reads inside the first frame's window,
         and on a first open the fetches they would join are already under way (``on_head`` started them).
         """
-        await asyncio.sleep(self.config.index_defer_s)
+        await asyncio.sleep(wait)
         head_end = min(info.size, self.cache.slice_size) - 1
         head = await self._bytes(info, 0, head_end, "index: head")
         index_bytes, index_offset = b"", 0
@@ -221,13 +227,13 @@ class MediaPrefetcher:
             index_bytes, index_offset = head[span.start : span.stop], span.start
         await self._build(info, head, index_bytes, index_offset)
 
-    async def _fragments_index(self, info: PieceInfo) -> None:
+    async def _fragments_index(self, info: PieceInfo, wait: float) -> None:
         """A fragmented MP4 without a ``sidx``: its ``moof`` boxes when the head holds them all, else its ``mfra``.
 
         The ``mfra`` sits at the piece's end and its last 16 bytes (``mfro``) give its size: two exact spans are
         read, the second only when it fits the piece's index budget. A piece with neither is proxied plainly.
         """
-        await asyncio.sleep(self.config.index_defer_s)
+        await asyncio.sleep(wait)
         head_end = min(info.size, self.cache.slice_size) - 1
         head = await self._bytes(info, 0, head_end, "index: head")
         if await self._build(info, head, quiet=head_end + 1 < info.size):
