@@ -126,7 +126,12 @@ class Exchange:
             chunks = aiter(reader) if reader is not None else None
             # The first byte decides the status: an upstream failure before it is still a proper error answer.
             head = await anext(chunks, memoryview(b"")) if chunks is not None else None
-            content_type = info.content_type or await self.cache.content_type(info, fetch_head=reader is None)
+            start = decision.ranges[0].start if decision.ranges else 0
+            content_type = (
+                info.content_type
+                or self.cache.type_from_head(info, start, head)
+                or await self.cache.content_type(info, fetch_head=reader is None)
+            )
             return await self._respond(info, decision.plan(content_type), reader, chunks, head)
         except UpstreamError as exc:
             return self.fail(exc.status, exc.error, exc.detail)

@@ -131,6 +131,7 @@ class ProxyServer:
             )
         )
         self.egress = EgressLedger(self.bus, self.upstream.egress, self._source_kind)
+        self.upstream.warm_up()  # the first request's connection, opened while the player is still starting
         app = web.Application(middlewares=[self._guard], client_max_size=1024)
         prefix = f"/{self.token}" if self.token else ""
         for name in ("piece", "video"):
@@ -170,6 +171,7 @@ class ProxyServer:
         """Replace the upstreams, in order (the GUI's settings changed, or a pasted URL names a host)."""
         assert self.upstream is not None
         self.upstream.sources[:] = sources
+        self.upstream.warm_up()
 
     def hover(self, piece_key: str, time_s: float) -> tuple[int, int] | None:
         """Prefetch what a seek to ``time_s`` would read (the seek bar's hover); None before the piece's map."""

@@ -52,6 +52,7 @@ from proxy.upstream_errors import (
     most_telling,
     read_error_body,
 )
+from proxy.upstream_warmup import warm
 
 if TYPE_CHECKING:
     from proxy.twice import ResumeAccounting
@@ -143,6 +144,8 @@ class Upstream:
         self._blocked: dict[tuple[str, str], tuple[float, str]] = {}
         #: The cache's rules for a resume answered from byte 0 again (``proxy.twice``); set at the composition root.
         self.resume_accounting: ResumeAccounting | None = None
+        #: Connections being opened ahead of the first request (``warm_up``).
+        self._warming: asyncio.Task[int] | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -156,7 +159,17 @@ class Upstream:
             )
         return self._session
 
+    def warm_up(self) -> asyncio.Task[int]:
+        """Open idle connections to the sources' hosts in the background (``proxy.upstream_warmup``); on the loop."""
+        if self._warming is not None:
+            self._warming.cancel()
+        self._warming = asyncio.get_running_loop().create_task(warm(self._client(), list(self.sources)))
+        return self._warming
+
     async def close(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None

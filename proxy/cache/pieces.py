@@ -11,7 +11,7 @@ from proxy.cache.piece import PieceState
 from proxy.cid import CidError, PieceCid
 from proxy.events import PieceKnown
 from proxy.head_sniff import sniff_head
-from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, SNIFFED_TYPES
+from proxy.sniff import OCTET_STREAM, SNIFF_BYTES, SNIFFED_TYPES, sniff_content_type
 from proxy.store import PieceRecord
 from proxy.verify import PieceToVerify
 
@@ -188,6 +188,23 @@ class PieceBook:
                 return sniffed.content_type
             piece.content_type = sniffed.content_type
             self._remember(piece)
+        return piece.content_type
+
+    def type_from_head(self, info: PieceInfo, start: int, first: memoryview | None) -> str | None:
+        """The piece's type from a response's own first bytes, when they are its head and hold a sure sniff.
+
+        Why: the headers wait for the type, and a first open used to read the head a second time through another
+        reader (and wait for it within ``SNIFF_WAIT_S``) although the bytes were in hand — on the first frame's
+        critical path. The store learns the type after the caller has sent its first bytes, as in ``describe``.
+        None: not the head, or too few bytes; ``content_type`` decides then.
+        """
+        piece = self._pieces[info.key]
+        if piece.content_type is not None:
+            return piece.content_type
+        if start != 0 or first is None or len(first) < min(info.size, SNIFF_BYTES):
+            return None
+        piece.content_type = sniff_content_type(bytes(first[:SNIFF_BYTES]))
+        asyncio.get_running_loop().call_soon(self._remember, piece)
         return piece.content_type
 
     def _set_size(self, piece: PieceState, size: int) -> None:

@@ -18,6 +18,7 @@ from proxy.events import (
 )
 from proxy.prefetch import TAIL_BET, PrefetchConfig
 from tests.conftest import (
+    CORPUS,
     MiB,
     cdn_sources,
     piece_of,
@@ -356,3 +357,27 @@ async def test_a_warm_re_open_of_a_moov_at_end_piece_asks_upstream_nothing_and_p
         await first_event(events, MediaIndexed)
         assert not [e for e in events if isinstance(e, UpstreamStarted)]
         assert not [e for e in events if isinstance(e, Prefetch)], "nothing to prefetch: it is all on disk"
+
+
+async def test_a_piece_within_one_slice_is_parsed_once_it_is_all_here_and_nothing_is_fetched_beside_it(tmp_path, http):
+    """A small MP4 with its index at the end comes whole with the head's own fetch: the proxy does not parse it while
+    it streams to the player (that would hold the GIL the streaming needs), nor fetch its index a second time; its
+    layout and map still come, from the whole piece."""
+    async with running_emulator(CORPUS, mode="curio", latency_ms=20, bandwidth=2_000_000) as origin:
+        cid, data = piece_of(origin, "mp4-moov-at-end-h264-aac.mp4")
+        assert len(data) < MiB, "the test is about a piece within one slice"
+        proxy = await start_proxy(origin, tmp_path / "cache")
+        events = record_events(proxy)
+        try:
+            async with http.get(f"{proxy.base_url}/piece/{cid}", headers=PLAYER_OPEN) as response:
+                assert await response.read() == data  # ~0.2 s at 2 MB/s: long after its first bytes arrived
+            layout = await first_event(events, MediaLayoutKnown)
+            await first_event(events, MediaIndexed)
+            started = [e for e in events if isinstance(e, UpstreamStarted)]
+            assert len(started) == 1 and (started[0].start, started[0].end) == (0, len(data) - 1)
+            finished = [e for e in events if isinstance(e, UpstreamFinished)]
+            assert finished and events.index(finished[0]) < events.index(layout), "parsed only once all was here"
+            index_start = layout.index_range[0]
+            assert data[index_start + 4 : index_start + 8] == b"moov"  # the layout still found the index at the end
+        finally:
+            await proxy.stop()
