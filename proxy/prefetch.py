@@ -160,7 +160,7 @@ class MediaPrefetcher:
 
     async def _sniff(self, info: PieceInfo, head: bytes) -> None:
         first_slice = min(info.size, self.cache.slice_size)
-        if info.size <= self.cache.slice_size:
+        if self._within_one_slice(info):
             head = await self._whole_small_piece(info)
         layout = await asyncio.to_thread(sniff_layout, head, info.size)
         while layout.needs_more is not None and len(head) < layout.needs_more <= first_slice:
@@ -168,6 +168,11 @@ class MediaPrefetcher:
             head = await self._bytes(info, 0, layout.needs_more - 1, "index: head")
             layout = await asyncio.to_thread(sniff_layout, head, info.size)
         self._act(info, layout)
+
+    def _within_one_slice(self, info: PieceInfo) -> bool:
+        """The whole piece comes with the head's own fetch: its layout waits for all of it, and its map does not
+        wait again (``_whole_small_piece``, ``_map_wait``)."""
+        return info.size <= self.cache.slice_size
 
     async def _whole_small_piece(self, info: PieceInfo) -> bytes:
         """A piece no larger than a slice, once it is all here and not before ``index_defer_s``.
@@ -235,7 +240,7 @@ class MediaPrefetcher:
         """How long the map waits: ``index_defer_s``, unless the layout already waited that long (a piece within
         one slice, ``_whole_small_piece``) — waiting twice left a damaged piece's end unknown when the player's
         first seek came (``ends_early_s``)."""
-        return 0.0 if info.size <= self.cache.slice_size else self.config.index_defer_s
+        return 0.0 if self._within_one_slice(info) else self.config.index_defer_s
 
     async def _index(self, info: PieceInfo, layout: ContainerLayout, wait: float) -> None:
         """Read the head and the index through the cache (joining fetches in flight), then build the map.
