@@ -7,6 +7,10 @@
   ``/proc/self/stat``, to the first frame shown), the headless one's, and mpv's whole-process time of
   ``mpv --frames=1`` on the same URL (direct from the origin; a real video output on the same display, no audio):
   process start → first frame → exit. Goal: ≤ 1.5 × mpv.
+* **the stack's floor**: a Python process of the same venv that only imports the libraries the window and the
+  proxy stand on (Qt Widgets and Multimedia, aiohttp's client and server, qasync) and exits — no code of ours.
+  It is what any launch of this design pays before its first line runs, so a launch goal below it cannot be met
+  by our code alone; it is measured in the same run so the two can be compared.
 
 The display is ``PIECEPLAYER_BENCH_DISPLAY`` if set (e.g. ``:68``), else an Xvfb with openbox of its own.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 import time
 
 from bench.model import ScenarioResult
@@ -23,10 +28,13 @@ from bench.plan import RunContext
 from bench.scenarios.frames import player_help, self_test
 from bench.soak_desktop import Desktop, DesktopError
 
-_MPV_TIMEOUT_S = 60.0
+#: The longest a peer process (mpv, the libraries' import) may take.
+_PEER_TIMEOUT_S = 60.0
 #: The one seek each self-test makes (a fraction of the piece's duration): the self-test needs one to pass.
 _SEEK_AT = 0.3
-WINDOW, HEADLESS, MPV = "pieceplayer", "headless", "mpv"
+WINDOW, HEADLESS, MPV, LIBRARIES = "pieceplayer", "headless", "mpv", "libraries"
+#: The floor contender's whole program: the imports every launch of this design pays (see the module's docstring).
+_LIBRARIES_ONLY = "import PySide6.QtWidgets, PySide6.QtMultimedia, PySide6.QtMultimediaWidgets, aiohttp.web, qasync"
 
 
 async def window_first_frame(ctx: RunContext) -> ScenarioResult:
@@ -36,7 +44,9 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
         "Per sample, in turn: the player's self-test in the real main window (`--window`, side panel shown, on "
         "an Xvfb display), the same self-test headless, and `mpv --frames=1 --vo=x11 --ao=null URL` on the "
         "origin's URL of the same piece. First frame = `ttff_ms` (open → frame); launch = `launch_ms` (process "
-        "start → frame), and for mpv its whole-process time (start → first frame → exit). Fresh caches each time.",
+        "start → frame), and for mpv its whole-process time (start → first frame → exit); `libraries` is a "
+        "Python process that only imports Qt, aiohttp and qasync and exits (the stack's floor). Fresh caches each "
+        "time.",
     )
     first = result.measure("first_frame_ms", "window: open → first frame", "ms", baseline=HEADLESS)
     launch = result.measure("launch_ms", "launch → first frame shown", "ms", baseline=MPV)
@@ -45,7 +55,7 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
             if name != WINDOW:
                 measure.cell(name).skipped = "not run: this scenario compares the window with headless and mpv"
     if await player_help() is None:
-        result.skip_all([WINDOW, HEADLESS, MPV], "player --self-test not available on this branch")
+        result.skip_all([WINDOW, HEADLESS, MPV, LIBRARIES], "player --self-test not available on this branch")
         return result
     if shutil.which("mpv") is None:
         launch.cell(MPV).skipped = "mpv is not installed"
@@ -56,7 +66,7 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
         try:
             display = desktop.start()
         except DesktopError as exc:
-            result.skip_all([WINDOW, HEADLESS, MPV], f"no X display: {exc}")
+            result.skip_all([WINDOW, HEADLESS, MPV, LIBRARIES], f"no X display: {exc}")
             return result
     direct = ctx.contenders["pieceplayer"]
     url = ctx.origin.template().format(cid=ctx.piece.cid)
@@ -71,12 +81,15 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
                     continue
                 first.cell(name).samples.append(float(report["ttff_ms"]))
                 launch.cell(name).samples.append(float(report["launch_ms"]))
+            peers = [(LIBRARIES, libraries_only())]
             if shutil.which("mpv") is not None:
-                took, error = await mpv_first_frame(url, display)
+                peers.append((MPV, mpv_first_frame(url, display)))
+            for name, run in peers:
+                took, error = await run
                 if error:
-                    launch.cell(MPV).errors.append(error)
+                    launch.cell(name).errors.append(error)
                 else:
-                    launch.cell(MPV).samples.append(took)
+                    launch.cell(name).samples.append(took)
     finally:
         if desktop is not None:
             desktop.stop()
@@ -86,17 +99,27 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
 async def mpv_first_frame(url: str, display: str) -> tuple[float, str | None]:
     """mpv's whole-process time to show one frame of ``url`` on ``display`` and exit, in ms."""
     argv = ["mpv", "--no-config", "--frames=1", "--vo=x11", "--ao=null", "--really-quiet", url]
+    return await _whole_process("mpv", argv, {**os.environ, "DISPLAY": display})
+
+
+async def libraries_only() -> tuple[float, str | None]:
+    """The floor: a process of the bench's own Python that imports the stack's libraries and exits, in ms."""
+    return await _whole_process("the libraries' import", [sys.executable, "-c", _LIBRARIES_ONLY], dict(os.environ))
+
+
+async def _whole_process(what: str, argv: list[str], env: dict[str, str]) -> tuple[float, str | None]:
+    """Start ``argv``, wait for its exit: the whole-process time in ms, or an error in words."""
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env={**os.environ, "DISPLAY": display}
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env
     )
     try:
-        _, err = await asyncio.wait_for(process.communicate(), _MPV_TIMEOUT_S)
+        _, err = await asyncio.wait_for(process.communicate(), _PEER_TIMEOUT_S)
     except TimeoutError:
         process.kill()
         await process.wait()
-        return 0.0, f"mpv did not finish within {_MPV_TIMEOUT_S:.0f} s"
+        return 0.0, f"{what} did not finish within {_PEER_TIMEOUT_S:.0f} s"
     took = (time.perf_counter() - started) * 1000.0
     if process.returncode != 0:
-        return took, f"mpv exit {process.returncode}: {err.decode(errors='replace').strip()[-200:]}"
+        return took, f"{what} exit {process.returncode}: {err.decode(errors='replace').strip()[-200:]}"
     return took, None
