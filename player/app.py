@@ -213,6 +213,9 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
         # RHI window; on Xvfb software OpenGL) is made and first drawn by that paint, not between the open and
         # the first frame, and no "Nothing playing yet" card flashes up for a moment.
         window.video_area.show_video()
+    first = target if target is not None else _first_demo(window.controller) if demo else None
+    if first is not None and not args.direct:
+        window.controller.prepare(first)  # its head is fetched while the window is shown and painted
     window.show()
     probe_from_environment(window)  # opt-in (PIECEPLAYER_LOOP_LAG_LOG): the soak's event-loop lag samples
     for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C in a terminal closes the window like its close box
@@ -231,6 +234,14 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
 
     _run_then_shut_down(app, run(), window.shutdown)
     return 0
+
+
+def _first_demo(controller) -> Target | None:
+    """The demo piece a launch without a CID opens (as ``MainWindow.open_demo`` finds it), or None."""
+    try:
+        return controller.demo_target(0)[0]
+    except LookupError:
+        return None
 
 
 def _run_then_shut_down(app, coroutine, shutdown) -> None:

@@ -104,6 +104,8 @@ class Controller(QObject):
         self._tasks: set[asyncio.Task] = set()
         #: Counts opens, so an explanation that arrives late is shown only for the open it explains.
         self._generation = 0
+        #: The piece ``prepare`` started the views of (its text), until it is opened.
+        self._prepared: str | None = None
         bridge.events.connect(self._on_events)
         playback.failed.connect(self._on_failed)
         playback.refused.connect(lambda text: self.message.emit(text, "warning"))
@@ -141,6 +143,31 @@ class Controller(QObject):
                 return piece.title
         return short_cid(target.cid_text or target.text)
 
+    def prepare(self, target: Target) -> None:
+        """The piece a launch opens, named while the window is still being shown: its head is fetched now.
+
+        Why: the head's round trip to the CDN then runs while the window is shown and painted, not after
+        (``SliceCache.warm_head``). The views of the piece's bytes and requests start here, so they show that
+        fetch, and the ``open`` that follows keeps them; the seek anatomy still starts at the open, which finds
+        the head fetched or on its way. Nothing for a local file or a URL played as it is.
+        """
+        if target.cid is None or target.cid_text is None or target.direct_url is not None:
+            return
+        self._use_sources(target)
+        if not self.host.has_sources():
+            return
+        self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+        self.byte_map.set_served_base(self.host.bytes_served())
+        self.requests.reset(self.host.base_url, self.host.token)
+        self.stats.reset()
+        self._prepared = target.text
+        self.host.warm(target.cid_text)
+
+    def _use_sources(self, target: Target) -> None:
+        """The upstreams for this piece: a pasted URL's own host first, then the configured ones."""
+        extra = [template_source(target.template)] if target.template else []
+        self.host.set_sources(self.configured_sources(), extra)
+
     def open(self, target: Target, *, title: str | None = None, direct: bool = False) -> Opened | None:
         """Start playing ``target``; returns what was opened, or None (and a message) if it cannot be.
 
@@ -151,6 +178,7 @@ class Controller(QObject):
             self.message.emit("Already playing this piece", "info")
             return self.current
         self._generation += 1
+        prepared, self._prepared = self._prepared == target.text and not direct, None
         self.error = None
         self.error_detail = ""
         title = title or self.title_for(target)
@@ -161,8 +189,7 @@ class Controller(QObject):
             self.anatomy.reset(None)
         else:
             assert target.cid is not None and target.cid_text is not None
-            extra = [template_source(target.template)] if target.template else []
-            self.host.set_sources(self.configured_sources(), extra)
+            self._use_sources(target)
             if not self.host.has_sources():
                 self._fail(NO_UPSTREAM)
                 return None
@@ -174,13 +201,15 @@ class Controller(QObject):
                 url, via = direct_url, "direct"
             else:
                 url, via = self.host.piece_url(target.cid_text), "proxy"
-            self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+            if not prepared:  # a prepared piece's views started with its head's fetch (``prepare``)
+                self.byte_map.reset(target.cid.root.hex(), target.cid.payload_size)
+                self.byte_map.set_served_base(self.host.bytes_served())
             self.anatomy.reset(target.cid.root.hex())
             if via == "proxy":
                 self.host.republish_media(target.cid.root.hex())  # its map, if this run built one already
-            self.byte_map.set_served_base(self.host.bytes_served())
-        self.requests.reset(self.host.base_url, self.host.token)
-        self.stats.reset()
+        if not prepared:
+            self.requests.reset(self.host.base_url, self.host.token)
+            self.stats.reset()
         self._set_source("direct" if via == "direct" else "")
         self.current = Opened(target, title, url, via)
         self.playback.open(url)

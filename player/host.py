@@ -183,6 +183,11 @@ class ProxyHost:
         """The proxy's all-time served-bytes counter (a quick call to the proxy thread); 0 when it is down."""
         return self.runner.bytes_served() if self.runner is not None else 0
 
+    def warm(self, cid_text: str) -> None:
+        """Ask the proxy to fetch this piece's first slice now: the player will open it soon (fire and forget)."""
+        if self.runner is not None:
+            self.runner.warm(cid_text)
+
     def hover(self, key: str, time_s: float) -> None:
         """Ask the proxy's prefetcher for the bytes a seek to ``time_s`` would read (fire and forget)."""
         if self.runner is not None:

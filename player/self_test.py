@@ -173,6 +173,8 @@ class PlaySession:
         playback = self._playback = controller.playback
         playback.player.positionChanged.connect(self._on_position)
         target, title = (plan.target, None) if plan.target is not None else controller.demo_target(0)
+        if not plan.direct:
+            controller.prepare(target)  # as the app's launch does: the head is fetched while the window is shown
         await self._before_open()
         opened = self._open(target, title)
         if opened is None:
@@ -242,7 +244,7 @@ class PlaySession:
         return Controller(self.host, playback, bridge, sources=config.sources, demo=demo)
 
     async def _before_open(self) -> None:
-        """Nothing to wait for without a window (the window waits for its first paint, as the app does)."""
+        """Nothing to show without a window (the window is shown and waits for its first paint, as the app's)."""
 
     def _open(self, target: Target, title: str | None) -> Opened | None:
         assert self.controller is not None

@@ -55,17 +55,19 @@ class WindowSession(PlaySession):
         )
         window.bridge.events.connect(self._note_verification)
         window.video_area.show_video()  # a piece opens at launch: as in ``app._gui``, its page is up from the start
+        return window.controller
+
+    async def _before_open(self) -> None:
+        """Show the window (after ``prepare``, as ``app._gui`` does) and wait for its first paint."""
+        window = self.window
+        assert window is not None
         window.show()
         self.summary["window"] = {
             "platform": QGuiApplication.platformName(),
             "shown": window.isVisible(),
             "panel_visible": window.dock.isVisible(),
         }
-        return window.controller
-
-    async def _before_open(self) -> None:
-        assert self.window is not None
-        await self.window.until_painted()
+        await window.until_painted()
 
     def _open(self, target: Target, title: str | None) -> Opened | None:
         assert self.window is not None

@@ -105,6 +105,10 @@ class ProxyRunner:
         """Forget every cached slice (memory and disk); returns once done."""
         self.call(_now(self.server.clear_cache), timeout)
 
+    def warm(self, cid_text: str) -> None:
+        """Fetch a piece's first slice now, ahead of the player's first request for it (fire and forget)."""
+        self.submit(lambda: self.server.warm(cid_text))
+
     def hover(self, piece_key: str, time_s: float) -> None:
         """Prefetch what a seek to ``time_s`` would read (fire and forget; nothing before the piece's map)."""
         self.call_soon(lambda: self.server.hover(piece_key, time_s))

@@ -27,6 +27,7 @@ from pathlib import Path
 from aiohttp import web
 
 from proxy.cache import CacheConfig, CacheHooks, SliceCache
+from proxy.cid import CidError, parse_piece_cid
 from proxy.egress import EgressLedger
 from proxy.events import CacheProblem, EventBus, RequestStarted, next_id
 from proxy.exchange import Exchange, describe, error_response
@@ -37,6 +38,7 @@ from proxy.sources import Source
 from proxy.store import PieceStore
 from proxy.twice import resume_accounting
 from proxy.upstream import RetryPolicy, Timeouts, Upstream
+from proxy.upstream_errors import UpstreamError
 from proxy.verify import PieceVerifier
 
 log = logging.getLogger(__name__)
@@ -172,6 +174,16 @@ class ProxyServer:
         assert self.upstream is not None
         self.upstream.sources[:] = sources
         self.upstream.warm_up()
+
+    async def warm(self, raw_cid: str) -> None:
+        """Fetch a piece's first slice before the player asks for it (a launch that opens it; see
+        ``SliceCache.warm_head``). A failure is only logged: the player's own request meets it and says why."""
+        assert self.cache is not None
+        try:
+            info = await self.cache.describe(parse_piece_cid(raw_cid))
+            await self.cache.warm_head(info)
+        except (CidError, UpstreamError) as exc:
+            log.info("no head fetched ahead for %s: %s", raw_cid[:80], exc)
 
     def hover(self, piece_key: str, time_s: float) -> tuple[int, int] | None:
         """Prefetch what a seek to ``time_s`` would read (the seek bar's hover); None before the piece's map."""

@@ -9,8 +9,12 @@ from proxy.cache.buffers import Cursor, SliceBuffer
 from proxy.cache.config import MAX_RUN_SLICES, PieceInfo
 from proxy.cache.piece import FetchRun, PieceState
 from proxy.cache.reader import SliceReader
+from proxy.events import Prefetch
 from proxy.full_stream import take_back_if_slow
 from proxy.upstream_errors import UpstreamError
+
+#: Why a piece's first slice was fetched before any player asked (``ReadWindows.warm_head``).
+LAUNCH_HEAD = "launch: head (fetched while the window is built)"
 
 
 class ReadWindows:
@@ -49,6 +53,30 @@ class ReadWindows:
         if cold:
             self.hooks.on_cold_open(info)
         return SliceReader(self, piece, cursor)
+
+    async def warm_head(self, info: PieceInfo) -> None:
+        """Fetch the first slice of a piece the player is about to open, as its opening request would.
+
+        Why: a launch that opens a piece spends a few hundred milliseconds importing, building and painting the
+        window before the player's first request. Started here instead, the head's round trip to the CDN — and
+        what a cold open starts with it (the tail bet, ``on_cold_open``; the container's index, once the head
+        shows where it is) — runs inside that time, and the player's first request reads what came or joins the
+        fetch still under way (one fetch per slice). Bounded to one slice (plus the bet the player's own open
+        would place), fetched under ``LAUNCH_HEAD``: if the player never asks for it, it counts as fetched ahead
+        and never served. Nothing is fetched for a head already cached or on its way.
+        """
+        piece = self._pieces[info.key]
+        if not self.slice_missing(piece, 0):
+            return
+        last = min(info.size, self.slice_size) - 1
+        self.bus.publish(Prefetch(piece=info.key, start=0, end=last, reason=LAUNCH_HEAD))
+        reader = self.open(info, 0, last, reason=LAUNCH_HEAD)
+        try:
+            self.hooks.on_cold_open(info)
+            async for _ in reader:
+                pass
+        finally:
+            reader.close()
 
     def _readahead(self, piece: PieceState) -> int:
         return piece.readahead if piece.readahead is not None else self.config.readahead
