@@ -69,20 +69,13 @@ class ProxyHost:
 
     def start(self) -> str:
         config = self.config
-        if config.demo_dir is not None:
-            from proxy.api import Emulator  # the emulator's server: imported by the demo only, not by every launch
-
-            self.emulator = Emulator(config.demo_dir, Knobs(latency_ms=config.demo_latency_ms))
         proxy_config = ProxyConfig(
-            sources=[],  # set once the demo CDN (if any) is listening
+            sources=[],  # set once the demo CDN (if it is used) is listening
             cache_dir=config.cache_dir,
             cache={"slice_size": config.slice_size, "disk_cap": config.disk_cap, "memory_cap": config.memory_cap},
         )
         self.runner = ProxyRunner(proxy_config, self.bus)
         base = self.runner.start()
-        if self.emulator is not None:
-            emulator = self.emulator
-            self.runner.call(lambda: emulator.start())
         self._apply_sources()
         log.info("proxy at %s, sources: %s", base, ", ".join(s.name for s in self.sources()))
         return base
@@ -130,9 +123,28 @@ class ProxyHost:
         return bool(self.sources())
 
     def _apply_sources(self) -> None:
+        if self.emulator is None and self._emulator_used():
+            self._start_emulator()
         sources = self.sources()
         if self.runner is not None:
             self.runner.set_sources(sources)  # synchronous for the caller: the next request sees the new sources
+
+    def _emulator_used(self) -> bool:
+        """Would ``sources`` list the demo CDN (demo mode, or nothing configured to fall back on)?"""
+        return self.config.demo_dir is not None and (self.config.demo_first or not self.config.sources)
+
+    def _start_emulator(self) -> None:
+        """Start the demo CDN when its source is first used, not at every start.
+
+        Why: a launch that opens a CID from configured upstreams never asks the demo CDN (``sources`` leaves it
+        out); starting it anyway cost that launch 25–30 ms (its server's import, reading and hashing the demo
+        folder's manifest) before the first frame. It starts as soon as demo mode or an empty upstream list needs it.
+        """
+        from proxy.api import Emulator  # the emulator's server: imported only when the demo CDN is used
+
+        assert self.config.demo_dir is not None and self.runner is not None
+        emulator = self.emulator = Emulator(self.config.demo_dir, Knobs(latency_ms=self.config.demo_latency_ms))
+        self.runner.call(lambda: emulator.start())
 
     def source_label(self, name: str) -> str:
         """A short name for the status bar: FilBeam, SP <host>, emulator, or the upstream's host."""
