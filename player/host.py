@@ -24,7 +24,6 @@ from proxy.api import (
     DEFAULT_DISK_CAP,
     DEFAULT_MEMORY_CAP,
     DEFAULT_SLICE_SIZE,
-    Knobs,
     PieceCid,
     ProxyConfig,
     Source,
@@ -140,7 +139,7 @@ class ProxyHost:
         out); starting it anyway cost that launch 25–30 ms (its server's import, reading and hashing the demo
         folder's manifest) before the first frame. It starts as soon as demo mode or an empty upstream list needs it.
         """
-        from proxy.api import Emulator  # the emulator's server: imported only when the demo CDN is used
+        from proxy.api import Emulator, Knobs  # the emulator's server: imported only when the demo CDN is used
 
         assert self.config.demo_dir is not None and self.runner is not None
         emulator = self.emulator = Emulator(self.config.demo_dir, Knobs(latency_ms=self.config.demo_latency_ms))

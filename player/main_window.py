@@ -37,7 +37,6 @@ from player.resources import DemoPiece
 from player.resume import PieceMemory, ResumeBar, Resumer
 from player.seek_monitor import SeekRecord
 from player.settings import Settings
-from player.settings_dialog import SettingsDialog
 from player.settings_flow import SettingsFlow
 from player.status_bar import PlayerStatusBar
 from player.target import Target
@@ -51,6 +50,7 @@ from proxy.api import Source
 
 if TYPE_CHECKING:
     from player.panel.side_panel import SidePanel
+    from player.settings_dialog import SettingsDialog
 
 APP_TITLE = "PiecePlayer"
 #: The side panel is built this long after the first frame of the first open, once that frame is on screen.

@@ -7,6 +7,7 @@ or size, the demo origin's latency) is about the controller and the proxy host, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QWidget
@@ -14,7 +15,9 @@ from PySide6.QtWidgets import QWidget
 from player.controller import Controller
 from player.host import HostConfig
 from player.settings import Settings
-from player.settings_dialog import SettingsDialog
+
+if TYPE_CHECKING:
+    from player.settings_dialog import SettingsDialog
 
 
 class SettingsFlow(QObject):
@@ -37,6 +40,8 @@ class SettingsFlow(QObject):
     def open(self, parent: QWidget) -> SettingsDialog:
         """Window-modal but not blocking: a nested event loop would run async tasks inside one another."""
         used = self.controller.stats.latest.get("disk_cache_bytes")
+        from player.settings_dialog import SettingsDialog  # a launch does not need the dialog's module
+
         dialog = SettingsDialog(self.settings, used, parent)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.clearCacheRequested.connect(self.clear_cache)

@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING
 import shiboken6
 from PySide6.QtCore import QObject, Qt
 
-from player.about import open_readme, show_about
 from player.errors_text import cid_hint
 from player.media_views import OPEN_EXTERNAL_KEY
 from player.menus import TRACKS, ActionRow, WindowMenus, choice_name, choice_rows
 from player.playback_actions import PlaybackActions
-from player.shortcuts_overlay import ShortcutsOverlay
 from player.target import parse_target
 from player.tracks import CYCLE_AUDIO_KEY, CYCLE_SUBTITLE_KEY
 from player.transport_bar import VOLUME_STEP
@@ -26,7 +24,10 @@ from player.video_commands import ASPECTS
 from proxy.api import CidError
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox
+
     from player.main_window import MainWindow
+    from player.shortcuts_overlay import ShortcutsOverlay
 
 
 class WindowActions(QObject):
@@ -204,8 +205,8 @@ class WindowActions(QObject):
         w = self.window
         return [
             ActionRow("help.shortcuts", "help", self.tr("&Keyboard shortcuts"), self.show_shortcuts, ("F1", "?")),
-            ActionRow("help.readme", "help", self.tr("Read the &manual"), open_readme),
-            ActionRow("help.about", "help", self.tr("&About PiecePlayer"), lambda: show_about(w)),
+            ActionRow("help.readme", "help", self.tr("Read the &manual"), _open_readme),
+            ActionRow("help.about", "help", self.tr("&About PiecePlayer"), lambda: _show_about(w)),
         ]
 
     def open_recent(self, text: str, title: str) -> None:
@@ -234,6 +235,8 @@ class WindowActions(QObject):
     def show_shortcuts(self) -> ShortcutsOverlay:
         """F1 shows the card; F1 again (or any key) hides it."""
         if self.overlay is None:
+            from player.shortcuts_overlay import ShortcutsOverlay  # built when first asked for (F1)
+
             self.overlay = ShortcutsOverlay(self.window.menus.shortcut_table(), self.window)
         if self.overlay.isVisible():
             self.overlay.hide()
@@ -281,3 +284,15 @@ def install_menus(window: MainWindow) -> WindowMenus:
     sync_aspect(window.video_commands.aspect())
     menus.set_checked("view.panel", window.settings.panel_visible)
     return menus
+
+
+def _open_readme() -> bool:
+    from player.about import open_readme  # the Help menu's module is imported when first used, not at launch
+
+    return open_readme()
+
+
+def _show_about(window: MainWindow) -> QMessageBox:
+    from player.about import show_about
+
+    return show_about(window)

@@ -16,7 +16,6 @@ from proxy.cid import CidError, PieceCid, parse_piece_cid
 from proxy.command_line import log_to_stderr
 from proxy.config import APP_NAME, default_cache_dir
 from proxy.emulator.catalogue import ManifestEntry, ManifestError, read_manifest
-from proxy.emulator.knobs import Knobs
 from proxy.lazy_exports import lazy_exports
 from proxy.media.playable import keyframe_byte, playable_times, track_units
 from proxy.media.tracks import TrackUnits
@@ -25,10 +24,12 @@ from proxy.sources import Source, filbeam_source, provider_source, template_sour
 from proxy.units import GiB, MiB
 from proxy.upstream_errors import UpstreamError
 
-# The emulator's server is imported when the demo first asks for it, not by every launch that imports this module.
-__getattr__, __dir__ = lazy_exports(globals(), {"Emulator": "proxy.emulator.origin"})
+# The emulator's server and its knobs are imported when the demo first asks for them, not by every launch that
+# imports this module.
+__getattr__, __dir__ = lazy_exports(globals(), {"Emulator": "proxy.emulator.origin", "Knobs": "proxy.emulator.knobs"})
 
 if TYPE_CHECKING:
+    from proxy.emulator.knobs import Knobs
     from proxy.emulator.origin import Emulator
 
 __all__ = [

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from proxy.media.errors import ContainerError, TruncatedError
 
+#: The first four bytes of every EBML document (Matroska, WebM): the EBML header's ID.
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+
 MAX_ID_LENGTH = 4
 MAX_SIZE_LENGTH = 8
 #: The longest element header: a 4-octet ID and an 8-octet size.

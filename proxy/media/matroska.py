@@ -34,8 +34,6 @@ from proxy.media.ebml import (
 from proxy.media.errors import ContainerError, TruncatedError
 from proxy.media.layout import ByteSpan, ContainerKind, ContainerLayout
 
-EBML_MAGIC = b"\x1a\x45\xdf\xa3"
-
 EBML = 0x1A45DFA3
 DOC_TYPE = 0x4282
 SEGMENT = 0x18538067
