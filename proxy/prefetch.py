@@ -328,7 +328,7 @@ class MediaPrefetcher:
                 pass
 
     async def _fragment(self, info: PieceInfo, start: int, end: int, reason: str) -> None:
-        if self.cache.fragment_needed(info.key, start, end):  # a warm re-open has the slices: no event, no fetch
+        if await self.cache.fragment_wanted(info.key, start, end):  # a warm re-open has the slices: no event, no fetch
             self.bus.publish(Prefetch(piece=info.key, start=start, end=end, reason=reason))
             await self.cache.fetch_fragment(info, start, end, reason)
 

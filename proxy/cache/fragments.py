@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -11,7 +12,13 @@ from proxy.cache.config import PieceInfo
 from proxy.cache.piece import PieceState
 from proxy.events import next_id
 from proxy.sources import Source
-from proxy.twice import already_brought, whole_stream_brings
+from proxy.twice import (
+    EARLY_RATE_WINDOW,
+    already_brought,
+    covering_fetch,
+    ranged_fetch_brings_sooner,
+    whole_stream_brings,
+)
 from proxy.upstream_body import UpstreamBody
 from proxy.upstream_errors import UpstreamError
 
@@ -72,7 +79,7 @@ class FragmentFetches:
 
     def fragment_needed(self, key: str, start: int, end: int) -> bool:
         """Would :meth:`fetch_fragment` fetch anything? Not when the slices holding the range are cached (a warm
-        re-open), a fragment already covers it, or it is longer than a slice."""
+        re-open), a fragment already covers it, it is longer than a slice, or a fetch under way brings it first."""
         piece = self._pieces[key]
         cached = self.cached_indexes(key)
         return (
@@ -80,7 +87,23 @@ class FragmentFetches:
             and not all(i in cached for i in range(start // self.slice_size, end // self.slice_size + 1))
             and not any(f.holds(start) or f.holds(end) for f in piece.fragments)
             and not whole_stream_brings(self, piece, start, end)  # riding it costs nothing; asking pays twice
+            and not ranged_fetch_brings_sooner(self, piece, start, end)
         )
+
+    async def fragment_wanted(self, key: str, start: int, end: int) -> bool:
+        """:meth:`fragment_needed`, asked once a fetch under way that fills the range's slices has been receiving
+        long enough to tell whether it brings the bytes first (``EARLY_RATE_WINDOW``, 10 ms at most).
+
+        Why wait: the head shows an MP4's layout in its first chunk, when nothing says yet whether the head's own
+        fetch (a piece of two slices is fetched whole) reaches the index sooner than an exact range would answer.
+        """
+        piece = self._pieces[key]
+        fetch = covering_fetch(self, piece, start, end)
+        if fetch is not None and fetch.first_byte_at is not None:
+            wait = fetch.first_byte_at + EARLY_RATE_WINDOW - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        return self.fragment_needed(key, start, end)
 
     @contextlib.asynccontextmanager
     async def _exact_range(

@@ -32,9 +32,9 @@ class FetchRun:
     first_byte_at: float | None = None
     ttfb: float = 0.0
 
-    def rate(self, now: float) -> float | None:
-        """Bytes per second since the first body byte, once there is enough to tell."""
-        if self.first_byte_at is None or now - self.first_byte_at < MIN_RATE_WINDOW or not self.received:
+    def rate(self, now: float, window: float = MIN_RATE_WINDOW) -> float | None:
+        """Bytes per second since the first body byte, once it has been receiving for ``window`` seconds."""
+        if self.first_byte_at is None or now - self.first_byte_at < window or not self.received:
             return None
         return self.received / (now - self.first_byte_at)
 

@@ -15,11 +15,20 @@ import aiohttp
 import pytest
 
 from proxy.emulator import Emulator, Knobs
-from proxy.events import PaidRestartsStopped, UpstreamRetry
+from proxy.events import MediaLayoutKnown, PaidRestartsStopped, UpstreamRetry, UpstreamStarted
 from proxy.full_stream import WholeStreamRules
 from proxy.server import ProxyServer
 from proxy.sources import Source, provider_source
-from tests.conftest import CORPUS, eventually, piece_of, record_events, upstream_fetches_ended
+from tests.conftest import (
+    CORPUS,
+    MiB,
+    eventually,
+    make_mp4,
+    piece_of,
+    record_events,
+    running_emulator,
+    upstream_fetches_ended,
+)
 from tests.conftest import start_proxy as start_proxy_with
 
 CDN = "FilBeam (emulated)"
@@ -60,6 +69,43 @@ async def test_the_index_prefetch_rides_a_whole_stream_rather_than_asking_for_it
     finally:
         await proxy.stop()
         await cdn.stop()
+
+
+@pytest.fixture(scope="module")
+def two_slice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MP4 with its index at the end, of two slices: the bench's smallest moov-at-end size (issue 19)."""
+    folder = tmp_path_factory.mktemp("two-slices")
+    make_mp4(folder / "two-slices-moov-at-end.mp4", seconds=8, faststart=False)
+    return folder
+
+
+async def test_the_index_at_the_end_of_a_two_slice_piece_rides_the_heads_fetch(two_slice_dir: Path, tmp_path, http):
+    """The player's first request of a piece of two slices fetches all of it (its read-ahead covers both), so the
+    index at the end is on its way with the head: an exact range for it, asked once the head shows where it is,
+    would pay for its bytes twice and bring them later (one more first-byte time: 200 ms here, while the head's
+    fetch reaches the end within 100 ms of its first byte). Opened as FFmpeg opens it: the first answer is still
+    open when the player asks for the index."""
+    async with running_emulator(two_slice_dir, mode="curio", latency_ms=200, bandwidth=20_000_000) as origin:
+        [cid] = origin.piece_cids()
+        data = origin.pieces[cid].path.read_bytes()
+        assert MiB < len(data) <= 2 * MiB, "the test is about a piece of two slices"
+        proxy, events = await start_proxy([provider_source(origin.base_url)], tmp_path)
+        url = f"{proxy.base_url}/piece/{cid}"
+        try:
+            async with http.get(url, headers={"Range": "bytes=0-"}) as head:
+                assert await head.content.readexactly(4096) == data[:4096]
+                await eventually(lambda: any(isinstance(e, MediaLayoutKnown) for e in events))
+                [layout] = [e for e in events if isinstance(e, MediaLayoutKnown)]
+                index_start = layout.index_range[0]
+                async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as index:
+                    assert await index.read() == data[index_start:]
+            await upstream_fetches_ended(events)
+            started = [(e.start, e.end) for e in events if isinstance(e, UpstreamStarted)]
+            assert started == [(0, len(data) - 1)], "one fetch, the head's: no exact range beside it"
+            assert origin.counters.bytes_sent == len(data)
+            assert proxy.snapshot()["bytes_fetched_twice"] == 0
+        finally:
+            await proxy.stop()
 
 
 # --- a broken whole stream, resumed -----------------------------------------------------------------------------
