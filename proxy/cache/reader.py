@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from proxy.cache.buffers import Cursor, SliceBuffer
 from proxy.cache.config import STEAL_CHECK_SECONDS
@@ -60,11 +60,18 @@ class SliceReader:
                 continue
             # Fragments answer players; a prefetch reads on into the slices, which it is there to fill.
             fragment = cache.fragment_at(piece, cursor.pos) if cursor.reason is None else None
+            if fragment is not None and fragment.start + len(fragment.data) <= cursor.pos:
+                racing = piece.inflight.get(index)
+                if racing is None or racing.filled <= offset:
+                    # whichever brings this byte first serves it (if the fragment fails, the slice does)
+                    waits = fragment.grown(), racing.wait() if racing is not None else None
+                    del racing  # a reader holds a slice being filled only while it streams it (``_stream``)
+                    await _first_of(*waits)
+                    continue
+                fragment = None  # the slice's fetch got here first: the exact range was not needed after all
+                del racing
             if fragment is not None:
                 have = fragment.start + len(fragment.data) - 1
-                if have < cursor.pos:
-                    await fragment.grown()  # if it fails, the next turn reads the slice from here on
-                    continue
                 last = min(have, index * size + stop - 1)
                 chunk = memoryview(bytes(fragment.data[cursor.pos - fragment.start : last - fragment.start + 1]))
                 cursor.pos += len(chunk)
@@ -165,3 +172,15 @@ class SliceReader:
         if not self._closed:
             self._closed = True
             self._cache._release(self._piece, self.cursor)
+
+
+async def _first_of(*waits: Coroutine[Any, Any, None] | None) -> None:
+    """Until the first of these waits ends (the others are cancelled): a fragment and the slice holding the same
+    bytes race, and a player must not wait for the slower one (issue 19: an exact range asked for an index the
+    head's own fetch was already bringing arrived 42 ms after the slice did)."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits if wait is not None]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

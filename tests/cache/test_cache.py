@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from proxy.cid import parse_piece_cid
-from proxy.events import RequestProgress, SliceRejected, UpstreamFinished, UpstreamRetry
+from proxy.events import (
+    RequestProgress,
+    SliceRead,
+    SliceRejected,
+    UpstreamFinished,
+    UpstreamResponse,
+    UpstreamRetry,
+    UpstreamStarted,
+)
+from proxy.prefetch import PrefetchConfig
 from proxy.server import ProxyServer
 from tests.conftest import (
     MiB,
@@ -314,3 +323,36 @@ async def test_reader_that_leaves_before_its_fetch_ever_ran_leaves_nothing_stuck
     await asyncio.sleep(0.1)
     async with asyncio.timeout(10), http.get(f"{proxy.base_url}/piece/{cid}", headers={"Range": "bytes=0-99"}) as r:
         assert await r.read() == data[:100]
+
+
+async def test_a_player_waiting_on_an_exact_range_takes_the_slice_when_the_slice_comes_first(emulator, tmp_path, http):
+    """An exact range (a fragment) and the slice holding the same bytes race: a player reading them must not wait
+    for the slower one. The first request of a piece of two slices fetches both at 4 MB/s; an exact range of its
+    last bytes is asked once new requests answer 3 s late: the player's read of those bytes is answered as soon as
+    the first request's fetch reaches them, from the slice, while the exact range has not answered yet."""
+    emulator.knobs.update(mode="curio", latency_ms=20, bandwidth=4_000_000)
+    proxy = await start_proxy(emulator, tmp_path / "cache", prefetch=PrefetchConfig(enabled=False))
+    events = record_events(proxy)
+    cid, data = piece_of(emulator, "random-2MiB.bin")
+    url = f"{proxy.base_url}/piece/{cid}"
+    start = len(data) - 4096
+    reason = "test: an exact range of the last bytes"
+    fragment = None
+    try:
+        async with http.get(url, headers={"Range": "bytes=0-"}) as head:
+            assert await head.content.readexactly(4096) == data[:4096]  # the fetch of both slices is streaming
+            emulator.knobs.update(stall_ms=3000)
+            info = proxy.cache.info(parse_piece_cid(cid).root.hex())
+            assert info is not None
+            fragment = asyncio.create_task(proxy.cache.fetch_fragment(info, start, len(data) - 1, reason))
+            await eventually(lambda: any(isinstance(e, UpstreamStarted) and e.reason == reason for e in events))
+            [asked] = [e.fetch_id for e in events if isinstance(e, UpstreamStarted) and e.reason == reason]
+            async with asyncio.timeout(10), http.get(url, headers={"Range": f"bytes={start}-"}) as tail:
+                assert await tail.read() == data[start:]
+            assert not any(isinstance(e, UpstreamResponse) and e.fetch_id == asked for e in events), "slice first"
+            assert not any(isinstance(e, SliceRead) and e.tier == "fragment" for e in events)
+    finally:
+        if fragment is not None:
+            fragment.cancel()
+            await asyncio.gather(fragment, return_exceptions=True)
+        await proxy.stop()
