@@ -159,19 +159,22 @@ class MediaPrefetcher:
         return True
 
     async def _sniff(self, info: PieceInfo, head: bytes) -> None:
+        """Decide the layout from the head, then act on it. A whole first slice is a head handed over from the cache
+        (``PieceBook._settle_after_open``: after the open, not in it): nothing here waits or reads it again."""
         first_slice = min(info.size, self.cache.slice_size)
-        if self._within_one_slice(info):
+        whole = len(head) >= first_slice
+        if self._within_one_slice(info) and not whole:
             head = await self._whole_small_piece(info)
+            whole = True
         layout = await asyncio.to_thread(sniff_layout, head, info.size)
         while layout.needs_more is not None and len(head) < layout.needs_more <= first_slice:
             # the answer is in the first slice: read more of it (joining its fetch) and decide again
             head = await self._bytes(info, 0, layout.needs_more - 1, "index: head")
             layout = await asyncio.to_thread(sniff_layout, head, info.size)
-        self._act(info, layout)
+        self._act(info, layout, head if whole else None)
 
     def _within_one_slice(self, info: PieceInfo) -> bool:
-        """The whole piece comes with the head's own fetch: its layout waits for all of it, and its map does not
-        wait again (``_whole_small_piece``, ``_map_wait``)."""
+        """The whole piece comes with the head's own fetch: its layout waits for all of it (``_whole_small_piece``)."""
         return info.size <= self.cache.slice_size
 
     async def _whole_small_piece(self, info: PieceInfo) -> bytes:
@@ -185,8 +188,9 @@ class MediaPrefetcher:
         await asyncio.sleep(self.config.index_defer_s)
         return await self._bytes(info, 0, info.size - 1, "index: head")
 
-    def _act(self, info: PieceInfo, layout: ContainerLayout) -> None:
-        """Publish the layout and start its prefetches, within one index's worth of bytes for the whole piece."""
+    def _act(self, info: PieceInfo, layout: ContainerLayout, head: bytes | None = None) -> None:
+        """Publish the layout and start its prefetches, within one index's worth of bytes for the whole piece.
+        ``head``: the whole first slice, when the layout came from it (the map reads it no more, and waits no more)."""
         self.layouts[info.key] = layout
         bet_start = self._settle_bet(info, layout)
         self.bus.publish(
@@ -216,9 +220,9 @@ class MediaPrefetcher:
             if not self._cached(info, span.start, span.last):  # a warm re-open reads it from disk when asked
                 self._spawn(self._prefetch(info, span.start, span.last, reason))
         if (layout.known and not layout.fragmented) or layout.index is not None:
-            self._spawn(self._index(info, layout, self._map_wait(info)))
+            self._spawn(self._index(info, layout, head))
         elif layout.fragmented:
-            self._spawn(self._fragments_index(info, self._map_wait(info)))
+            self._spawn(self._fragments_index(info, self._map_wait(head)))
 
     def _cached(self, info: PieceInfo, start: int, end: int) -> bool:
         """Every slice holding bytes ``start … end`` is cached (memory or disk): prefetching them reads, not fetches.
@@ -236,13 +240,13 @@ class MediaPrefetcher:
         self.cache.set_readahead(info.key, window)
         return window
 
-    def _map_wait(self, info: PieceInfo) -> float:
-        """How long the map waits: ``index_defer_s``, unless the layout already waited that long (a piece within
-        one slice, ``_whole_small_piece``) — waiting twice left a damaged piece's end unknown when the player's
-        first seek came (``ends_early_s``)."""
-        return 0.0 if self._within_one_slice(info) else self.config.index_defer_s
+    def _map_wait(self, head: bytes | None) -> float:
+        """How long the map waits: ``index_defer_s``, unless the layout already waited (a whole head: a piece within
+        one slice, ``_whole_small_piece``, or a head from the cache after the open) — waiting twice left a damaged
+        piece's end unknown when the player's first seek came (``ends_early_s``)."""
+        return 0.0 if head is not None else self.config.index_defer_s
 
-    async def _index(self, info: PieceInfo, layout: ContainerLayout, wait: float) -> None:
+    async def _index(self, info: PieceInfo, layout: ContainerLayout, whole_head: bytes | None) -> None:
         """Read the head and the index through the cache (joining fetches in flight), then build the map.
 
         The player is parsing the same index right now, on the same two cores (and, in the app, under the same
@@ -250,9 +254,9 @@ class MediaPrefetcher:
         before the reads too: on a warm re-open they are a megabyte of disk reads inside the first frame's window,
         and on a first open the fetches they would join are already under way (``on_head`` started them).
         """
-        await asyncio.sleep(wait)
+        await asyncio.sleep(self._map_wait(whole_head))
         head_end = min(info.size, self.cache.slice_size) - 1
-        head = await self._bytes(info, 0, head_end, "index: head")
+        head = whole_head if whole_head is not None else await self._bytes(info, 0, head_end, "index: head")
         index_bytes, index_offset = b"", 0
         span = layout.index
         if span is not None and span.stop > head_end + 1:

@@ -44,6 +44,8 @@ class CacheConfig:
     write_backlog: int = WRITE_BACKLOG
     #: Seconds CommP hashing waits after a player's request starts (``PieceVerifier.hold``).
     verify_quiet_s: float = QUIET_S
+    #: Seconds a piece opened with its head cached waits before its bookkeeping (``PieceBook._settle_after_open``).
+    settle_after_s: float = 0.2
     #: How long a stream from byte 0 is held for its readers, and how many paid restarts a piece may cost.
     whole_streams: WholeStreamRules = field(default_factory=WholeStreamRules)
 

@@ -65,3 +65,5 @@ class PieceState:
     fragments: list[Fragment] = field(default_factory=list)
     #: Set while a fetch of this piece is paused for the disk: a reader asking for bytes wakes it to look again.
     reader_asked: asyncio.Event | None = None
+    #: The piece's bookkeeping, waiting for its open to be answered (``PieceBook._settle_after_open``).
+    settling: asyncio.TimerHandle | None = None

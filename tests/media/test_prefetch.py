@@ -10,6 +10,7 @@ from proxy.cid import parse_piece_cid
 from proxy.events import (
     MediaIndexed,
     MediaLayoutKnown,
+    PieceKnown,
     Prefetch,
     SliceRead,
     SliceStored,
@@ -22,6 +23,7 @@ from tests.conftest import (
     MiB,
     cdn_sources,
     piece_of,
+    play_once,
     record_events,
     reopen_from_cache,
     running_emulator,
@@ -357,6 +359,32 @@ async def test_a_warm_re_open_of_a_moov_at_end_piece_asks_upstream_nothing_and_p
         await first_event(events, MediaIndexed)
         assert not [e for e in events if isinstance(e, UpstreamStarted)]
         assert not [e for e in events if isinstance(e, Prefetch)], "nothing to prefetch: it is all on disk"
+
+
+async def test_a_warm_re_open_settles_after_its_requests_and_reads_the_head_for_its_map_once(emulator, tmp_path, http):
+    """A player opens an MP4 with its index at the end in three requests, each sent as soon as the answer before
+    gave it what it needed: on a re-open from the cache the proxy's own work (the store's record, the piece's event,
+    the head read from disk and parsed for the layout) waits until they are answered, where it held the second
+    request (issue 19). The map then builds from the head the layout read, not from a second read of it."""
+    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    assert await play_once(http, emulator, tmp_path / "cache", cid) == data
+    proxy = await start_proxy(emulator, tmp_path / "cache")
+    events = record_events(proxy)
+    url = f"{proxy.base_url}/piece/{cid}"
+    index_start = data.rindex(b"moov") - 4
+    try:
+        async with http.get(url, headers=PLAYER_OPEN) as head:
+            assert await head.content.readexactly(4096) == data[:4096]
+            async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as index:
+                assert await index.read() == data[index_start:]
+        async with http.get(url, headers={"Range": "bytes=48-"}) as again:
+            assert await again.content.readexactly(65536) == data[48 : 48 + 65536]
+        assert not [e for e in events if isinstance(e, MediaLayoutKnown | PieceKnown)], "settled during the open"
+        await first_event(events, MediaIndexed)
+        assert {e.index for e in events if isinstance(e, SliceRead) and e.request_id is None} == {index_start // MiB}
+        assert not [e for e in events if isinstance(e, UpstreamStarted)]
+    finally:
+        await proxy.stop()
 
 
 async def test_a_piece_within_one_slice_is_parsed_once_it_is_all_here_and_nothing_is_fetched_beside_it(tmp_path, http):
