@@ -92,6 +92,9 @@ class SliceCache(PieceBook, ReadWindows, FragmentFetches, SliceFetches, VersionC
 
     async def close(self) -> None:
         self._closing = True
+        for piece in self._pieces.values():
+            if piece.settling is not None:  # a closed store and prefetcher have nothing to settle it with
+                piece.settling.cancel()
         tasks = [f.task for p in self._pieces.values() for f in p.fetches if f.task is not None]
         for task in tasks:
             task.cancel()
