@@ -79,12 +79,16 @@ def two_slice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-async def test_the_index_at_the_end_of_a_two_slice_piece_rides_the_heads_fetch(two_slice_dir: Path, tmp_path, http):
+@pytest.mark.parametrize("launch", [False, True], ids=["open", "launch-head"])
+async def test_the_index_at_the_end_of_a_two_slice_piece_rides_the_heads_fetch(
+    launch: bool, two_slice_dir: Path, tmp_path, http
+):
     """The player's first request of a piece of two slices fetches all of it (its read-ahead covers both), so the
     index at the end is on its way with the head: an exact range for it, asked once the head shows where it is,
     would pay for its bytes twice and bring them later (one more first-byte time: 500 ms here, while the head's
     fetch reaches the end within 100 ms of its first byte). Opened as FFmpeg opens it: the first answer is still
-    open when the player asks for the index."""
+    open when the player asks for the index. A launch that fetches the head before the player asks (``warm``)
+    fetches such a piece whole too, as the player's first request would."""
     async with running_emulator(two_slice_dir, mode="curio", latency_ms=500, bandwidth=20_000_000) as origin:
         [cid] = origin.piece_cids()
         data = origin.pieces[cid].path.read_bytes()
@@ -92,6 +96,8 @@ async def test_the_index_at_the_end_of_a_two_slice_piece_rides_the_heads_fetch(t
         proxy, events = await start_proxy([provider_source(origin.base_url)], tmp_path)
         url = f"{proxy.base_url}/piece/{cid}"
         try:
+            if launch:
+                await proxy.warm(cid)
             async with http.get(url, headers={"Range": "bytes=0-"}) as head:
                 assert await head.content.readexactly(4096) == data[:4096]
                 await eventually(lambda: any(isinstance(e, MediaLayoutKnown) for e in events))
