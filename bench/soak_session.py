@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.lag_peer import LagPeer
 from bench.media import ensure_piece
 from bench.procs import REPO_ROOT, process_tree
 from bench.soak_desktop import (
@@ -97,6 +98,7 @@ class Soak:
         self.log_path = work / "app.log"
         self._logs: list = []
         self.lag_path = work / "loop-lag.txt"
+        self.peer = LagPeer(work / "peer-lag.txt")  # an idle event loop beside the app: the machine's own lag
 
     # --- setting up ----------------------------------------------------------------------------------------
 
@@ -113,6 +115,7 @@ class Soak:
             self._start_app(base)
             return self._soak(large)
         finally:
+            self.peer.stop()
             self._end_app()
             self._stop_origin()
             self.desktop.stop()
@@ -192,6 +195,7 @@ class Soak:
         pid = self.desktop.window_pid(self.window)
         recorder = Recorder(pid, self.started)
         recorder.start()
+        self.peer.start()
         load_at_start = load_average()
         self.desktop.resize(self.window, *self.size)
         self.current = self.rotation[-1][0]
@@ -220,6 +224,7 @@ class Soak:
         load_at_end = load_average()
         if not exited_early:
             self._shot("end")
+        self.peer.stop()
         recorder.stop()  # before closing: "end" is the app as it ran, not as it frees everything on its way out
         status = self._close()
         output = self.log_path.read_text(errors="replace")
@@ -229,6 +234,7 @@ class Soak:
             app=shlex.join(self.plan.app),
             samples=recorder.samples,
             lag=read_lag(self.lag_path),
+            peer_lag=read_lag(self.peer.path),
             timeline=self.timeline,
             started=self.started,
             load={"start": load_at_start, "end": load_at_end},

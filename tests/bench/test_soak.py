@@ -11,6 +11,9 @@ The event-loop lag goal (p99 ≤ 50 ms) is the bench's (``python -m bench.soak``
 26–84 ms, and their worst stalls showed the GUI thread using a few ms of CPU in a 100–250 ms wait: it was kept
 from a core, not busy (the 10-minute bench run at load 1–3 gave 34.5 ms; see BENCHMARKS.md).
 150 ms still catches a GUI thread that blocks on its own work (a repaint or a read that takes a frame's time).
+The bound is on the app's p99 beyond that of an idle event loop run beside it (``bench/lag_peer.py``): a CI run
+on a machine whose every tick was late (median 9 ms, against 1 ms here) measured 153 ms, the machine's lag and
+not the app's.
 """
 
 from __future__ import annotations
@@ -42,12 +45,14 @@ def test_the_window_survives_ninety_seconds_of_use(tmp_path: Path) -> None:
     run = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=SECONDS + 400)
     assert run.returncode in (0, 1), f"the soak could not run:\n{run.stderr[-3000:]}"
     verdict = json.loads(out.read_text())
-    summary = json.dumps({k: verdict[k] for k in ("rss_mib", "fds", "loop_lag_ms", "worst_lags", "actions", "notes")})
+    shown = ("rss_mib", "fds", "loop_lag_ms", "load_average", "worst_lags", "actions", "notes")
+    summary = json.dumps({k: verdict[k] for k in shown})
 
     assert not verdict["crashed"], f"the app crashed: {verdict['crash']}\n{summary}"
     assert verdict["tracebacks"] == 0, f"uncaught exception:\n{verdict['first_traceback']}\n{summary}"
     assert verdict["rss_mib"]["growth_after_warmup"] <= 50, summary
-    assert verdict["loop_lag_ms"]["p99"] <= LAG_P99_BOUND_MS, summary
+    assert verdict["loop_lag_ms"].get("peer_p99") is not None, summary  # the idle loop beside the app ran
+    assert verdict["loop_lag_ms"]["p99_over_peer"] <= LAG_P99_BOUND_MS, summary
     actions = verdict["actions"]
     assert actions.get("seen_playing", 0) >= 2 and actions.get("seen_not_playing", 0) == 0, summary
     for done in ("key_seek", "piece_switch", "bad_cid", "retry"):
