@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from bench.plan import FULL, QUICK
-from bench.procs import REPO_ROOT
+from bench.procs import REPO_ROOT, compile_project
 from bench.report import write_markdown
 from bench.runner import run, say
 from bench.scenarios import SCENARIOS
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     markdown = args.markdown or (None if args.quick else REPO_ROOT / "BENCHMARKS.md")
     # SIGTERM unwinds like Ctrl-C, so the contenders and the origin are stopped, not orphaned.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    compile_project()
     results = asyncio.run(run(plan, only or None, args.seed, args.keep_work))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
