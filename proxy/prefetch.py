@@ -222,7 +222,7 @@ class MediaPrefetcher:
         if (layout.known and not layout.fragmented) or layout.index is not None:
             self._spawn(self._index(info, layout, head))
         elif layout.fragmented:
-            self._spawn(self._fragments_index(info, self._map_wait(head)))
+            self._spawn(self._fragments_index(info, head))
 
     def _cached(self, info: PieceInfo, start: int, end: int) -> bool:
         """Every slice holding bytes ``start … end`` is cached (memory or disk): prefetching them reads, not fetches.
@@ -268,15 +268,16 @@ class MediaPrefetcher:
             index_bytes, index_offset = head[span.start : span.stop], span.start
         await self._build(info, head, index_bytes, index_offset)
 
-    async def _fragments_index(self, info: PieceInfo, wait: float) -> None:
+    async def _fragments_index(self, info: PieceInfo, whole_head: bytes | None) -> None:
         """A fragmented MP4 without a ``sidx``: its ``moof`` boxes when the head holds them all, else its ``mfra``.
 
         The ``mfra`` sits at the piece's end and its last 16 bytes (``mfro``) give its size: two exact spans are
         read, the second only when it fits the piece's index budget. A piece with neither is proxied plainly.
+        ``whole_head``: the whole first slice when the layout came from it, which is not read again.
         """
-        await asyncio.sleep(wait)
+        await asyncio.sleep(self._map_wait(whole_head))
         head_end = min(info.size, self.cache.slice_size) - 1
-        head = await self._bytes(info, 0, head_end, "index: head")
+        head = whole_head if whole_head is not None else await self._bytes(info, 0, head_end, "index: head")
         if await self._build(info, head, quiet=head_end + 1 < info.size):
             return
         if head_end + 1 >= info.size:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from proxy.cid import parse_piece_cid
-from proxy.events import MediaIndexed, MediaLayoutKnown, Prefetch
+from proxy.events import MediaIndexed, MediaLayoutKnown, Prefetch, SliceRead
 from proxy.units import KiB
 from tests.conftest import CORPUS, piece_of, record_events, running_emulator, start_proxy
 from tests.media.test_prefetch import first_event
@@ -87,6 +87,11 @@ async def test_a_fragmented_piece_whose_head_holds_all_its_fragments_is_mapped_s
             and len(proxy.prefetcher.indexes[indexed.piece].primary) == 200
         )
         assert not [e for e in events if isinstance(e, Prefetch)]  # nothing read beyond the head
+        # the piece fits one slice: the layout waited for all of it, and the map is built from those bytes, not
+        # from a second read of the same slice once the layout is known (the proxy's own reads have no request id)
+        after_layout = events[next(i for i, e in enumerate(events) if isinstance(e, MediaLayoutKnown)) :]
+        own_reads = [e.index for e in after_layout if isinstance(e, SliceRead) and e.request_id is None]
+        assert own_reads == [], own_reads
     finally:
         await proxy.stop()
 
