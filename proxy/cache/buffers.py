@@ -112,7 +112,10 @@ class Fragment:
     data: bytearray = field(default_factory=bytearray)
     failed: bool = False
     served: bool = False
+    #: Its fetch is over (complete and kept, or failed): nothing more will arrive.
+    finished: bool = False
     _grew: asyncio.Event = field(default_factory=asyncio.Event)
+    _finished: asyncio.Event = field(default_factory=asyncio.Event)
 
     def holds(self, pos: int) -> bool:
         return self.start <= pos <= self.end
@@ -128,6 +131,19 @@ class Fragment:
     def fail(self) -> None:
         self.failed = True
         self._wake()
+
+    def finish(self) -> None:
+        self.finished = True
+        self._finished.set()
+
+    async def ended(self) -> None:
+        """Until its fetch is over (its whole slice, if it holds one, is cached by then unless it failed)."""
+        await self._finished.wait()
+
+    def keep_only(self, start: int, end: int) -> None:
+        """Hold bytes ``start … end`` only (a done fragment whose other bytes became a cached slice)."""
+        self.data = self.data[start - self.start : end - self.start + 1]
+        self.start, self.end = start, end
 
     def _wake(self) -> None:
         self._grew.set()

@@ -167,13 +167,18 @@ class SliceFetches:
         by_reason = self.stats.fetched_by_reason
         by_reason[fetch.reason] = by_reason.get(fetch.reason, 0) + buffer.length
         self.bus.publish(UpstreamProgress(fetch_id=fetch.id, piece=piece.key, bytes_received=fetch.received))
-        if not buffer.served:
-            piece.unserved[buffer.index] = fetch.reason
         self.memory.release(buffer.length)
-        self.memory.put(piece.key, buffer.index, buffer.data)
-        self.hooks.on_slice_stored(piece.key, buffer.index)
-        self.bus.publish(SliceStored(piece=piece.key, index=buffer.index, tier="memory"))
-        self.disk.write(piece.key, buffer.index, buffer.data)
+        self.keep_slice(piece, buffer.index, buffer.data, fetch.reason, served=buffer.served)
+
+    def keep_slice(self, piece: PieceState, index: int, data: bytes | bytearray, reason: str, *, served: bool) -> None:
+        """A complete slice, fetched under ``reason``, goes to memory and disk (``data`` never changes after this).
+        ``served``: a player request read its bytes already (else it counts as fetched ahead until one does)."""
+        if not served:
+            piece.unserved[index] = reason
+        self.memory.put(piece.key, index, data)
+        self.hooks.on_slice_stored(piece.key, index)
+        self.bus.publish(SliceStored(piece=piece.key, index=index, tier="memory"))
+        self.disk.write(piece.key, index, data)
 
     def _end_fetch(self, piece: PieceState, fetch: FetchRun, error: UpstreamError | None) -> None:
         """Release what the fetch still claims (idempotent: the task's finally and its done-callback both call)."""

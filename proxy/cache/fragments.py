@@ -36,8 +36,10 @@ class FragmentFetches:
         slice's first part (media data) before the index: 10 ms at 100 MB/s, 50 ms on a 20 MB/s home link. The
         exact range starts arriving one first-byte time after it is asked for. The slice itself is still fetched
         (for a later re-open from disk and for verification); a fragment lives in memory only, at most one slice
-        long, and is dropped with the piece's cache. Returns whether all bytes arrived; on any doubt (a 200 from
-        byte 0, a changed ETag, a short body, an error) the fragment fails and its readers go on from the slices.
+        long, and is dropped with the piece's cache — except a whole grid slice it holds, which becomes that slice
+        (``_keep_whole_slice``) instead of being fetched again. Returns whether all bytes arrived; on any doubt (a
+        200 from byte 0, a changed ETag, a short body, an error) the fragment fails and its readers go on from the
+        slices.
         """
         piece = self._pieces[info.key]
         if not self.fragment_needed(info.key, start, end):
@@ -45,12 +47,13 @@ class FragmentFetches:
         fragment = Fragment(start, end, reason)
         piece.fragments.append(fragment)
         version = piece.version
+        complete = False
         try:
             async with self._exact_range(
                 piece, start, end, reason, self.routing.order(piece.key, start, urgent=True)
             ) as body:
-                known = piece.etags.get(body.source.name)
-                if body.start != start or (known is not None and body.etag is not None and body.etag != known):
+                source, etag = body.source.name, body.etag
+                if body.start != start or not self._same_etag(piece, source, etag):
                     return False  # a whole-piece answer (nothing gained) or another version (never mixed)
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:  # to its end, so the connection goes back to the pool
@@ -60,22 +63,70 @@ class FragmentFetches:
                         if twice := already_brought(self, piece, at, min(end, at + len(chunk) - 1)):
                             self.stats.fetched_twice[piece.key] = self.stats.fetched_twice.get(piece.key, 0) + twice
                         fragment.append(chunk)
-            if not fragment.done:
+            # short, or the piece learnt meanwhile that this source serves another version
+            if not fragment.done or piece.version != version or not self._same_etag(piece, source, etag):
                 return False
+            complete = True
             by_reason = self.stats.fetched_by_reason
             by_reason[reason] = by_reason.get(reason, 0) + len(fragment.data)
+            self._keep_whole_slice(piece, fragment)
             return True
         except UpstreamError as exc:
             log.info("piece %s: fragment %d-%d not fetched: %s", piece.key[:16], start, end, exc)
             return False
         finally:
-            if not fragment.done:
+            if not complete:
                 if fragment.data and not fragment.served:  # paid for and thrown away: waste, under its reason
                     lost = self.stats.abandoned_by_reason
                     lost[reason] = lost.get(reason, 0) + len(fragment.data)
                 fragment.fail()
                 if fragment in piece.fragments:
                     piece.fragments.remove(fragment)
+            fragment.finish()
+
+    @staticmethod
+    def _same_etag(piece: PieceState, source: str, etag: str | None) -> bool:
+        known = piece.etags.get(source)
+        return known is None or etag is None or etag == known
+
+    def _keep_whole_slice(self, piece: PieceState, fragment: Fragment) -> None:
+        """A complete fragment that holds a whole grid slice hands it to the cache as that slice, and keeps the rest.
+
+        Why (issue 19): the tail bet asks for a piece's last MiB, which holds its whole last slice (1,007,288 bytes
+        on the bench's 1 GiB piece), and that slice was then fetched again on the grid: about 1 MB of egress paid
+        twice on every cold open, and in the slow opens the player's index request waited 56 ms for that second
+        fetch instead of 12 ms. The bytes are one version (the ETag was checked before the first byte and again at
+        the end), and the verifier hashes them with the rest of the piece like any fetched slice. A fragment is at
+        most a slice long, so it holds at most one whole slice, and what is left of it is one run of bytes.
+        """
+        index = self._whole_slice_in(piece, fragment)
+        if index is None or not self.slice_missing(piece, index):
+            return  # a fetch under way brings it, or it is cached already
+        low = index * self.slice_size
+        high = low + self.slice_length(piece, index) - 1
+        data = bytes(fragment.data[low - fragment.start : high - fragment.start + 1])
+        self.keep_slice(piece, index, data, fragment.reason, served=fragment.served)
+        if fragment.start < low:
+            fragment.keep_only(fragment.start, low - 1)
+        elif high < fragment.end:
+            fragment.keep_only(high + 1, fragment.end)
+        else:
+            piece.fragments.remove(fragment)
+
+    def _whole_slice_in(self, piece: PieceState, fragment: Fragment) -> int | None:
+        """The grid slice lying wholly inside the fragment's range, if there is one."""
+        assert piece.size is not None
+        index = -(-fragment.start // self.slice_size)
+        low = index * self.slice_size
+        if low >= piece.size or low + self.slice_length(piece, index) - 1 > fragment.end:
+            return None
+        return index
+
+    def fragment_bringing(self, piece: PieceState, index: int) -> Fragment | None:
+        """A fragment under way that holds all of slice ``index``, if any. It becomes that slice when it ends
+        (``_keep_whole_slice``): fetching the slice too pays for its bytes twice. If it fails, the slice is missing
+        again and its readers fetch it."""
+        return next((f for f in piece.fragments if not f.finished and self._whole_slice_in(piece, f) == index), None)
 
     def fragment_needed(self, key: str, start: int, end: int) -> bool:
         """Would :meth:`fetch_fragment` fetch anything? Not when the slices holding the range are cached (a warm

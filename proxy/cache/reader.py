@@ -58,7 +58,13 @@ class SliceReader:
                 cache.stats.bytes_from_cache += len(block)
                 yield block
                 continue
-            # Fragments answer players; a prefetch reads on into the slices, which it is there to fill.
+            # Fragments answer players; a prefetch reads on into the slices, which it is there to fill — or waits
+            # for a fragment that brings this whole slice and becomes it.
+            if cursor.reason is not None and piece.fragments:
+                bringing = cache.fragment_bringing(piece, index)
+                if bringing is not None:
+                    await bringing.ended()
+                    continue
             fragment = cache.fragment_at(piece, cursor.pos) if cursor.reason is None else None
             if fragment is not None and fragment.start + len(fragment.data) <= cursor.pos:
                 racing = piece.inflight.get(index)

@@ -115,6 +115,10 @@ class ReadWindows:
             and not self.disk.has(piece.key, index)
         )
 
+    def _unfetched(self, piece: PieceState, index: int) -> bool:
+        """Missing, and no fragment under way brings it whole (``fragment_bringing``): a reader needs a fetch of it."""
+        return self.slice_missing(piece, index) and not (piece.fragments and self.fragment_bringing(piece, index))
+
     def ensure_fetching(self, piece: PieceState, cursor: Cursor) -> None:
         """Start a fetch for the first missing run inside the cursor's window, with hysteresis.
 
@@ -128,10 +132,10 @@ class ReadWindows:
         size = self.slice_size
         here = cursor.pos // size
         last = cursor.window_end // size
-        if self.slice_missing(piece, here) and (stream := self._covering(piece, here)) is not None:
+        if self._unfetched(piece, here) and (stream := self._covering(piece, here)) is not None:
             self._claim(piece, stream, here)  # the reader waits on the stream; if it is too slow, it steals back
         first_missing = next(
-            (i for i in range(here, last + 1) if self.slice_missing(piece, i) and self._covering(piece, i) is None),
+            (i for i in range(here, last + 1) if self._unfetched(piece, i) and self._covering(piece, i) is None),
             None,
         )
         if first_missing is None:
@@ -139,9 +143,7 @@ class ReadWindows:
         if first_missing != here and first_missing - here > (last - here) // 2:
             return
         run_end = first_missing
-        while (
-            run_end < last and run_end - first_missing + 1 < MAX_RUN_SLICES and self.slice_missing(piece, run_end + 1)
-        ):
+        while run_end < last and run_end - first_missing + 1 < MAX_RUN_SLICES and self._unfetched(piece, run_end + 1):
             run_end += 1
         reason = cursor.reason or ("read" if first_missing == here else "readahead")
         self._start_fetch(piece, first_missing, run_end, reason)

@@ -320,6 +320,75 @@ async def test_a_re_open_from_the_cache_bets_on_nothing(emulator, tmp_path, http
         assert not [e for e in events if isinstance(e, UpstreamStarted)]
 
 
+async def test_a_bet_that_holds_the_last_slice_becomes_that_slice_and_it_is_not_fetched_again(emulator, tmp_path, http):
+    """The bet asks for the last slice's bytes and a little more (the bench's 1 GiB piece: its last MiB, a last slice
+    of 1,007,288 bytes). Those bytes are kept as the last slice: no fetch of that slice on the grid — not by the
+    player's index request while the bet is still arriving, not by the layout's index prefetch — so no byte of it
+    is paid twice, and it is cached for a re-open like any fetched slice."""
+    slice_size = 64 * 1024  # the bet is at least 64 KiB: it holds a whole last slice shorter than that
+    emulator.knobs.update(mode="curio", latency_ms=50, bandwidth=300_000)  # the bet takes ~0.25 s to arrive
+    proxy = await start_proxy(emulator, tmp_path / "cache", readahead=1, slice_size=slice_size)
+    events = record_events(proxy)
+    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    last = (len(data) - 1) // slice_size
+    assert len(data) % slice_size, "the test needs a last slice shorter than the bet"
+    url = f"{proxy.base_url}/piece/{cid}"
+    try:
+        async with http.get(url, headers=PLAYER_OPEN) as response:
+            assert await response.content.read(4096) == data[:4096]
+        layout = await first_event(events, MediaLayoutKnown)
+        [bet] = tail_bets(events)
+        assert bet.start < last * slice_size and bet.end == len(data) - 1, "the bet holds the whole last slice"
+        bet_ended = [e for e in events if isinstance(e, UpstreamFinished) and e.fetch_id == bet.fetch_id]
+        assert not bet_ended, "the player asks for its index while the bet is still arriving"
+        index_start = layout.index_range[0]
+        async with http.get(url, headers={"Range": f"bytes={index_start}-"}) as response:
+            assert await response.read() == data[index_start:]
+        async with asyncio.timeout(5):
+            while not any(isinstance(e, SliceStored) and e.index == last for e in events):
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)  # the layout's index prefetch has run by now
+        on_grid = [e for e in events if isinstance(e, UpstreamStarted) and e.fetch_id != bet.fetch_id]
+        assert not [e for e in on_grid if e.start <= last * slice_size <= e.end], "the last slice was fetched again"
+        key = parse_piece_cid(cid).root.hex()
+        assert proxy.cache.stats.fetched_twice.get(key, 0) == 0
+        assert proxy.cache.read_cached(key, last * slice_size, len(data) - 1) == data[last * slice_size :]
+        assert not proxy.cache.unserved_bytes_by_reason().get(TAIL_BET), "it was served: not waste"
+    finally:
+        await proxy.stop()
+
+
+async def test_readers_waiting_for_a_fragment_that_fails_fetch_its_slice_themselves(emulator, tmp_path):
+    """A fragment holding a whole slice stands in for that slice's fetch while it runs; when it fails (here the
+    upstream answers its range with the whole piece from byte 0), a player and a prefetch waiting for that slice must
+    fetch it themselves and get the right bytes, not wait forever."""
+    slice_size = 64 * 1024
+    emulator.knobs.update(mode="curio", latency_ms=50)
+    proxy = await start_proxy(
+        emulator, tmp_path / "cache", slice_size=slice_size, prefetch=PrefetchConfig(enabled=False)
+    )
+    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    last = (len(data) - 1) // slice_size
+    try:
+        info = await proxy.cache.describe(parse_piece_cid(cid))
+        emulator.knobs.update(ignore_range=True)
+        fragment = asyncio.create_task(proxy.cache.fetch_fragment(info, len(data) - slice_size, len(data) - 1, "test"))
+        await asyncio.sleep(0)
+        assert proxy.cache.fragment_bringing(proxy.cache._pieces[info.key], last), "the fragment is under way"
+
+        async def read(**kwargs) -> bytes:
+            return b"".join(
+                [bytes(c) async for c in proxy.cache.read(info, last * slice_size, len(data) - 1, **kwargs)]
+            )
+
+        async with asyncio.timeout(10):
+            player, prefetch, fetched = await asyncio.gather(read(), read(reason="prefetch: test"), fragment)
+        assert not fetched, "a whole-piece answer to an exact range fails the fragment"
+        assert player == prefetch == data[last * slice_size :]
+    finally:
+        await proxy.stop()
+
+
 async def test_an_index_longer_than_the_bet_gets_the_rest_as_an_exact_range(emulator, tmp_path, http):
     """The bet asks for a share of the piece (64 KiB at least), not its last slice: an index that starts before the
     bet's bytes gets the part the bet does not bring as an exact range once the head shows where it starts (the
