@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from proxy.cache.config import RAMP_START
 from proxy.upstream_errors import UpstreamError
@@ -55,8 +56,11 @@ class SliceBuffer:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def wait(self) -> None:
-        await self._changed.wait()
+    def wait(self) -> Coroutine[Any, Any, bool]:
+        """Until the buffer changes after this call. The event is taken now, not when the wait first runs: wrapped
+        in a task (a reader racing a fragment against this slice), a change in between would otherwise be missed,
+        and the last one — the slice complete — never comes again."""
+        return self._changed.wait()
 
 
 @dataclass(eq=False)
@@ -135,6 +139,7 @@ class Fragment:
     def finish(self) -> None:
         self.finished = True
         self._finished.set()
+        self._wake()  # a reader waiting for bytes of it looks again: they are kept as a slice now, or gone
 
     async def ended(self) -> None:
         """Until its fetch is over (its whole slice, if it holds one, is cached by then unless it failed)."""
@@ -149,6 +154,8 @@ class Fragment:
         self._grew.set()
         self._grew = asyncio.Event()
 
-    async def grown(self) -> None:
-        """Until more bytes arrived or the fetch ended."""
-        await self._grew.wait()
+    def grown(self) -> Coroutine[Any, Any, bool]:
+        """Until more bytes arrived or the fetch ended, after this call (the event is taken now, as in
+        :meth:`SliceBuffer.wait`: issue 19, a player's index request waited forever for a fragment that had
+        completed between the call and the wait's first step)."""
+        return self._grew.wait()

@@ -180,7 +180,7 @@ class SliceReader:
             self._cache._release(self._piece, self.cursor)
 
 
-async def _first_of(*waits: Coroutine[Any, Any, None] | None) -> None:
+async def _first_of(*waits: Coroutine[Any, Any, object] | None) -> None:
     """Until the first of these waits ends (the others are cancelled): a fragment and the slice holding the same
     bytes race, and a player must not wait for the slower one (issue 19: an exact range asked for an index the
     head's own fetch was already bringing arrived 42 ms after the slice did)."""
