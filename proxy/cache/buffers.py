@@ -116,8 +116,6 @@ class Fragment:
     data: bytearray = field(default_factory=bytearray)
     failed: bool = False
     served: bool = False
-    #: Its fetch is over (complete and kept, or failed): nothing more will arrive.
-    finished: bool = False
     _grew: asyncio.Event = field(default_factory=asyncio.Event)
     _finished: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -136,8 +134,12 @@ class Fragment:
         self.failed = True
         self._wake()
 
+    @property
+    def finished(self) -> bool:
+        """Its fetch is over (complete and kept, or failed): nothing more will arrive."""
+        return self._finished.is_set()
+
     def finish(self) -> None:
-        self.finished = True
         self._finished.set()
         self._wake()  # a reader waiting for bytes of it looks again: they are kept as a slice now, or gone
 

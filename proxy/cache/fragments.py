@@ -93,11 +93,11 @@ class FragmentFetches:
         """A complete fragment that holds a whole grid slice hands it to the cache as that slice, and keeps the rest.
 
         Why (issue 19): the tail bet asks for a piece's last MiB, which holds its whole last slice (1,007,288 bytes
-        on the bench's 1 GiB piece), and that slice was then fetched again on the grid: about 1 MB of egress paid
-        twice on every cold open, and in the slow opens the player's index request waited 56 ms for that second
-        fetch instead of 12 ms. The bytes are one version (the ETag was checked before the first byte and again at
-        the end), and the verifier hashes them with the rest of the piece like any fetched slice. A fragment is at
-        most a slice long, so it holds at most one whole slice, and what is left of it is one run of bytes.
+        on the bench's 1 GiB piece), and that slice was then fetched again on the grid by the player's index
+        request and the index prefetch: about 1 MB of egress paid twice on every cold open. The bytes are one
+        version (the ETag was checked before the first byte and again at the end), and the verifier hashes them
+        with the rest of the piece like any fetched slice. A fragment is at most a slice long, so it holds at most
+        one whole slice, and what is left of it is one run of bytes.
         """
         index = self._whole_slice_in(piece, fragment)
         if index is None or not self.slice_missing(piece, index):
