@@ -53,7 +53,7 @@ class FragmentFetches:
                 piece, start, end, reason, self.routing.order(piece.key, start, urgent=True)
             ) as body:
                 source, etag = body.source.name, body.etag
-                if body.start != start or not self._same_etag(piece, source, etag):
+                if body.start != start or not self.etag_agrees(piece, source, etag):
                     return False  # a whole-piece answer (nothing gained) or another version (never mixed)
                 async with contextlib.aclosing(body.chunks()) as chunks:
                     async for chunk in chunks:  # to its end, so the connection goes back to the pool
@@ -64,7 +64,7 @@ class FragmentFetches:
                             self.stats.fetched_twice[piece.key] = self.stats.fetched_twice.get(piece.key, 0) + twice
                         fragment.append(chunk)
             # short, or the piece learnt meanwhile that this source serves another version
-            if not fragment.done or piece.version != version or not self._same_etag(piece, source, etag):
+            if not fragment.done or piece.version != version or not self.etag_agrees(piece, source, etag):
                 return False
             complete = True
             by_reason = self.stats.fetched_by_reason
@@ -83,11 +83,6 @@ class FragmentFetches:
                 if fragment in piece.fragments:
                     piece.fragments.remove(fragment)
             fragment.finish()
-
-    @staticmethod
-    def _same_etag(piece: PieceState, source: str, etag: str | None) -> bool:
-        known = piece.etags.get(source)
-        return known is None or etag is None or etag == known
 
     def _keep_whole_slice(self, piece: PieceState, fragment: Fragment) -> None:
         """A complete fragment that holds a whole grid slice hands it to the cache as that slice, and keeps the rest.
@@ -126,6 +121,8 @@ class FragmentFetches:
         """A fragment under way that holds all of slice ``index``, if any. It becomes that slice when it ends
         (``_keep_whole_slice``): fetching the slice too pays for its bytes twice. If it fails, the slice is missing
         again and its readers fetch it."""
+        if not piece.fragments:  # nearly always: this is asked for every slice a reader's window looks at
+            return None
         return next((f for f in piece.fragments if not f.finished and self._whole_slice_in(piece, f) == index), None)
 
     def fragment_needed(self, key: str, start: int, end: int) -> bool:

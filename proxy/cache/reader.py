@@ -60,11 +60,9 @@ class SliceReader:
                 continue
             # Fragments answer players; a prefetch reads on into the slices, which it is there to fill — or waits
             # for a fragment that brings this whole slice and becomes it.
-            if cursor.reason is not None and piece.fragments:
-                bringing = cache.fragment_bringing(piece, index)
-                if bringing is not None:
-                    await bringing.ended()
-                    continue
+            if cursor.reason is not None and (bringing := cache.fragment_bringing(piece, index)) is not None:
+                await bringing.ended()
+                continue
             fragment = cache.fragment_at(piece, cursor.pos) if cursor.reason is None else None
             if fragment is not None and fragment.start + len(fragment.data) <= cursor.pos:
                 racing = piece.inflight.get(index)

@@ -17,6 +17,12 @@ log = logging.getLogger(__name__)
 class VersionChecks:
     """Part of :class:`~proxy.cache.slice_cache.SliceCache`: comparing a changed ETag's bytes with the cached ones."""
 
+    @staticmethod
+    def etag_agrees(piece: PieceState, source: str, etag: str | None) -> bool:
+        """Does ``etag`` match what ``source`` said of this piece before (or is one of them unknown)?"""
+        known = piece.etags.get(source)
+        return known is None or etag is None or etag == known
+
     async def _check_version(self, piece: PieceState, fetch: FetchRun, body: UpstreamBody) -> None:
         """A source's ETag for a piece changed: compare one cached slice with what it serves now.
 
@@ -25,9 +31,9 @@ class VersionChecks:
         the only safe move is to never mix them: the old version is dropped from the cache, responses that
         already sent old bytes are cut, and this fetch fails so its readers see a clean error.
         """
-        known = piece.etags.get(body.source.name)
-        if known is None or body.etag is None or body.etag == known:
+        if self.etag_agrees(piece, body.source.name, body.etag):
             return
+        known = piece.etags[body.source.name]  # for the message: a new version replaces it below
         cached = sorted(self.cached_indexes(piece.key) - set(fetch.buffers))
         if not cached:
             return

@@ -117,7 +117,7 @@ class ReadWindows:
 
     def _unfetched(self, piece: PieceState, index: int) -> bool:
         """Missing, and no fragment under way brings it whole (``fragment_bringing``): a reader needs a fetch of it."""
-        return self.slice_missing(piece, index) and not (piece.fragments and self.fragment_bringing(piece, index))
+        return self.slice_missing(piece, index) and self.fragment_bringing(piece, index) is None
 
     def ensure_fetching(self, piece: PieceState, cursor: Cursor) -> None:
         """Start a fetch for the first missing run inside the cursor's window, with hysteresis.
