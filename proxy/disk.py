@@ -36,6 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from proxy.events import CacheProblem, EventBus, SliceEvicted, SliceRejected, SliceStored
+from proxy.slice_file import SliceFile
 
 log = logging.getLogger(__name__)
 _TMP_SUFFIX = ".tmp"
@@ -157,28 +158,56 @@ class DiskSliceStore:
         pending = self._pending.get((key, index))
         if pending is not None:
             return bytes(memoryview(pending)[start:stop])
-        entry = self._lru.get((key, index))
-        if entry is None:
+        opened = self._open_checked(key, index, expected_length)
+        if opened is None:
             return None
-        crc, _ = entry
-        path = self._path(key, index, crc)
+        fd, path = opened
         try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                problem = self._check(fd, key, index, expected_length, crc)
-                data = os.pread(fd, stop - start, start) if problem is None else b""
-            finally:
-                os.close(fd)
+            data = os.pread(fd, stop - start, start)
         except OSError as exc:
             self._reject(key, index, path, f"unreadable: {exc.strerror or exc}")
             return None
-        if problem is None and len(data) != stop - start:
-            problem = f"{start + len(data)} bytes on disk, {expected_length} expected"
+        finally:
+            os.close(fd)
+        if len(data) != stop - start:
+            self._reject(key, index, path, f"{start + len(data)} bytes on disk, {expected_length} expected")
+            return None
+        return data
+
+    def open_file(self, key: str, index: int, expected_length: int, start: int, stop: int) -> SliceFile | None:
+        """Bytes ``start … stop-1`` of a slice file that passed its check, open for the kernel to send (``sendfile``),
+        or None: not on disk (a slice still waiting for the writer is in memory: :meth:`read_range` has it), or
+        damaged (deleted and reported, as :meth:`read_range` does). The caller closes it (why files: ``slice_file``).
+        """
+        if (key, index) in self._pending:
+            return None
+        opened = self._open_checked(key, index, expected_length)
+        if opened is None:
+            return None
+        return SliceFile(open(opened[0], "rb", buffering=0), start, stop - start)
+
+    def _open_checked(self, key: str, index: int, expected_length: int) -> tuple[int, Path] | None:
+        """An open descriptor of a slice file whose length and CRC were checked (in this run, since it last
+        changed) and the file's path; None if it is not on disk or failed its check (then it is gone)."""
+        entry = self._lru.get((key, index))
+        if entry is None:
+            return None
+        path = self._path(key, index, entry[0])
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            self._reject(key, index, path, f"unreadable: {exc.strerror or exc}")
+            return None
+        try:
+            problem = self._check(fd, key, index, expected_length, entry[0])
+        except OSError as exc:
+            problem = f"unreadable: {exc.strerror or exc}"
         if problem is not None:
+            os.close(fd)
             self._reject(key, index, path, problem)
             return None
         self._lru.move_to_end((key, index))
-        return data
+        return fd, path
 
     def _check(self, fd: int, key: str, index: int, expected_length: int, crc: int) -> str | None:
         """Why the open slice file must not be served, or None. Reads the file only if it changed since its last

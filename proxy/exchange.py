@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import socket
 import time
@@ -23,6 +24,8 @@ from proxy.cache import PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
 from proxy.events import RequestFinished, RequestHeaders
 from proxy.ranges import RangePlan, decide_response
+from proxy.slice_file import SliceFile
+from proxy.sniff import SNIFF_BYTES
 from proxy.upstream_errors import UpstreamError
 
 if TYPE_CHECKING:
@@ -120,8 +123,9 @@ class Exchange:
             first = decision.ranges[0]
             # a player asks with a Range (to seek later); a whole-body GET is a download: no bet on its tail
             reader = self.cache.open(
-                info, first.start, first.end, request_id=self.request_id, ranged=decision.status == 206
+                info, first.start, first.end, request_id=self.request_id, ranged=decision.status == 206, files=True
             )
+        head = None
         try:
             chunks = aiter(reader) if reader is not None else None
             # The first byte decides the status: an upstream failure before it is still a proper error answer.
@@ -129,13 +133,15 @@ class Exchange:
             start = decision.ranges[0].start if decision.ranges else 0
             content_type = (
                 info.content_type
-                or self.cache.type_from_head(info, start, head)
+                or self.cache.type_from_head(info, start, _bytes_of(head))
                 or await self.cache.content_type(info, fetch_head=reader is None)
             )
             return await self._respond(info, decision.plan(content_type), reader, chunks, head)
         except UpstreamError as exc:
             return self.fail(exc.status, exc.error, exc.detail)
         finally:
+            if isinstance(head, SliceFile):
+                head.close()  # sent and closed by now, unless the answer failed before its first byte went out
             if reader is not None:
                 reader.close()
 
@@ -144,8 +150,8 @@ class Exchange:
         info: PieceInfo,
         plan: RangePlan,
         first: SliceReader | None,
-        chunks: AsyncIterator[memoryview] | None,
-        head: memoryview | None,
+        chunks: AsyncIterator[memoryview | SliceFile] | None,
+        head: memoryview | SliceFile | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=plan.status, headers={**plan.headers, **_constant_headers(info)})
         response.content_length = plan.content_length
@@ -179,7 +185,7 @@ class Exchange:
             self._count(first)
             for part in plan.parts[1:]:
                 await self._write(response, part.prefix)
-                reader = self.cache.open(info, part.range.start, part.range.end, request_id=self.request_id)
+                reader = self.cache.open(info, part.range.start, part.range.end, request_id=self.request_id, files=True)
                 try:
                     async for chunk in reader:
                         await self._write(response, chunk)
@@ -205,9 +211,16 @@ class Exchange:
                 await chunks.aclose()  # type: ignore[attr-defined]
         return response
 
-    async def _write(self, response: web.StreamResponse, data: bytes | memoryview) -> None:
+    async def _write(self, response: web.StreamResponse, data: bytes | memoryview | SliceFile) -> None:
         """Write in pieces of :data:`WRITE_PIECE`: the transport copies whatever the socket does not take at
-        once, so a slow player would otherwise park a whole slice in the proxy's memory per connection."""
+        once, so a slow player would otherwise park a whole slice in the proxy's memory per connection. A slice
+        file goes by ``sendfile`` (and is closed): the kernel copies it from the page cache as the socket drains."""
+        if isinstance(data, SliceFile):
+            try:
+                await self._send_file(response, data)
+            finally:
+                data.close()
+            return
         view = memoryview(data)
         for start in range(0, len(view), WRITE_PIECE):
             piece = view[start : start + WRITE_PIECE]
@@ -215,10 +228,53 @@ class Exchange:
             self.sent += len(piece)
             self.server.stats.bytes_served += len(piece)
 
+    async def _send_file(self, response: web.StreamResponse, part: SliceFile) -> None:
+        """Send a slice file: what the socket takes now straight from the page cache (``os.sendfile``), the next
+        block through the transport whenever the socket is full (which waits for it to drain), until all is sent.
+
+        Why not ``loop.sendfile``: it takes the socket from the transport for the whole file, and a peer that
+        resets meanwhile, or a cancellation, leaves the transport's state broken (CPython's
+        ``_call_connection_lost`` on a finished waiter: an ``InvalidStateError``, found by the 200-viewer churn
+        test). A non-blocking ``sendfile`` made only while the transport holds no bytes of its own cannot reorder
+        or lose anything, and never waits.
+        """
+        transport = self.request.transport
+        offset, end = part.offset, part.offset + part.count
+        while offset < end:
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("client disconnected")
+            sent = 0
+            if transport.get_write_buffer_size() == 0:
+                sent = _send_now(transport, part, offset, end - offset)
+            if sent == 0:  # the socket is full: one block through the transport, which waits for room
+                sent = len(block := part.read_at(offset, min(WRITE_PIECE, end - offset)))
+                if not sent:
+                    raise ConnectionResetError("the slice file ended early")  # checked files do not; never loop
+                await response.write(block)
+            offset += sent
+            self.sent += sent
+            self.server.stats.bytes_served += sent
+
     def _count(self, reader: SliceReader) -> None:
         self.from_cache += reader.from_cache
         self.from_upstream += reader.from_upstream
         reader.from_cache = reader.from_upstream = 0
+
+
+def _send_now(transport: asyncio.BaseTransport, part: SliceFile, offset: int, count: int) -> int:
+    """Bytes of ``part`` from ``offset`` the socket took at once (0: it is full)."""
+    sock = transport.get_extra_info("socket")
+    try:
+        return os.sendfile(sock.fileno(), part.file.fileno(), offset, count)
+    except (BlockingIOError, InterruptedError):
+        return 0
+    except OSError as exc:  # a peer gone (EPIPE, ECONNRESET) is a disconnect; a file system without sendfile too
+        raise ConnectionResetError(f"sendfile: {exc.strerror or exc}") from exc
+
+
+def _bytes_of(chunk: memoryview | SliceFile | None) -> memoryview | None:
+    """A first chunk's bytes for sniffing (a slice file's first ones; the type is known on a warm open)."""
+    return memoryview(chunk.read(SNIFF_BYTES)) if isinstance(chunk, SliceFile) else chunk
 
 
 def _constant_headers(info: PieceInfo) -> dict[str, str]:

@@ -11,6 +11,7 @@ from proxy.cache.config import STEAL_CHECK_SECONDS
 from proxy.cache.piece import PieceState
 from proxy.disk import BLOCK as READ_BLOCK
 from proxy.events import RequestProgress, SliceRead
+from proxy.slice_file import SliceFile
 from proxy.upstream_errors import UpstreamError
 
 if TYPE_CHECKING:
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
 class SliceReader:
     """Async iterator over one byte range, from cache or from the fetch filling it. Close it when done."""
 
-    def __init__(self, cache: SliceCache, piece: PieceState, cursor: Cursor) -> None:
+    def __init__(self, cache: SliceCache, piece: PieceState, cursor: Cursor, *, files: bool = False) -> None:
         self._cache = cache
+        #: Hand out cached slices on disk as open files (:class:`SliceFile`) for ``sendfile``, not as bytes.
+        self._files = files
         self._piece = piece
         self.cursor = cursor
         self.from_cache = 0
@@ -35,10 +38,10 @@ class SliceReader:
         #: The slice in which progress was last published.
         self._progressed: int | None = None
 
-    def __aiter__(self) -> AsyncIterator[memoryview]:
+    def __aiter__(self) -> AsyncIterator[memoryview | SliceFile]:
         return self._chunks()
 
-    async def _chunks(self) -> AsyncIterator[memoryview]:
+    async def _chunks(self) -> AsyncIterator[memoryview | SliceFile]:
         cache, piece, cursor = self._cache, self._piece, self.cursor
         size = cache.slice_size
         while cursor.pos <= min(cursor.end, piece.size - 1 if piece.size is not None else cursor.end):
@@ -51,7 +54,7 @@ class SliceReader:
                 # thread a wake-up and the GIL while the player is waiting for its first frame
                 self._progressed = index
                 cache.bus.publish(RequestProgress(request_id=cursor.request_id, piece=piece.key, position=cursor.pos))
-            block = self._cached(index, offset, min(stop, offset + READ_BLOCK))
+            block = self._cached(index, offset, stop)
             if block is not None:
                 cursor.pos += len(block)
                 self.from_cache += len(block)
@@ -111,27 +114,34 @@ class SliceReader:
             "mixes two versions",
         )
 
-    def _cached(self, index: int, start: int, stop: int) -> memoryview | None:
-        """A copy of bytes ``start … stop-1`` of a cached slice (memory, else disk), or None if it is not cached.
+    def _cached(self, index: int, start: int, stop: int) -> memoryview | SliceFile | None:
+        """Bytes ``start …`` of a cached slice, up to ``stop``: a copy of one block (memory, else disk), or with
+        ``files`` the rest of a disk slice as a :class:`SliceFile`; None if it is not cached.
 
         A copy, because a player that reads slowly keeps what it was given alive while its socket drains: a view
         into a slice would keep the whole slice in memory after the memory tier evicted it, one per viewer.
         Disk slices are read a block at a time and do not enter the memory tier: the page cache holds them
-        already, and the memory tier is kept for slices that exist nowhere else yet.
+        already, and the memory tier is kept for slices that exist nowhere else yet. A file holds no bytes in
+        the proxy at all, so it spans the rest of the slice.
         """
         cache, piece = self._cache, self._piece
         slice_bytes = cache.memory.get(piece.key, index)
+        block: memoryview | SliceFile | None = None
         if slice_bytes is not None:
-            block, tier = bytes(memoryview(slice_bytes)[start:stop]), "memory"
+            block, tier = memoryview(bytes(memoryview(slice_bytes)[start : min(stop, start + READ_BLOCK)])), "memory"
         else:
-            length = cache.slice_length(piece, index)
-            block, tier = cache.disk.read_range(piece.key, index, length, start, stop), "disk"
+            length, tier = cache.slice_length(piece, index), "disk"
+            if self._files:
+                block = cache.disk.open_file(piece.key, index, length, start, stop)
             if block is None:
-                return None
+                data = cache.disk.read_range(piece.key, index, length, start, min(stop, start + READ_BLOCK))
+                if data is None:
+                    return None
+                block = memoryview(data)
         if index != self._announced:
             cache.stats.hits += 1
             self._publish_read(index, tier)
-        return memoryview(block)
+        return block
 
     def _publish_read(self, index: int, tier: str) -> None:
         self._announced = index

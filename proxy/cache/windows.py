@@ -30,6 +30,7 @@ class ReadWindows:
         window: int | None = None,
         reason: str | None = None,
         ranged: bool = False,
+        files: bool = False,
     ) -> SliceReader:
         """A reader of bytes ``start … end``; it starts the fetches it needs right away.
 
@@ -38,6 +39,7 @@ class ReadWindows:
 
         An open-ended reader (to the piece's end) reads ahead by the piece's window; a closed range wants all of
         its bytes. ``reason`` marks a prefetch: its fetches and the slices they bring are accounted to it.
+        ``files``: cached slices on disk come as open files for the kernel to send (``SliceReader``).
         """
         piece = self._pieces[info.key]
         end = min(end, info.size - 1)  # a span past the piece (a lying index) reads to its end, never beyond
@@ -52,7 +54,7 @@ class ReadWindows:
         self.ensure_fetching(piece, cursor)
         if cold:
             self.hooks.on_cold_open(info)
-        return SliceReader(self, piece, cursor)
+        return SliceReader(self, piece, cursor, files=files)
 
     async def warm_head(self, info: PieceInfo) -> None:
         """Fetch the first slice of a piece the player is about to open, as its opening request would.

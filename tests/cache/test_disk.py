@@ -94,3 +94,31 @@ async def test_leftover_temporary_files_are_swept_and_a_purged_piece_leaves_no_f
     assert again.indexes("a") == set() and again.indexes("b") == {0}
     assert [p.parent.name for p in slice_files(tmp_path)] == ["b"]
     await again.close()
+
+
+async def test_a_checked_slice_file_is_handed_out_for_sending_and_a_damaged_or_queued_one_is_not(
+    tmp_path: Path,
+) -> None:
+    """What ``sendfile`` sends is what a read would have served: only a file that passed its check, exactly the
+    span asked for; a slice still queued for the writer is not a file yet, and a damaged file is dropped."""
+    lost: list = []
+    store, events = store_in(tmp_path, lost=lost)
+    store.write("piece", 0, slice_bytes(0))
+    store.write("piece", 1, slice_bytes(1))
+    assert store.open_file("piece", 0, SLICE, 0, SLICE) is None  # queued: the caller reads it from memory
+    await store.flush()
+    part = store.open_file("piece", 1, SLICE, 100, 1000)
+    assert part is not None and (part.offset, len(part)) == (100, 900)
+    try:
+        assert part.read(10_000) == slice_bytes(1)[100:1000] and part.read_at(990, 10) == slice_bytes(1)[990:1000]
+    finally:
+        part.close()
+    assert part.file.closed
+    first = slice_files(tmp_path)[0]
+    damaged = bytearray(first.read_bytes())
+    damaged[-1] ^= 0x01
+    first.write_bytes(bytes(damaged))
+    assert store.open_file("piece", 0, SLICE, 0, SLICE) is None
+    assert [e.reason for e in events if isinstance(e, SliceRejected)] == ["checksum mismatch (the file was damaged)"]
+    assert lost == [("piece", 0)] and store.indexes("piece") == {1}
+    await store.close()
