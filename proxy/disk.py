@@ -11,8 +11,8 @@ Layout: ``{root}/{slice_size}/{piece key}/{index:08d}.{crc32:08x}``. Why each pa
 Readers take a slice in blocks of :data:`BLOCK` (``read_range``), so a player holds at most one block in the
 proxy's memory, never a whole slice: with many viewers, whole-slice reads were the largest cost in RSS after the
 memory tier itself. The check then runs once per file and run: a file's identity and times (``stat``) are
-remembered once its CRC matched, and any later change to the file (a rewrite, a truncation) makes it checked
-again before the next block is served.
+remembered once its CRC matched — or as this run wrote it, from the bytes whose CRC names it — and any later
+change to the file (a rewrite, a truncation) makes it checked again before the next block is served.
 
 Reads are small (from the page cache) and run inline on the proxy's loop. Writes do not: measured
 here, a burst of 1 MiB writes took ~3 ms each once the page cache pushed back, which stalled every stream on the
@@ -213,7 +213,7 @@ class DiskSliceStore:
         """Why the open slice file must not be served, or None. Reads the file only if it changed since its last
         good check in this run (or was never checked)."""
         stat = os.fstat(fd)
-        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        stamp = _stamp(stat)
         if self._checked.get((key, index)) == stamp:
             return None
         if stat.st_size != expected_length:
@@ -264,8 +264,11 @@ class DiskSliceStore:
         future.add_done_callback(lambda f: self._written(key, index, data, generation, f))
         return True
 
-    def _write_file(self, key: str, index: int, data: bytes | bytearray, victims: list[Path]) -> int:
-        """On the writer thread: delete what was evicted, then write temp file + rename. Returns the CRC."""
+    def _write_file(
+        self, key: str, index: int, data: bytes | bytearray, victims: list[Path]
+    ) -> tuple[int, tuple[int, ...]]:
+        """On the writer thread: delete what was evicted, then write temp file + rename. Returns the CRC and the
+        file's stamp as written (see ``_written``)."""
         for path in victims:
             _unlink(path)
         crc = zlib.crc32(data)
@@ -276,10 +279,11 @@ class DiskSliceStore:
             with open(tmp, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, final)
+            stat = os.stat(final)
         except OSError:
             _unlink(tmp)
             raise
-        return crc
+        return crc, _stamp(stat)
 
     def _written(self, key: str, index: int, data: bytes | bytearray, generation: int, future: Future) -> None:
         """Back on the loop: index the slice, or report the disk's refusal."""
@@ -298,11 +302,14 @@ class DiskSliceStore:
             reason = getattr(error, "strerror", None) or error
             self._report(f"cannot write to the cache folder ({reason}); playing on without a disk cache")
             return
-        crc = future.result()
+        crc, stamp = future.result()
         if self._generation.get(key, 0) != generation:
             self._writer.submit(_unlink, self._path(key, index, crc))  # the piece was purged meanwhile
             return
         self._remember(key, index, crc, len(data))
+        # The bytes this run wrote, with the CRC it computed from them: as good as a check read back, until the
+        # file changes (its stamp). Saves reading every slice again before its first sendfile or block.
+        self._checked[(key, index)] = stamp
         if time.monotonic() >= self._writes_blocked_until:  # a write queued before a failure proves nothing
             self.problem = None
         self.bus.publish(SliceStored(piece=key, index=index, tier="disk"))
@@ -382,3 +389,8 @@ def _unlink(path: Path) -> None:
         pass
     except OSError as exc:
         log.warning("could not delete %s: %s", path, exc)
+
+
+def _stamp(stat: os.stat_result) -> tuple[int, ...]:
+    """What changes when a file is rewritten, truncated or replaced: its identity, size and times."""
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)

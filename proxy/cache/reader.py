@@ -122,19 +122,21 @@ class SliceReader:
         into a slice would keep the whole slice in memory after the memory tier evicted it, one per viewer.
         Disk slices are read a block at a time and do not enter the memory tier: the page cache holds them
         already, and the memory tier is kept for slices that exist nowhere else yet. A file holds no bytes in
-        the proxy at all, so it spans the rest of the slice.
+        the proxy at all, so it spans the rest of the slice, and is preferred to a copy from memory.
         """
         cache, piece = self._cache, self._piece
-        slice_bytes = cache.memory.get(piece.key, index)
-        block: memoryview | SliceFile | None = None
-        if slice_bytes is not None:
-            block, tier = memoryview(bytes(memoryview(slice_bytes)[start : min(stop, start + READ_BLOCK)])), "memory"
-        else:
-            length, tier = cache.slice_length(piece, index), "disk"
-            if self._files:
-                block = cache.disk.open_file(piece.key, index, length, start, stop)
-            if block is None:
-                data = cache.disk.read_range(piece.key, index, length, start, min(stop, start + READ_BLOCK))
+        length = cache.slice_length(piece, index)
+        # a file on disk goes by the kernel even when memory holds the slice too: no copy through Python at all
+        block: memoryview | SliceFile | None = (
+            cache.disk.open_file(piece.key, index, length, start, stop) if self._files else None
+        )
+        tier, end = "disk", min(stop, start + READ_BLOCK)
+        if block is None:
+            slice_bytes = cache.memory.get(piece.key, index)
+            if slice_bytes is not None:
+                block, tier = memoryview(bytes(memoryview(slice_bytes)[start:end])), "memory"
+            else:
+                data = cache.disk.read_range(piece.key, index, length, start, end)
                 if data is None:
                     return None
                 block = memoryview(data)
