@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -225,8 +226,7 @@ class Exchange:
         for start in range(0, len(view), WRITE_PIECE):
             piece = view[start : start + WRITE_PIECE]
             await response.write(piece)
-            self.sent += len(piece)
-            self.server.stats.bytes_served += len(piece)
+            self._sent(len(piece))
 
     async def _send_file(self, response: web.StreamResponse, part: SliceFile) -> None:
         """Send a slice file: what the socket takes now straight from the page cache (``os.sendfile``), the next
@@ -252,8 +252,11 @@ class Exchange:
                     raise ConnectionResetError("the slice file ended early")  # checked files do not; never loop
                 await response.write(block)
             offset += sent
-            self.sent += sent
-            self.server.stats.bytes_served += sent
+            self._sent(sent)
+
+    def _sent(self, count: int) -> None:
+        self.sent += count
+        self.server.stats.bytes_served += count
 
     def _count(self, reader: SliceReader) -> None:
         self.from_cache += reader.from_cache
@@ -261,15 +264,21 @@ class Exchange:
         reader.from_cache = reader.from_upstream = 0
 
 
+#: ``sendfile`` errors that say the kernel cannot send this file, not that the player left.
+_NO_SENDFILE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP})
+
+
 def _send_now(transport: asyncio.BaseTransport, part: SliceFile, offset: int, count: int) -> int:
-    """Bytes of ``part`` from ``offset`` the socket took at once (0: it is full)."""
+    """Bytes of ``part`` from ``offset`` the socket took at once (0: it is full, or the kernel cannot send it)."""
     sock = transport.get_extra_info("socket")
     try:
         return os.sendfile(sock.fileno(), part.file.fileno(), offset, count)
     except (BlockingIOError, InterruptedError):
         return 0
-    except OSError as exc:  # a peer gone (EPIPE, ECONNRESET) is a disconnect; a file system without sendfile too
-        raise ConnectionResetError(f"sendfile: {exc.strerror or exc}") from exc
+    except OSError as exc:
+        if exc.errno in _NO_SENDFILE:
+            return 0  # a file system that cannot: the block path sends it
+        raise ConnectionResetError(f"sendfile: {exc.strerror or exc}") from exc  # a peer gone (EPIPE, ECONNRESET)
 
 
 def _bytes_of(chunk: memoryview | SliceFile | None) -> memoryview | None:

@@ -44,14 +44,15 @@ async def sequential(ctx: RunContext) -> ScenarioResult:
         if contender.name == "wholefile":
             continue
         await ctx.origin.settled_bytes_sent()
+        pids = contender.pids()
+        if not pids:
+            cpu.cell(contender.name).skipped = "no process of its own between client and origin"
         for _ in range(ctx.plan.throughput_repeats):
-            before = serving_cpu_s(contender.pids())
+            before = serving_cpu_s(pids)
             download = await curl_download(url, ctx.piece.size)
             _record(cached.cell(contender.name), download)
-            if not contender.pids():
-                cpu.cell(contender.name).skipped = "no process of its own between client and origin"
-            elif download.error is None:
-                cpu_s = serving_cpu_s(contender.pids()) - before
+            if pids and download.error is None:
+                cpu_s = serving_cpu_s(pids) - before
                 cpu.cell(contender.name).samples.append(cpu_s * 1000.0 / (ctx.piece.size / GB))
     return result
 
