@@ -55,6 +55,10 @@ class Plan:
     #: Repeats of the container-aware scenario: its warm re-open sits a few ms from its goal on a noisy VM (first
     #: frames of one build vary by ±5 ms), so its median takes more samples than the other player scenarios.
     media_repeats: int
+    #: Warm re-opens per turn of the moov-at-end sweep, PiecePlayer and nginx alternated: the warm goal is a gap
+    #: of a few ms between two ~30 ms figures, and nginx alone spreads 2× from run to run on a busy machine, so
+    #: one warm sample per cold one cannot tell them apart.
+    warm_repeats: int
     #: Sizes (MiB) of the moov-at-end sweep (issue 19); each is a real MP4, made once and cached.
     moov_sweep_mib: tuple[int, ...]
     #: Samples per corpus file and contender (issue 20's real-world files), and which files: None is every file
@@ -82,6 +86,7 @@ FULL = Plan(
     player_seeks=5,
     player_repeats=3,
     media_repeats=5,
+    warm_repeats=3,
     moov_sweep_mib=(2, 20, 200, 1024),
     corpus_repeats=3,
     corpus_files=None,
@@ -106,6 +111,7 @@ QUICK = Plan(
     player_seeks=2,
     player_repeats=1,
     media_repeats=1,
+    warm_repeats=1,
     moov_sweep_mib=(2, 20),
     corpus_repeats=1,
     corpus_files=("mp4-faststart-h264-aac.mp4", "vp9-opus.webm", "audio-mp3.mp3"),

@@ -8,7 +8,8 @@ of file at 2, 20, 200 MiB and 1 GiB (the quick plan: 2 and 20 MiB). Each size is
 
 Per size and turn, in rotated order: PiecePlayer's self-test with its in-process proxy, the same self-test
 ``--direct`` from the origin, and ``--direct`` through nginx's slice cache, each fresh. Then PiecePlayer and
-nginx open the piece a second time with what the first open cached (warm re-open; direct has no cache). Each size
+nginx open the piece again with what the first open cached (warm re-open; direct has no cache),
+``Plan.warm_repeats`` times each, alternated, so the two are measured in the same minutes. Each size
 gets its own origin process (same settings as the run's) serving its folder. Goals: moov at the end ≤ 0.75 ×
 direct at every size; warm re-open ≤ nginx's.
 """
@@ -48,7 +49,8 @@ async def moov_sweep(ctx: RunContext) -> ScenarioResult:
         "Per size and sample, contenders in rotated order: the player's self-test (one seek) opens an MP4 whose "
         "`moov` is after `mdat` — PiecePlayer through its own proxy, the others `--direct` from the origin or "
         "through nginx — each fresh (`ttff_ms`); then PiecePlayer and nginx open it again with what the first "
-        "open cached. Each size has its own origin process with the run's latency and bandwidth.",
+        "open cached, a few times each, alternated. Each size has its own origin process with the run's latency and "
+        "bandwidth.",
     )
     sizes = ctx.plan.moov_sweep_mib
     for mib in sizes:
@@ -87,14 +89,16 @@ async def _one_size(ctx: RunContext, result: ScenarioResult, mib: int) -> None:
         for turn in range(ctx.plan.media_repeats):
             rng = random.Random(ctx.rng.randrange(1 << 30))
             seek = round(_SEEK_AT * moov.duration_s * rng.uniform(0.8, 1.2), 1)
+            tag, cached = f"{turn}", []
             for contender in rotated(active, turn):
-                tag = f"{turn}"
                 report, error = await self_test(sub, contender, [seek], tag)
                 _record(cold.cell(contender.name), report, error)
-                if error or contender.name == "direct":
-                    continue
-                report, error = await self_test(sub, contender, [seek], tag, keep=True)
-                _record(warm.cell(contender.name), report, error)
+                if not error and contender.name != "direct":
+                    cached.append(contender)
+            for again in range(ctx.plan.warm_repeats):
+                for contender in rotated(cached, turn + again):
+                    report, error = await self_test(sub, contender, [seek], tag, keep=True)
+                    _record(warm.cell(contender.name), report, error)
     finally:
         for contender in contenders.values():
             await contender.stop()
