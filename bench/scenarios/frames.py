@@ -16,6 +16,7 @@ import json
 import os
 import random
 import shutil
+from pathlib import Path
 
 from bench.contenders import Contender
 from bench.media import Piece
@@ -98,12 +99,15 @@ async def self_test(
     piece: Piece | None = None,
     keep: bool = False,
     display: str | None = None,
+    cache_home: Path | None = None,
 ) -> tuple[dict, str | None]:
     """Run the player's self-test on ``piece`` (default: the run's piece) through ``contender``.
 
     A fresh player home (cache, settings) and a fresh contender, unless ``keep``: then the home named ``tag``
     and the running contender are reused — a warm re-open. With ``display`` (an X display name), the self-test
-    runs in the real window on that display (``--window``) instead of headless.
+    runs in the real window on that display (``--window``) instead of headless. ``cache_home`` is the XDG cache
+    folder to use instead of the fresh home's: there Qt and Mesa keep the GL shaders they compiled, which every
+    launch after a machine's first finds (the piece's cache is ``--cache-dir``, in the home either way).
     """
     piece = piece or ctx.piece
     home = ctx.work / f"player-home-{contender.name}-{tag}"
@@ -123,7 +127,7 @@ async def self_test(
         **os.environ,
         "PYTHONPATH": str(REPO_ROOT),
         "QT_QPA_PLATFORM": "offscreen",
-        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_CACHE_HOME": str(cache_home or home / "cache"),
         "XDG_CONFIG_HOME": str(home / "config"),
         "XDG_DATA_HOME": str(home / "data"),
     }
