@@ -65,6 +65,8 @@ class ProxyHost:
         self.emulator: Emulator | None = None
         self.runner: ProxyRunner | None = None
         self._extra: list[Source] = []
+        #: The sources the running proxy was last given (None: not yet, or a new proxy).
+        self._applied: list[Source] | None = None
 
     def start(self) -> str:
         config = self.config
@@ -75,6 +77,7 @@ class ProxyHost:
         )
         self.runner = ProxyRunner(proxy_config, self.bus)
         base = self.runner.start()
+        self._applied = None
         self._apply_sources()
         log.info("proxy at %s, sources: %s", base, ", ".join(s.name for s in self.sources()))
         return base
@@ -125,8 +128,13 @@ class ProxyHost:
         if self.emulator is None and self._emulator_used():
             self._start_emulator()
         sources = self.sources()
-        if self.runner is not None:
-            self.runner.set_sources(sources)  # synchronous for the caller: the next request sees the new sources
+        if self.runner is None or sources == self._applied:
+            return
+        # Synchronous for the caller (the next request sees the new sources), so only when they changed: every
+        # open applies its piece's sources, and the wait for the proxy's loop (1–11 ms at launch, while the head
+        # fetched ahead is arriving) held the GUI thread before the player was even given its URL.
+        self.runner.set_sources(sources)
+        self._applied = sources
 
     def _emulator_used(self) -> bool:
         """Would ``sources`` list the demo CDN (demo mode, or nothing configured to fall back on)?"""

@@ -7,6 +7,8 @@ demo mode has it from the start.
 
 from __future__ import annotations
 
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -47,4 +49,31 @@ def test_demo_mode_has_the_demo_cdn_first_from_the_start(media_dir: Path, tmp_pa
         assert host.emulator is not None and host.emulator_source is not None
         assert host.sources()[0].name == host.emulator_source.name
     finally:
+        host.stop()
+
+
+def test_opening_with_the_same_sources_does_not_wait_for_a_busy_proxy(media_dir: Path, tmp_path: Path) -> None:
+    """Every open applies its piece's sources from the GUI thread. Applying them waits for the proxy's loop (the
+    next request must see them), so an open used to stall the window whenever that loop was busy, and at launch
+    it held the player's URL back while the head fetched ahead was arriving. Unchanged sources need no wait; a
+    change still applies before the next request."""
+    host = ProxyHost(HostConfig(cache_dir=tmp_path / "cache", sources=CONFIGURED, demo_dir=media_dir, demo_first=True))
+    host.start()
+    try:
+        assert host.runner is not None
+        loop_free = threading.Event()
+        host.runner.call_soon(lambda: loop_free.wait(30))  # the proxy's loop is busy until the test frees it
+        started = time.monotonic()
+        host.set_sources(list(CONFIGURED))  # what an open does: the same sources as before
+        took = time.monotonic() - started
+        assert not loop_free.is_set()
+        assert took < 5, f"applying unchanged sources waited {took:.1f} s for the proxy's busy loop"
+        loop_free.set()
+        data = (media_dir / "clip-faststart.mp4").read_bytes()
+        cid = str(commp_of_bytes(data).v2())
+        host.set_sources([])  # a change (no configured upstream left): applied before the next request
+        assert [s.name for s in host.sources()] == [host.emulator_source.name]
+        assert _read(host.piece_url(cid)) == data
+    finally:
+        loop_free.set()
         host.stop()
