@@ -73,6 +73,8 @@ class Playback(QObject):
         #: Where to go once the media has loaded again after playback ran into a damaged piece's end (ms).
         self._resume_at_ms: float | None = None
         self._state = PlayState.IDLE
+        #: True while ``open`` hands the player its URL: state changes wait (see ``open``).
+        self._handing_over = False
         self._loading_seen = False
         self.player.mediaStatusChanged.connect(self._on_status)
         self.player.playbackStateChanged.connect(self._update_state)
@@ -94,11 +96,18 @@ class Playback(QObject):
         self.stalls.reset()
         record = self.seeks.start("open", 0.0)
         self._loading_seen = False
-        if self.player.source() == QUrl(url):
-            self.player.setSource(QUrl())  # Qt ignores the URL it already has: a retry would load nothing
-        self.player.setSource(QUrl(url))
-        if autoplay:
-            self.player.play()
+        # Qt tells its slots "loading" from inside setSource and starts FFmpeg's loading only when setSource
+        # returns: the window's answer to the new state (the status bar's relayout, ~4 ms) waited in front of the
+        # piece's first request. It now follows once the player has its URL, while FFmpeg connects.
+        self._handing_over = True
+        try:
+            if self.player.source() == QUrl(url):
+                self.player.setSource(QUrl())  # Qt ignores the URL it already has: a retry would load nothing
+            self.player.setSource(QUrl(url))
+            if autoplay:
+                self.player.play()
+        finally:
+            self._handing_over = False
         self._update_state()
         return record
 
@@ -214,6 +223,8 @@ class Playback(QObject):
         self._update_state()
 
     def _update_state(self, *_: object) -> None:
+        if self._handing_over:
+            return
         state = self._compute_state()
         if state != self._state:
             self._state = state
