@@ -10,9 +10,9 @@ Layout: ``{root}/{slice_size}/{piece key}/{index:08d}.{crc32:08x}``. Why each pa
 
 Readers take a slice in blocks of :data:`BLOCK` (``read_range``), so a player holds at most one block in the
 proxy's memory, never a whole slice: with many viewers, whole-slice reads were the largest cost in RSS after the
-memory tier itself. The check then runs once per file and run: a file's identity and times (``stat``) are
-remembered once its CRC matched — or as this run wrote it, from the bytes whose CRC names it — and any later
-change to the file (a rewrite, a truncation) makes it checked again before the next block is served.
+memory tier itself. The check then runs once per file and boot (``slice_checks``): a file's identity and times
+(``stat``) are remembered once its CRC matched — or as this run wrote it, from the bytes whose CRC names it — and
+any later change to the file (a rewrite, a truncation) makes it checked again before the next block is served.
 
 Reads are small (from the page cache) and run inline on the proxy's loop. Writes do not: measured
 here, a burst of 1 MiB writes took ~3 ms each once the page cache pushed back, which stalled every stream on the
@@ -36,14 +36,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from proxy.events import CacheProblem, EventBus, SliceEvicted, SliceRejected, SliceStored
+from proxy.slice_checks import SliceChecks, boot_id, stamp_of
 from proxy.slice_file import SliceFile
 
 log = logging.getLogger(__name__)
 _TMP_SUFFIX = ".tmp"
 #: A reader's unit of disk reads: what one player connection holds of a cached slice at a time.
 BLOCK = 128 * 1024
-#: The check of a whole slice file reads it in steps of this size (the CRC is computed as it goes).
-_CHECK_STEP = 256 * 1024
 #: After a write error, wait this long before trying the disk again (it may have been freed).
 _WRITE_RETRY_SECONDS = 30.0
 
@@ -83,8 +82,8 @@ class DiskSliceStore:
         self._writes: set[asyncio.Future] = set()
         #: Bumped when a piece is purged, so a write that was already under way is discarded when it lands.
         self._generation: dict[str, int] = {}
-        #: (piece key, index) → the ``stat`` of the slice file when its CRC last matched, in this run.
-        self._checked: dict[tuple[str, int], tuple[int, ...]] = {}
+        #: Which files passed their check, in this run or an earlier one of this boot (``slice_checks``).
+        self.checks = SliceChecks(self.root, boot_id())
         self._scan()
 
     # --- index ---------------------------------------------------------------------------------------------
@@ -126,7 +125,7 @@ class DiskSliceStore:
         if entry is None:
             return None
         self.used -= entry[1]
-        self._checked.pop((key, index), None)
+        self.checks.forget((key, index))
         indexes = self._by_piece.get(key)
         if indexes is not None:
             indexes.discard(index)
@@ -199,7 +198,7 @@ class DiskSliceStore:
             self._reject(key, index, path, f"unreadable: {exc.strerror or exc}")
             return None
         try:
-            problem = self._check(fd, key, index, expected_length, entry[0])
+            problem = self.checks.problem(fd, (key, index), expected_length, entry[0])
         except OSError as exc:
             problem = f"unreadable: {exc.strerror or exc}"
         if problem is not None:
@@ -208,27 +207,6 @@ class DiskSliceStore:
             return None
         self._lru.move_to_end((key, index))
         return fd, path
-
-    def _check(self, fd: int, key: str, index: int, expected_length: int, crc: int) -> str | None:
-        """Why the open slice file must not be served, or None. Reads the file only if it changed since its last
-        good check in this run (or was never checked)."""
-        stat = os.fstat(fd)
-        stamp = _stamp(stat)
-        if self._checked.get((key, index)) == stamp:
-            return None
-        if stat.st_size != expected_length:
-            return f"{stat.st_size} bytes on disk, {expected_length} expected"
-        running, offset = 0, 0
-        while offset < expected_length:
-            block = os.pread(fd, min(_CHECK_STEP, expected_length - offset), offset)
-            if not block:
-                return f"{offset} bytes on disk, {expected_length} expected"
-            running = zlib.crc32(block, running)
-            offset += len(block)
-        if running != crc:
-            return "checksum mismatch (the file was damaged)"
-        self._checked[(key, index)] = stamp
-        return None
 
     def _reject(self, key: str, index: int, path: Path, reason: str) -> None:
         log.warning("dropping cached slice %s/%d: %s", key[:16], index, reason)
@@ -283,7 +261,7 @@ class DiskSliceStore:
         except OSError:
             _unlink(tmp)
             raise
-        return crc, _stamp(stat)
+        return crc, stamp_of(stat)
 
     def _written(self, key: str, index: int, data: bytes | bytearray, generation: int, future: Future) -> None:
         """Back on the loop: index the slice, or report the disk's refusal."""
@@ -309,7 +287,7 @@ class DiskSliceStore:
         self._remember(key, index, crc, len(data))
         # The bytes this run wrote, with the CRC it computed from them: as good as a check read back, until the
         # file changes (its stamp). Saves reading every slice again before its first sendfile or block.
-        self._checked[(key, index)] = stamp
+        self.checks.passed((key, index), stamp)
         if time.monotonic() >= self._writes_blocked_until:  # a write queued before a failure proves nothing
             self.problem = None
         self.bus.publish(SliceStored(piece=key, index=index, tier="disk"))
@@ -327,6 +305,7 @@ class DiskSliceStore:
     async def close(self) -> None:
         await self.flush()
         self._writer.shutdown(wait=True)
+        self.checks.save()
 
     def retry_writes(self) -> None:
         self._writes_blocked_until = 0.0
@@ -389,8 +368,3 @@ def _unlink(path: Path) -> None:
         pass
     except OSError as exc:
         log.warning("could not delete %s: %s", path, exc)
-
-
-def _stamp(stat: os.stat_result) -> tuple[int, ...]:
-    """What changes when a file is rewritten, truncated or replaced: its identity, size and times."""
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)

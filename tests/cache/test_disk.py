@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from proxy.disk import DiskSliceStore
 from proxy.events import EventBus, SliceRejected
+from proxy.slice_checks import SAVED_NAME, boot_id
 
 SLICE = 64 * 1024
 
@@ -29,7 +32,8 @@ def slice_bytes(index: int) -> bytes:
 
 
 def slice_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    """The slice files under ``folder`` (not the checks a store saves beside them)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != SAVED_NAME)
 
 
 async def test_a_written_slice_reads_back_whole_and_in_part_and_is_found_again_after_a_restart(tmp_path: Path) -> None:
@@ -122,3 +126,37 @@ async def test_a_checked_slice_file_is_handed_out_for_sending_and_a_damaged_or_q
     assert [e.reason for e in events if isinstance(e, SliceRejected)] == ["checksum mismatch (the file was damaged)"]
     assert lost == [("piece", 0)] and store.indexes("piece") == {1}
     await store.close()
+
+
+async def test_a_later_run_of_the_same_boot_takes_checked_files_as_checked_until_they_change(tmp_path: Path) -> None:
+    """A warm re-open in a new process read every slice file again before sending it (~1 ms per MiB, on the first
+    frame's path). Within one boot a file's bytes change only with its stamp, so a later run takes a file checked
+    (or written) by an earlier one as checked — and checks it again the moment it changed, or after a restart."""
+    if boot_id() is None:
+        pytest.skip("this system does not say which boot it is in: each run checks every file, as before")
+    store, _ = store_in(tmp_path)
+    for index in range(3):
+        store.write("piece", index, slice_bytes(index))
+    await store.flush()
+    await store.close()
+    saved = tmp_path / str(SLICE) / "piece" / SAVED_NAME
+    assert saved.read_text().splitlines()[0] == boot_id()
+
+    again, events = store_in(tmp_path)
+    assert all(again.checks.is_good(("piece", index)) for index in range(3))  # before any read
+    assert again.read("piece", 0, SLICE) == slice_bytes(0)
+    second = slice_files(tmp_path)[1]
+    damaged = bytearray(second.read_bytes())
+    damaged[5] ^= 0x01
+    second.write_bytes(bytes(damaged))  # its stamp moves: checked again, and caught
+    assert again.read("piece", 1, SLICE) is None
+    assert [e.reason for e in events if isinstance(e, SliceRejected)] == ["checksum mismatch (the file was damaged)"]
+    await again.close()
+    assert len(saved.read_text().splitlines()) == 1 + 2  # the boot, then the two files left
+
+    lines = saved.read_text().splitlines()
+    saved.write_text("\n".join(["another-boot", *lines[1:]]) + "\n")
+    rebooted, _ = store_in(tmp_path)
+    assert not any(rebooted.checks.is_good(("piece", index)) for index in (0, 2))  # a restart: all checked again
+    assert rebooted.read("piece", 2, SLICE) == slice_bytes(2) and rebooted.checks.is_good(("piece", 2))
+    await rebooted.close()
