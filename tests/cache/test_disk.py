@@ -98,6 +98,7 @@ async def test_leftover_temporary_files_are_swept_and_a_purged_piece_leaves_no_f
     assert again.indexes("a") == set() and again.indexes("b") == {0}
     assert [p.parent.name for p in slice_files(tmp_path)] == ["b"]
     await again.close()
+    assert not (tmp_path / str(SLICE) / "a").exists()  # nor the checks it had saved, even after the store closed
 
 
 async def test_a_checked_slice_file_is_handed_out_for_sending_and_a_damaged_or_queued_one_is_not(
