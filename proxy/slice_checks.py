@@ -74,10 +74,9 @@ class SliceChecks:
     def __init__(self, root: Path, boot: str | None) -> None:
         self.root = root
         self.boot = boot
-        #: piece key → {index → the file's stamp when its CRC last matched}.
+        #: piece key → {index → the file's stamp when its CRC last matched}; a piece enters on its first use in
+        #: this run, with what an earlier run of this boot saved for it.
         self._good: dict[str, dict[int, Stamp]] = {}
-        #: Pieces whose saved checks were read (once per run, on the piece's first use).
-        self._loaded: set[str] = set()
         #: Pieces whose checks changed since they were read: saved when the store closes.
         self._changed: set[str] = set()
 
@@ -129,11 +128,9 @@ class SliceChecks:
 
     def _piece(self, key: str) -> dict[int, Stamp]:
         """The piece's good stamps, with what an earlier run of this boot saved, read on the piece's first use."""
-        good = self._good.setdefault(key, {})
-        if key not in self._loaded:
-            self._loaded.add(key)
-            for index, stamp in self._saved(key).items():
-                good.setdefault(index, stamp)  # what this run found already is newer
+        good = self._good.get(key)
+        if good is None:
+            good = self._good[key] = self._saved(key)
         return good
 
     def _saved(self, key: str) -> dict[int, Stamp]:
