@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from player.units import format_bytes
+from proxy.api import wait_for_certificates
 
 _BODY_LIMIT = 4096
 _TOTAL_RE = re.compile(r"/(\d+)\s*$")
@@ -33,6 +34,7 @@ class Explanation:
 
 async def explain_failure(url: str, qt_error: str, timeout_s: float = 20.0) -> Explanation:
     """Why ``url`` did not play, in words; never raises."""
+    wait_for_certificates()  # aiohttp's own TLS context, used here, may have its CA bundle still loading
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,

@@ -16,6 +16,7 @@ from proxy.cid import CidError, PieceCid, parse_piece_cid
 from proxy.command_line import log_to_stderr
 from proxy.config import APP_NAME, default_cache_dir
 from proxy.emulator.catalogue import ManifestEntry, ManifestError, read_manifest
+from proxy.http_library import wait_for_certificates
 from proxy.lazy_exports import lazy_exports
 from proxy.media.playable import keyframe_byte, playable_times, track_units
 from proxy.media.tracks import TrackUnits
@@ -59,4 +60,5 @@ __all__ = [
     "read_manifest",
     "template_source",
     "track_units",
+    "wait_for_certificates",
 ]

@@ -19,11 +19,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 from proxy.cache import PieceInfo, SliceCache, SliceReader
 from proxy.cid import CidError, parse_piece_cid
 from proxy.events import RequestFinished, RequestHeaders
+from proxy.http_library import web
 from proxy.ranges import RangePlan, decide_response
 from proxy.slice_file import SliceFile
 from proxy.sniff import SNIFF_BYTES

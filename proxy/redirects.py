@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-import aiohttp
 from yarl import URL
+
+from proxy.http_library import aiohttp
 
 #: Statuses that carry a ``Location`` to follow (RFC 9110 §15.4); 300 and 304 do not redirect a GET.
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -24,14 +24,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import web
-
 from proxy.cache import CacheConfig, CacheHooks, SliceCache
 from proxy.cid import CidError, parse_piece_cid
 from proxy.egress import EgressLedger
 from proxy.events import CacheProblem, EventBus, RequestStarted, next_id
 from proxy.exchange import Exchange, describe, error_response
 from proxy.full_stream import WholeStreams
+from proxy.http_library import web
 from proxy.prefetch import MediaPrefetcher, PrefetchConfig
 from proxy.routing import RoutingPolicy
 from proxy.sources import Source

@@ -29,8 +29,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from proxy.cid import PieceCid
 from proxy.events import (
     EventBus,
@@ -40,6 +38,7 @@ from proxy.events import (
     UpstreamRetry,
     UpstreamStarted,
 )
+from proxy.http_library import aiohttp, wait_for_certificates
 from proxy.redirects import RedirectRefused, get_within_bounds
 from proxy.sources import Source
 from proxy.upstream_body import UpstreamBody
@@ -149,6 +148,7 @@ class Upstream:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
+            wait_for_certificates()  # the CA bundle loads beside the launch's imports (proxy.http_library)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=64, limit_per_host=16, ttl_dns_cache=300),
                 timeout=aiohttp.ClientTimeout(

@@ -12,10 +12,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from proxy.cid import PieceCid
 from proxy.events import UpstreamFinished, UpstreamRetry
+from proxy.http_library import aiohttp
 from proxy.sources import Source
 from proxy.upstream_errors import UpstreamError, describe_exception
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-import aiohttp
+from proxy.http_library import aiohttp
 
 if TYPE_CHECKING:
     from proxy.sources import Source

@@ -20,9 +20,9 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
-import aiohttp
 from yarl import URL
 
+from proxy.http_library import aiohttp
 from proxy.sources import Source
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,8 @@ import asyncio
 import random
 import time
 
-from aiohttp import web
-
 from proxy.emulator.knobs import Knobs
+from proxy.http_library import web
 
 
 class TokenBucket:

@@ -14,8 +14,6 @@ import secrets
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from aiohttp import web
-
 from proxy.cid import CidError, parse_piece_cid
 from proxy.emulator.catalogue import ServedPiece, load_pieces
 from proxy.emulator.counters import Counters, LoggedRequest, PieceCounters
@@ -39,6 +37,7 @@ from proxy.emulator.filbeam import (
     filbeam_unauthorized,
 )
 from proxy.emulator.knobs import Knobs
+from proxy.http_library import web
 from proxy.sniff import OCTET_STREAM
 
 _WRITE_CHUNK = 64 * 1024
