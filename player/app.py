@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from player import __version__
+from player.pyside_feature_scan import answer_from_files
 from player.resources import DemoError, default_demo_dir, demo_pieces
 from player.startup_error import (
     NO_DISPLAY_STATUS,
@@ -150,6 +151,7 @@ def _run(app, coroutine) -> object:
 
 
 def _self_test(args: argparse.Namespace, target: Target | None) -> int:
+    answer_from_files()  # before the first Qt import: see player/pyside_feature_scan.py
     from player.self_test import SelfTestPlan, print_summary, run_self_test
 
     app = _qt_app(headless=not args.window)
@@ -176,6 +178,7 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
     if no_display():
         show(explain_no_display(), graphical=False)
         return NO_DISPLAY_STATUS
+    answer_from_files()  # before the first Qt import: see player/pyside_feature_scan.py
     app = _qt_app(headless=False)
     from player.host import ProxyHost
     from player.icons import app_icon
