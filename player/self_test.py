@@ -22,10 +22,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtMultimedia import QVideoSink
 
-from player.anatomy.report import ReportFacts
 from player.bridge import EventBridge
 from player.controller import Controller, Opened
 from player.host import HostConfig, ProxyHost
@@ -40,6 +40,9 @@ from player.settings import DEFAULT_DEMO_LATENCY_MS, Settings
 from player.target import Target
 from proxy.api import Source, template_source
 from proxy.events import PieceVerified
+
+if TYPE_CHECKING:  # the report's module (and its SVG) loads only when a report is written, as in the app
+    from player.anatomy.report import ReportFacts
 
 log = logging.getLogger(__name__)
 

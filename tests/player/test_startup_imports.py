@@ -6,7 +6,7 @@ its top puts that time back in front of every launch's first frame. The emulator
 ~60 ms with its command line) runs only for the demo: a launch that opens a CID must not import it. Smaller parts
 each a launch paid for before its first frame (tens of ms together): Matroska's parsers (most pieces are MP4; they
 load with the first WebM/MKV head), the emulator's knobs, the settings dialog, the About box and the shortcuts
-overlay (loaded when first opened).
+overlay (loaded when first opened), the seek report's HTML and SVG (loaded when a report is written).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ STARTUP = "import player.app, player.main_window, player.window_self_test, proxy
         "player.settings_dialog",
         "player.about",
         "player.shortcuts_overlay",
+        "player.anatomy.report",
     ],
 )
 def test_starting_the_window_and_the_proxy_does_not_import(heavy: str) -> None:
