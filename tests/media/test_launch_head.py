@@ -10,8 +10,17 @@ from __future__ import annotations
 import asyncio
 
 from proxy.cache.windows import LAUNCH_HEAD
-from proxy.events import MediaIndexed, MediaLayoutKnown, Prefetch, SliceStored, UpstreamFinished, UpstreamStarted
+from proxy.events import (
+    MediaIndexed,
+    MediaLayoutKnown,
+    PieceVerified,
+    Prefetch,
+    SliceStored,
+    UpstreamFinished,
+    UpstreamStarted,
+)
 from proxy.prefetch import TAIL_BET
+from proxy.units import MiB
 from tests.conftest import piece_of, record_events, start_proxy, upstream_fetches_ended
 
 #: How a player (FFmpeg, QMediaPlayer) opens a piece.
@@ -89,5 +98,27 @@ async def test_a_cached_head_is_not_fetched_again_and_a_bad_cid_is_only_logged(e
         assert not [e for e in events if isinstance(e, Prefetch) and e.reason == LAUNCH_HEAD]
         async with http.get(f"{proxy.base_url}/health") as response:
             assert response.status == 200, "the proxy goes on serving"
+    finally:
+        await proxy.stop()
+
+
+async def test_hashing_gives_way_from_the_launchs_head_fetch_as_from_a_players_open(emulator, tmp_path):
+    """The head a launch fetches is the start of the player's open: CommP hashing waits ``verify_quiet_s`` from
+    then, as it does from a player's request. Before, a piece whose head the launch brought was hashed at once: the
+    hashing process started while the window was shown and painted (12 alternated window launches: first frame
+    48 ms after the open with the wait, 74 without; launch 1080 ms against 1127)."""
+    emulator.knobs.update(mode="curio")
+    # one slice holds the whole piece, so the launch's fetch alone completes it and a verdict can come
+    proxy = await start_proxy(emulator, tmp_path / "cache", slice_size=4 * MiB, verify_quiet_s=1.5)
+    events = record_events(proxy)
+    cid, data = piece_of(emulator, "clip-moov-at-end.mp4")
+    assert len(data) <= 4 * MiB
+    try:
+        await proxy.warm(cid)
+        await _seen(events, lambda e: isinstance(e, PieceVerified), within=20.0)
+        launch = next(e for e in events if isinstance(e, Prefetch) and e.reason == LAUNCH_HEAD)
+        verdict = next(e for e in events if isinstance(e, PieceVerified))
+        assert verdict.ok
+        assert verdict.at >= launch.at + 1.5
     finally:
         await proxy.stop()
