@@ -26,7 +26,7 @@ import sys
 import threading
 
 _METHOD = "set_default_verify_paths"
-#: The loads started during aiohttp's import, until :func:`wait_for_certificates` has seen them end.
+#: The loads started during aiohttp's import (one: the verified context's).
 _loading: list[threading.Thread] = []
 
 
@@ -43,13 +43,12 @@ def _load_later(context: ssl.SSLContext) -> None:
 def _import_aiohttp() -> None:
     if "aiohttp" in sys.modules:
         return
-    had_own = _METHOD in vars(ssl.SSLContext)
-    own = vars(ssl.SSLContext).get(_METHOD)
+    own = vars(ssl.SSLContext).get(_METHOD)  # None: the method is _ssl._SSLContext's, inherited
     setattr(ssl.SSLContext, _METHOD, _load_later)
     try:
         import aiohttp  # noqa: F401  (the import this module exists for)
     finally:
-        if had_own:
+        if own is not None:
             setattr(ssl.SSLContext, _METHOD, own)
         else:
             delattr(ssl.SSLContext, _METHOD)
@@ -57,9 +56,8 @@ def _import_aiohttp() -> None:
 
 def wait_for_certificates() -> None:
     """Return once the CA bundle of aiohttp's verified context has loaded (at once if it has, or never started)."""
-    while _loading:
-        _loading[0].join()
-        _loading.pop(0)
+    for load in _loading:  # filled only while this module imports aiohttp; joining an ended load returns at once
+        load.join()
 
 
 _import_aiohttp()

@@ -66,18 +66,19 @@ class ReadWindows:
         fetch still under way (one fetch per slice). Bounded to one slice (plus the bet the player's own open
         would place), fetched under ``LAUNCH_HEAD``: if the player never asks for it, it counts as fetched ahead
         and never served. Nothing is fetched for a head already cached or on its way. CommP hashing gives way
-        from here, as from a player's request: it started the hashing process while the window was painted.
+        from here, cached head or not, as from a player's request: it started the hashing process while the window
+        was painted.
 
         A piece no longer than the opening request's first read-ahead (``RAMP_START``, two slices) is fetched whole,
         as that request would: its first slice alone left the second to a fetch of its own once the head showed an
         index at the end, one more round trip on the first frame (issue 19, the bench's 2 MiB moov-at-end piece:
         ×0.54 of direct play without the launch head, ×0.78 with it).
         """
+        self.hooks.on_player_request()  # the player opens this piece in a moment: hashing gives way from now
         piece = self._pieces[info.key]
         if not self.slice_missing(piece, 0):
             return
         last = (info.size if info.size <= RAMP_START else self.slice_size) - 1
-        self.hooks.on_player_request()  # the player opens this piece in a moment: hashing gives way from now
         self.bus.publish(Prefetch(piece=info.key, start=0, end=last, reason=LAUNCH_HEAD))
         reader = self.open(info, 0, last, reason=LAUNCH_HEAD)
         try:
