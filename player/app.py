@@ -35,9 +35,6 @@ from player.startup_error import (
 from player.target import Target, parse_target
 from proxy.api import CidError, log_to_stderr, template_source
 
-#: How long tasks cancelled at shutdown get to end (they end at once; this only bounds a misbehaving one).
-_SHUTDOWN_WAIT_S = 2.0
-
 
 def parse_seeks(text: str) -> list[float]:
     """``10,45,5`` → ``[10.0, 45.0, 5.0]`` (seconds)."""
@@ -260,7 +257,4 @@ def _run_then_shut_down(app, coroutine, shutdown) -> None:
         try:
             loop.run_until_complete(coroutine)
         finally:
-            shutdown()
-            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-            if pending:
-                loop.run_until_complete(asyncio.wait(pending, timeout=_SHUTDOWN_WAIT_S))
+            shutdown()  # the tasks it cancels end on the loop as gui_loop closes it

@@ -43,7 +43,7 @@ MKV_DATA_END_S = 4.543
 
 
 @pytest.fixture
-def window(qapp: QApplication, tmp_path: Path) -> Iterator[MainWindow]:
+def window(qapp: QApplication, tmp_path: Path, loop) -> Iterator[MainWindow]:  # noqa: F811 — loop: shut down while it is open
     pieces = tmp_path / "pieces"
     pieces.mkdir()
     for name in ("fmp4-mfra.mp4", "truncated-faststart.mp4", "truncated.mkv"):

@@ -38,3 +38,21 @@ def test_a_closed_gui_loop_freed_by_another_threads_collector_leaves_no_timer_be
         qapp.processEvents()
         time.sleep(0.01)
     assert not [r.message for r in qtlog.records if "another thread" in r.message]
+
+
+def test_a_task_still_pending_when_the_loop_closes_ends_on_that_loop(qapp: QApplication):
+    """A window shut down after its loop closed cancelled a counter poll there and raised; its shutdown stopped."""
+    last_steps: list[str] = []
+
+    async def waits_on_the_proxy() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            last_steps.append("cancelled")
+            raise
+
+    with gui_loop(qapp) as loop:
+        task = loop.create_task(waits_on_the_proxy())
+        loop.run_until_complete(asyncio.sleep(0))
+    assert task.cancelled() and last_steps == ["cancelled"]
+    assert not task.cancel()  # already ended: nothing reaches the closed loop's deleted timer

@@ -65,7 +65,8 @@ def shown_window(pieces: Path, tmp_path: Path) -> Iterator[MainWindow]:
 
 
 @pytest.fixture
-def window(qapp: QApplication, media_dir: Path, tmp_path: Path) -> Iterator[MainWindow]:
+def window(qapp: QApplication, media_dir: Path, tmp_path: Path, loop) -> Iterator[MainWindow]:
+    """Asks for ``loop`` so the window shuts down while its loop is open, as in the app (see player/gui_loop.py)."""
     yield from shown_window(media_dir, tmp_path)
 
 

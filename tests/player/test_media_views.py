@@ -61,7 +61,8 @@ def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
 
 
 @pytest.fixture
-def window(qapp: QApplication, corpus_dir: Path, tmp_path: Path) -> Iterator[MainWindow]:
+def window(qapp: QApplication, corpus_dir: Path, tmp_path: Path, loop) -> Iterator[MainWindow]:
+    """Asks for ``loop`` so the window shuts down while its loop is open, as in the app (see player/gui_loop.py)."""
     from player.host import ProxyHost
 
     settings = Settings(tmp_path / "settings.ini")

@@ -62,7 +62,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def window(qapp: QApplication, settings: Settings, media_dir: Path, tmp_path: Path) -> Iterator[MainWindow]:
+def window(qapp: QApplication, settings: Settings, media_dir: Path, tmp_path: Path, loop) -> Iterator[MainWindow]:
+    """Asks for ``loop`` so the window shuts down while its loop is open, as in the app (see player/gui_loop.py)."""
     main = _window(settings, media_dir, tmp_path)
     yield main
     main.close()
