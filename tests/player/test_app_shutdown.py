@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+import shiboken6
+from PySide6.QtCore import qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 from player import app as app_module
@@ -48,3 +50,21 @@ def test_closing_while_a_counter_poll_waits_on_the_proxy_ends_cleanly(
     app_module._run_then_shut_down(qapp, session(), window.shutdown)  # raised RuntimeError before the fix
     assert all(task.done() for task in in_flight)
     assert host.runner is None  # the proxy was stopped
+    shiboken6.delete(window)  # here, on the GUI thread (see test_gui_window.close_window)
+
+
+def _python_message_handler() -> object:
+    """The Python function Qt's messages go to now, or None when they go to Qt's own (C++) handler."""
+    previous = qInstallMessageHandler(None)
+    qInstallMessageHandler(previous)
+    return previous
+
+
+def test_no_python_handler_takes_qt_messages_once_qt_has_started(qapp: QApplication) -> None:
+    """A Python message handler makes every Qt warning wait for the GIL, also one FFmpeg logs on its own thread
+    while the GUI thread, holding the GIL in ``QMediaPlayer.stop()``, waits for that thread: a hang for good (seen
+    in this suite's teardowns while pytest-qt captured Qt's log). The app's handler covers Qt's start only, and
+    the suite runs with ``--no-qt-log``."""
+    assert _python_message_handler() is None, "the suite runs with a Python Qt message handler (pyproject addopts)"
+    assert app_module._qt_app(headless=True) is qapp
+    assert _python_message_handler() is None, "the app left its start-up message handler installed"
