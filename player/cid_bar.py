@@ -44,7 +44,7 @@ class HistoryCombo(QComboBox):
     def hidePopup(self) -> None:
         self._popup_closed = True
         super().hidePopup()
-        QTimer.singleShot(0, self._forget_popup)  # dismissed without a choice: nothing is picked
+        QTimer.singleShot(0, self, self._forget_popup)  # dismissed without a choice: nothing is picked
 
     def _forget_popup(self) -> None:
         self._popup_closed = False

@@ -385,7 +385,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
         event.accept()
-        QTimer.singleShot(0, self.closed.emit)
+        QTimer.singleShot(0, self, self.closed.emit)  # the window as context: none if it is deleted first
 
     def shutdown(self) -> None:
         """Stop playback and the proxy (after the window closed)."""

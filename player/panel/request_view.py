@@ -168,7 +168,7 @@ class RequestLogView(QWidget):
         """Keep the newest row in view unless the user scrolled up to read."""
         scroll = self.table.verticalScrollBar()
         if scroll.value() >= scroll.maximum() - 2 * self.table.verticalHeader().defaultSectionSize():
-            QTimer.singleShot(0, self.table.scrollToBottom)
+            QTimer.singleShot(0, self.table, self.table.scrollToBottom)
 
     def show_rows(self, rows: list[int]) -> None:
         self.table.clearSelection()

@@ -17,13 +17,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 import qasync
+import shiboken6
 from aiohttp import web
 from PySide6 import QtGui
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDropEvent, QImage, QTextDocument
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QWidget
 
-from player.gui_loop import gui_loop
+from player.gui_loop import finish_tasks, gui_loop
 from player.host import ProxyHost
 from player.main_window import MainWindow
 from player.panel.har import CSV_COLUMNS
@@ -60,8 +61,21 @@ def shown_window(pieces: Path, tmp_path: Path) -> Iterator[MainWindow]:
     main = MainWindow(settings, host, demo=demo_pieces(pieces), demo_dir=pieces)
     main.show()
     yield main
+    close_window(main)
+
+
+def close_window(main: MainWindow) -> None:
+    """Close, shut down and delete a test's window, here on the GUI thread.
+
+    Deleted, not left to Python: the signals its parts are connected to hold its methods, so Python never frees
+    it, and every test's window — player, video surface, timers — lived on to the end of the run.
+    """
     main.close()
     main.shutdown()
+    loop = asyncio.get_event_loop()
+    if not loop.is_running():  # what waits on the window (a paint, a frame) ends while the window is still there
+        finish_tasks(loop)
+    shiboken6.delete(main)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from player.settings import Settings
 from player.target import parse_target
 from player.undecodable import NO_FRAME_AFTER_MS
 from tests.conftest import CORPUS
-from tests.player.test_gui_window import run, until
+from tests.player.test_gui_window import close_window, run, until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -73,8 +73,7 @@ def window(qapp: QApplication, corpus_dir: Path, tmp_path: Path, loop) -> Iterat
     main = MainWindow(settings, host, demo_dir=corpus_dir)
     main.show()
     yield main
-    main.close()
-    main.shutdown()
+    close_window(main)
 
 
 def open_file(window: MainWindow, name: str) -> str:

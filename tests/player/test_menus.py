@@ -35,7 +35,7 @@ from player.playback import PlayState
 from player.resources import demo_pieces
 from player.settings import Settings
 from player.shortcuts_overlay import ShortcutsOverlay
-from tests.player.test_gui_window import finished, open_demo, run, until
+from tests.player.test_gui_window import close_window, finished, open_demo, run, until
 from tests.player.test_gui_window import loop as loop  # a fixture: the qasync loop the window runs on
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -66,8 +66,7 @@ def window(qapp: QApplication, settings: Settings, media_dir: Path, tmp_path: Pa
     """Asks for ``loop`` so the window shuts down while its loop is open, as in the app (see player/gui_loop.py)."""
     main = _window(settings, media_dir, tmp_path)
     yield main
-    main.close()
-    main.shutdown()
+    close_window(main)
 
 
 def test_every_action_shows_its_keys_and_the_video_menu_holds_every_menu(window: MainWindow) -> None:
@@ -246,8 +245,7 @@ def test_position_speed_and_recent_titles_are_remembered_and_offered_back(
         assert again.settings.history == [] and again.settings.pieces == {}
         assert again.cid_bar.combo.count() == 0
     finally:
-        again.close()
-        again.shutdown()
+        close_window(again)
 
 
 def test_every_control_has_an_accessible_name_and_a_tooltip(window: MainWindow) -> None:
