@@ -33,17 +33,24 @@ def test_probe_records_a_wait_and_a_busy_stall(qapp: QApplication, tmp_path: Pat
     probe = LoopLagProbe(path)
     probe.start()
     _run_events(0.3)
+    waiting_from = time.monotonic()
     QTimer.singleShot(0, lambda: time.sleep(0.3))
     _run_events(0.4)
+    busy_from = time.monotonic()
     QTimer.singleShot(0, lambda: _spin(0.3))
     _run_events(0.4)
     probe.flush()
     samples = read_lag(path)
     assert len(samples) >= 6  # 1.1 s of 50 ms ticks, less the two stalls
     assert [t for t, _, _ in samples] == sorted(t for t, _, _ in samples)
-    stalls = [(lag, cpu) for _, lag, cpu in samples if lag >= 200]
-    assert len(stalls) == 2, samples
-    (_, waited_cpu), (_, busy_cpu) = stalls
+
+    def worst(start: float, end: float) -> tuple[float, float]:
+        """The longest stall the probe saw in [start, end): each span holds one blocked GUI thread (a late tick
+        elsewhere, from a shared machine's stolen time, is not the test's business)."""
+        return max(((lag, cpu) for t, lag, cpu in samples if start <= t < end), default=(0.0, 0.0))
+
+    (waited_lag, waited_cpu), (busy_lag, busy_cpu) = worst(waiting_from, busy_from), worst(busy_from, 1e12)
+    assert waited_lag >= 200 and busy_lag >= 200, samples
     assert waited_cpu < 100  # sleeping costs no CPU
     assert busy_cpu >= 250  # spinning costs its 300 ms
 
