@@ -14,13 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtMultimedia import QMediaPlayer, QtVideo, QVideoFrame
 from PySide6.QtWidgets import QApplication
 
 from player.external_player import ENVIRONMENT_KEY, find_external_player
-from player.gui_loop import gui_loop
 from player.level_meter import FLOOR_DB
 from player.main_window import MainWindow
 from player.panel.request_log import PLAYER
@@ -29,6 +27,7 @@ from player.target import parse_target
 from player.undecodable import NO_FRAME_AFTER_MS
 from tests.conftest import CORPUS
 from tests.player.test_gui_window import close_window, run, until
+from tests.player.test_gui_window import loop as loop  # a fixture: the qasync loop the window runs on
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -52,12 +51,6 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copyfile(CORPUS / name, folder / name)
     (folder / "manifest.json").write_text(json.dumps({"pieces": [MANIFEST[name] for name in FILES]}))
     return folder
-
-
-@pytest.fixture
-def loop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
-    with gui_loop(qapp) as event_loop:
-        yield event_loop
 
 
 @pytest.fixture
