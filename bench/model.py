@@ -80,6 +80,8 @@ class ScenarioResult:
     measures: dict[str, Measure] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: The machine's CPU while the scenario ran (``bench.cpu_share.share``): busy and stolen shares, or None.
+    cpu: dict | None = None
 
     def measure(self, key: str, label: str, unit: str, baseline: str = "direct") -> Measure:
         return self.measures.setdefault(key, Measure(key, label, unit, baseline))
@@ -96,6 +98,7 @@ class ScenarioResult:
             "title": self.title,
             "method": self.method,
             "seconds": round(self.seconds, 1),
+            "cpu": self.cpu,
             "notes": self.notes,
             "measures": {key: m.as_json() for key, m in self.measures.items()},
         }

@@ -70,9 +70,17 @@ def render(results: dict) -> str:
     ]
     lines += _notes(meta, scenarios, skipped)
     lines += ["### How each scenario is measured", ""]
-    lines += [f"- **{s['title']}** ({s['seconds']:.0f} s): {s['method']}" for s in scenarios.values()]
+    lines += [f"- **{s['title']}** ({s['seconds']:.0f} s{_cpu_text(s)}): {s['method']}" for s in scenarios.values()]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _cpu_text(scenario: dict) -> str:
+    """The machine's state while the scenario ran: a ratio measured with cores stolen reads differently."""
+    cpu = scenario.get("cpu")
+    if not cpu:
+        return ""
+    return f"; machine busy {cpu['busy_pct']:g} %, CPU stolen by the host {cpu['steal_pct']:g} %"
 
 
 def _machine(meta: dict) -> list[str]:

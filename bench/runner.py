@@ -12,7 +12,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import machine
+from bench import cpu_share, machine
 from bench.contenders import ALL, Contender
 from bench.goals import evaluate
 from bench.logs import LogWatch, complaints, summary
@@ -81,7 +81,7 @@ async def run(plan: Plan, only: list[str] | None = None, seed: int = 8, keep_wor
 
 async def _run_scenario(key: str, scenario, ctx: RunContext) -> dict:
     say(f"{key}…")
-    t0 = time.monotonic()
+    t0, cpu_before = time.monotonic(), cpu_share.read()
     try:
         result: ScenarioResult = await scenario(ctx)
     except Exception as exc:  # one broken scenario must not cost the others
@@ -90,8 +90,13 @@ async def _run_scenario(key: str, scenario, ctx: RunContext) -> dict:
         crashed.notes.append(f"{key} crashed: {type(exc).__name__}: {exc}")
         return {**crashed.as_json(), "error": f"{type(exc).__name__}: {exc}"}
     result.seconds = time.monotonic() - t0
-    say(f"{key} done in {result.seconds:.0f} s")
+    result.cpu = cpu_share.share(cpu_before, cpu_share.read())
+    say(f"{key} done in {result.seconds:.0f} s{_cpu_words(result.cpu)}")
     return result.as_json()
+
+
+def _cpu_words(cpu: dict | None) -> str:
+    return f" (machine busy {cpu['busy_pct']:g} %, stolen by the host {cpu['steal_pct']:g} %)" if cpu else ""
 
 
 def _complaints(ctx: RunContext, logs: LogWatch) -> list[str]:
