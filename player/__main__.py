@@ -10,6 +10,6 @@ import sys
 
 multiprocessing.freeze_support()
 
-from player.app import main  # noqa: E402
+from player.launch import main  # noqa: E402
 
 sys.exit(main())

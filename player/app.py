@@ -218,6 +218,7 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
         window.controller.prepare(first)  # its head is fetched while the window is shown and painted
     window.show()
     probe_from_environment(window)  # opt-in (PIECEPLAYER_LOOP_LAG_LOG): the soak's event-loop lag samples
+    _record_launch_after_first_frame(window.playback)
     for number in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C in a terminal closes the window like its close box
         signal.signal(number, lambda *_: window.close())
 
@@ -234,6 +235,17 @@ def _gui(args: argparse.Namespace, target: Target | None) -> int:
 
     _run_then_shut_down(app, run(), window.shutdown)
     return 0
+
+
+def _record_launch_after_first_frame(playback) -> None:
+    """Once the first piece shows its first frame, note the files this launch used for the next one to read ahead."""
+    from player import launch_readahead
+
+    def first_frame(_record) -> None:
+        playback.seeks.finished.disconnect(first_frame)
+        launch_readahead.record_in_background(launch_readahead.WINDOW)
+
+    playback.seeks.finished.connect(first_frame)
 
 
 def _first_demo(controller) -> Target | None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtMultimedia import QVideoSink
 
+from player import launch_readahead
 from player.bridge import EventBridge
 from player.controller import Controller, Opened
 from player.host import HostConfig, ProxyHost
@@ -80,6 +81,12 @@ def clamp_seeks(seeks_s: list[float], duration_s: float) -> list[float]:
     """Keep each target inside the media, ``END_MARGIN_S`` before its end."""
     ceiling = max(0.0, duration_s - END_MARGIN_S)
     return [round(min(max(0.0, s), ceiling), 3) for s in seeks_s]
+
+
+def _record_launch(plan: SelfTestPlan, files: list[str]) -> None:
+    """Note the files this launch used by its first frame, for the next launch to read ahead
+    (``launch_readahead``): after the seeks' measures, so the note's disk and CPU work lands in none of them."""
+    launch_readahead.record_quietly(launch_readahead.WINDOW if plan.window else launch_readahead.HEADLESS, files)
 
 
 def _say(text: str) -> None:
@@ -205,6 +212,7 @@ class PlaySession:
         started, summary["launch_from"] = process_start()
         summary["launch_ms"] = round((first.started + first.latency_ms / 1000.0 - started) * 1000.0, 1)
         _say(f"first {'sound' if audio_only else 'frame'} after {first.latency_ms:.0f} ms")
+        launch_files = launch_readahead.launch_files()
         duration_s = await self._duration(playback)
         summary["duration_s"] = round(duration_s, 3)
         targets = clamp_seeks(list(plan.seeks_s or DEFAULT_SEEKS_S), duration_s)
@@ -231,6 +239,7 @@ class PlaySession:
                 results[-1]["nothing_there"] = True
             _say(f"seek to {target_s:g} s: " + (f"{latency:.0f} ms" if latency is not None else "did not land"))
         await asyncio.sleep(PLAY_BETWEEN_S)
+        _record_launch(plan, launch_files)
         if plan.report is not None:  # the seeks' piece, before a window self-test opens its second one
             from player.report_export import self_test_facts
 
