@@ -18,6 +18,10 @@ renderer compiles its shaders in ~0.25 s when nothing is cached. mpv's ``--vo=x1
 with nothing compiled, the run's first, is reported apart (``first_launch_ms``, no goal). The piece's cache and the
 settings are fresh for every sample.
 
+* **cold launch**: the same launch and mpv's, each right after the kernel dropped its page cache (root only:
+  ``/proc/sys/vm/drop_caches``), as the first launch after a boot: every library and module comes from the disk.
+  No goal; it shows what the launch read-ahead (``player/launch_readahead.py``) is for.
+
 The display is ``PIECEPLAYER_BENCH_DISPLAY`` if set (e.g. ``:68``), else an Xvfb with openbox of its own.
 """
 
@@ -28,6 +32,7 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from bench.model import ScenarioResult
 from bench.plan import RunContext
@@ -40,6 +45,8 @@ _PEER_TIMEOUT_S = 60.0
 _SEEK_AT = 0.3
 WINDOW, HEADLESS, MPV, LIBRARIES = "pieceplayer", "headless", "mpv", "libraries"
 #: The floor contender's whole program: the imports every launch of this design pays (see the module's docstring).
+#: Writing 3 here drops the kernel's page cache (clean pages only, after a sync): possible as root only.
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
 _LIBRARIES_ONLY = "import PySide6.QtWidgets, PySide6.QtMultimedia, PySide6.QtMultimediaWidgets, aiohttp.web, qasync"
 
 
@@ -58,7 +65,8 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
     first = result.measure("first_frame_ms", "window: open → first frame", "ms", baseline=HEADLESS)
     launch = result.measure("launch_ms", "launch → first frame shown", "ms", baseline=MPV)
     first_launch = result.measure("first_launch_ms", "a machine's first launch (no shaders compiled yet)", "ms")
-    for measure in (first, launch, first_launch):
+    cold = result.measure("cold_launch_ms", "launch → first frame, page cache dropped (as after a boot)", "ms", MPV)
+    for measure in (first, launch, first_launch, cold):
         for name in ctx.contenders:
             if name != WINDOW:
                 measure.cell(name).skipped = "not run: this scenario compares the window with headless and mpv"
@@ -66,7 +74,10 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
         result.skip_all([WINDOW, HEADLESS, MPV, LIBRARIES], "player --self-test not available on this branch")
         return result
     if shutil.which("mpv") is None:
-        launch.cell(MPV).skipped = "mpv is not installed"
+        launch.cell(MPV).skipped = cold.cell(MPV).skipped = "mpv is not installed"
+    if not os.access(DROP_CACHES, os.W_OK):
+        for name in (WINDOW, MPV):
+            cold.cell(name).skipped = f"dropping the page cache needs root ({DROP_CACHES})"
     desktop = None
     display = os.environ.get("PIECEPLAYER_BENCH_DISPLAY")
     if display is None:
@@ -107,10 +118,38 @@ async def window_first_frame(ctx: RunContext) -> ScenarioResult:
                     launch.cell(name).errors.append(error)
                 else:
                     launch.cell(name).samples.append(took)
+        if os.access(DROP_CACHES, os.W_OK):
+            await _cold_launches(ctx, cold, url, seek, display, shaders)
     finally:
         if desktop is not None:
             desktop.stop()
     return result
+
+
+async def _cold_launches(ctx: RunContext, cold, url: str, seek: float, display: str, shaders: Path) -> None:
+    """Per turn, the window launch and mpv's, each after the page cache was dropped, in rotated order."""
+    direct = ctx.contenders["pieceplayer"]
+    for turn in range(ctx.plan.media_repeats):
+        for name in (WINDOW, MPV) if turn % 2 == 0 else (MPV, WINDOW):
+            if name == MPV and shutil.which("mpv") is None:
+                continue
+            drop_page_cache()
+            if name == MPV:
+                took, error = await mpv_first_frame(url, display)
+            else:
+                tag = f"cold-{turn}"
+                report, error = await self_test(ctx, direct, [seek], tag, display=display, cache_home=shaders)
+                took = float(report.get("launch_ms", 0.0))
+            if error:
+                cold.cell(name).errors.append(error)
+            else:
+                cold.cell(name).samples.append(took)
+
+
+def drop_page_cache() -> None:
+    """Write dirty pages out, then have the kernel drop every clean page it caches (root only)."""
+    os.sync()
+    DROP_CACHES.write_text("3\n")
 
 
 async def mpv_first_frame(url: str, display: str) -> tuple[float, str | None]:
