@@ -44,9 +44,9 @@ _PEER_TIMEOUT_S = 60.0
 #: The one seek each self-test makes (a fraction of the piece's duration): the self-test needs one to pass.
 _SEEK_AT = 0.3
 WINDOW, HEADLESS, MPV, LIBRARIES = "pieceplayer", "headless", "mpv", "libraries"
-#: The floor contender's whole program: the imports every launch of this design pays (see the module's docstring).
 #: Writing 3 here drops the kernel's page cache (clean pages only, after a sync): possible as root only.
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+#: The floor contender's whole program: the imports every launch of this design pays (see the module's docstring).
 _LIBRARIES_ONLY = "import PySide6.QtWidgets, PySide6.QtMultimedia, PySide6.QtMultimediaWidgets, aiohttp.web, qasync"
 
 
