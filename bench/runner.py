@@ -91,12 +91,9 @@ async def _run_scenario(key: str, scenario, ctx: RunContext) -> dict:
         return {**crashed.as_json(), "error": f"{type(exc).__name__}: {exc}"}
     result.seconds = time.monotonic() - t0
     result.cpu = cpu_share.share(cpu_before, cpu_share.read())
-    say(f"{key} done in {result.seconds:.0f} s{_cpu_words(result.cpu)}")
+    machine_state = cpu_share.words(result.cpu)
+    say(f"{key} done in {result.seconds:.0f} s" + (f" ({machine_state})" if machine_state else ""))
     return result.as_json()
-
-
-def _cpu_words(cpu: dict | None) -> str:
-    return f" (machine busy {cpu['busy_pct']:g} %, stolen by the host {cpu['steal_pct']:g} %)" if cpu else ""
 
 
 def _complaints(ctx: RunContext, logs: LogWatch) -> list[str]:

@@ -37,3 +37,8 @@ def test_a_busy_loop_shows_as_a_busy_machine() -> None:
     # one core of this machine's cores spun for the whole half second
     assert shares["busy_pct"] >= 100 / (2 * (os.cpu_count() or 1))
     assert 0 <= shares["steal_pct"] <= shares["busy_pct"] <= 100
+
+
+def test_shares_read_as_words_for_the_report() -> None:
+    assert cpu_share.words({"busy_pct": 47.3, "steal_pct": 0.2}) == "machine busy 47.3 %, CPU stolen by the host 0.2 %"
+    assert cpu_share.words(None) == ""
